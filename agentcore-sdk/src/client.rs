@@ -1,0 +1,199 @@
+//! The client: one entry point for both planes.
+
+use std::fmt;
+
+use crate::config::Config;
+use crate::control::{
+    AgentRuntimeEndpointsPage, AgentRuntimesPage, CreateAgentRuntime, CreateAgentRuntimeEndpoint,
+    DeleteAgentRuntime, DeleteAgentRuntimeEndpoint, GetAgentRuntime, GetAgentRuntimeEndpoint,
+    ListRequest, UpdateAgentRuntime, UpdateAgentRuntimeEndpoint, WaitUntilReady,
+};
+use crate::data::{CommandRequest, Common, InvokeRequest, StopSessionRequest};
+use crate::error::Error;
+use crate::session::Session;
+use crate::transport::Transport;
+use crate::types::{Command, IntoRuntimeArn, SessionId};
+
+/// The AgentCore Runtime client. Cheap to clone; clones share configuration and connections.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), agentcore_sdk::Error> {
+/// let sdk_config = aws_config::load_from_env().await;
+/// let client = agentcore_sdk::Client::new(&sdk_config)?;
+/// let out = client
+///     .command("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345")
+///     .command("uname -a")
+///     .output()
+///     .await?;
+/// print!("{}", out.stdout);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    transport: Transport,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.transport.config)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client from the configuration `aws_config` loaded (region, credential chain,
+    /// endpoint URL). `AGENTCORE_ENDPOINT_URL` overrides the endpoint of both planes.
+    pub fn new(sdk_config: &aws_types::SdkConfig) -> Result<Self, Error> {
+        Ok(Self::from_conf(Config::from_sdk_config(sdk_config)?))
+    }
+
+    /// A client from a finished [`Config`].
+    pub fn from_conf(config: Config) -> Self {
+        Self {
+            transport: Transport { config },
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.transport.config
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    // ---- sessions -------------------------------------------------------------------------
+
+    /// A handle on a new session of the runtime, with a random session id.
+    pub fn session(&self, arn: impl IntoRuntimeArn) -> Result<Session, Error> {
+        Ok(Session::new(self.clone(), arn.into_runtime_arn()?, SessionId::generate()))
+    }
+
+    /// A handle on the session `session_id` of the runtime (to resume it).
+    pub fn session_with_id(
+        &self,
+        arn: impl IntoRuntimeArn,
+        session_id: impl AsRef<str>,
+    ) -> Result<Session, Error> {
+        Ok(Session::new(
+            self.clone(),
+            arn.into_runtime_arn()?,
+            session_id.as_ref().parse()?,
+        ))
+    }
+
+    // ---- data plane -----------------------------------------------------------------------
+
+    /// InvokeAgentRuntimeCommand on `arn`. Set the command with `.command(..)`.
+    pub fn command(&self, arn: impl IntoRuntimeArn) -> CommandRequest {
+        CommandRequest::new(self.clone(), Common::new(arn))
+    }
+
+    /// Shortcut for `self.command(arn).command(command)`.
+    pub fn run(&self, arn: impl IntoRuntimeArn, command: impl Into<Command>) -> CommandRequest {
+        self.command(arn).command(command)
+    }
+
+    /// InvokeAgentRuntime on `arn`. Set the payload with `.payload(..)` or `.json(..)`.
+    pub fn invoke(&self, arn: impl IntoRuntimeArn) -> InvokeRequest {
+        InvokeRequest::new(self.clone(), Common::new(arn))
+    }
+
+    /// StopRuntimeSession of `session_id` on `arn`.
+    pub fn stop_session(
+        &self,
+        arn: impl IntoRuntimeArn,
+        session_id: impl AsRef<str>,
+    ) -> StopSessionRequest {
+        StopSessionRequest::new(self.clone(), Common::new(arn)).session_id(session_id)
+    }
+
+    // ---- control plane: runtimes ----------------------------------------------------------
+
+    /// CreateAgentRuntime.
+    pub fn create_agent_runtime(&self) -> CreateAgentRuntime {
+        CreateAgentRuntime::new(self.clone())
+    }
+
+    /// GetAgentRuntime of the runtime `id`.
+    pub fn get_agent_runtime(&self, id: impl Into<String>) -> GetAgentRuntime {
+        GetAgentRuntime::new(self.clone(), id.into())
+    }
+
+    /// UpdateAgentRuntime of the runtime `id`.
+    pub fn update_agent_runtime(&self, id: impl Into<String>) -> UpdateAgentRuntime {
+        UpdateAgentRuntime::new(self.clone(), id.into())
+    }
+
+    /// DeleteAgentRuntime of the runtime `id`.
+    pub fn delete_agent_runtime(&self, id: impl Into<String>) -> DeleteAgentRuntime {
+        DeleteAgentRuntime::new(self.clone(), id.into())
+    }
+
+    /// ListAgentRuntimes, page by page or as one stream.
+    pub fn list_agent_runtimes(&self) -> ListRequest<AgentRuntimesPage> {
+        ListRequest::new(self.clone(), "ListAgentRuntimes", crate::control::list_runtimes_path())
+    }
+
+    /// ListAgentRuntimeVersions of the runtime `id`.
+    pub fn list_agent_runtime_versions(&self, id: impl AsRef<str>) -> ListRequest<AgentRuntimesPage> {
+        ListRequest::new(
+            self.clone(),
+            "ListAgentRuntimeVersions",
+            crate::control::list_versions_path(id.as_ref()),
+        )
+    }
+
+    /// Polls the runtime `id` until it is `READY`.
+    pub fn wait_until_ready(&self, id: impl Into<String>) -> WaitUntilReady {
+        WaitUntilReady::new(self.clone(), id.into())
+    }
+
+    // ---- control plane: endpoints ---------------------------------------------------------
+
+    /// CreateAgentRuntimeEndpoint on the runtime `id`.
+    pub fn create_agent_runtime_endpoint(&self, id: impl Into<String>) -> CreateAgentRuntimeEndpoint {
+        CreateAgentRuntimeEndpoint::new(self.clone(), id.into())
+    }
+
+    /// GetAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn get_agent_runtime_endpoint(
+        &self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+    ) -> GetAgentRuntimeEndpoint {
+        GetAgentRuntimeEndpoint::new(self.clone(), id.into(), name.into())
+    }
+
+    /// UpdateAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn update_agent_runtime_endpoint(
+        &self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+    ) -> UpdateAgentRuntimeEndpoint {
+        UpdateAgentRuntimeEndpoint::new(self.clone(), id.into(), name.into())
+    }
+
+    /// DeleteAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn delete_agent_runtime_endpoint(
+        &self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+    ) -> DeleteAgentRuntimeEndpoint {
+        DeleteAgentRuntimeEndpoint::new(self.clone(), id.into(), name.into())
+    }
+
+    /// ListAgentRuntimeEndpoints of the runtime `id`.
+    pub fn list_agent_runtime_endpoints(
+        &self,
+        id: impl AsRef<str>,
+    ) -> ListRequest<AgentRuntimeEndpointsPage> {
+        ListRequest::new(
+            self.clone(),
+            "ListAgentRuntimeEndpoints",
+            crate::control::list_endpoints_path(id.as_ref()),
+        )
+    }
+}

@@ -1,0 +1,787 @@
+//! Control plane: create, read, update, delete and list agent runtimes and their endpoints;
+//! wait until a runtime is `READY`.
+//!
+//! Every operation is a builder returned by a [`Client`](crate::Client) method and finished with
+//! `.send().await`. Input is validated when `send` is called, before any request is made.
+//!
+//! ```no_run
+//! # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+//! use std::time::Duration;
+//! use futures::TryStreamExt;
+//!
+//! let created = client
+//!     .create_agent_runtime()
+//!     .name("coding_agent")
+//!     .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:latest")
+//!     .role_arn("arn:aws:iam::123456789012:role/AgentRuntime")
+//!     .session_storage("/mnt/workspace")
+//!     .environment_variable("GIT_AUTHOR_NAME", "agent")
+//!     .send()
+//!     .await?;
+//! let ready = client
+//!     .wait_until_ready(created.agent_runtime_id.as_str())
+//!     .timeout(Duration::from_secs(600))
+//!     .send()
+//!     .await?;
+//! println!("{} is {}", ready.agent_runtime_arn, ready.status);
+//!
+//! let all: Vec<_> = client.list_agent_runtimes().into_stream().try_collect().await?;
+//! # Ok(()) }
+//! ```
+
+mod model;
+mod waiter;
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::Stream;
+use http::Method;
+use tracing::Instrument;
+
+pub use model::*;
+pub use waiter::WaitUntilReady;
+
+use crate::client::Client;
+use crate::config::Plane;
+use crate::error::Error;
+use crate::transport::Request;
+use crate::types::{ClientToken, EndpointName, MountPath, RuntimeId, RuntimeName, encode_segment};
+
+fn runtime_path(id: &RuntimeId, suffix: &str) -> String {
+    format!("/runtimes/{}/{suffix}", encode_segment(id.as_str()))
+}
+
+fn endpoint_path(id: &RuntimeId, name: Option<&EndpointName>) -> String {
+    match name {
+        Some(n) => runtime_path(id, &format!("runtime-endpoints/{}/", encode_segment(n.as_str()))),
+        None => runtime_path(id, "runtime-endpoints/"),
+    }
+}
+
+fn parse_runtime_id(id: &str) -> Result<RuntimeId, Error> {
+    id.parse()
+}
+
+fn check_range(field: &'static str, v: Option<u32>, lo: u32, hi: u32) -> Result<(), Error> {
+    match v {
+        Some(v) if !(lo..=hi).contains(&v) => Err(Error::invalid(
+            field,
+            format!("must be from {lo} to {hi}, got {v}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_client_token(t: &Option<String>) -> Result<(), Error> {
+    if let Some(t) = t {
+        t.parse::<ClientToken>()?;
+    }
+    Ok(())
+}
+
+/// Validates everything the service validates in a runtime's create / update body.
+fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(), Error> {
+    if create {
+        match &input.agent_runtime_name {
+            Some(n) => {
+                n.parse::<RuntimeName>()?;
+            }
+            None => return Err(Error::invalid("agentRuntimeName", "is required")),
+        }
+    }
+    match &input.agent_runtime_artifact {
+        None => return Err(Error::invalid("agentRuntimeArtifact", "is required")),
+        Some(AgentRuntimeArtifact::ContainerConfiguration(c)) => {
+            if c.container_uri.is_empty() || c.container_uri.len() > 1024 {
+                return Err(Error::invalid(
+                    "agentRuntimeArtifact.containerConfiguration.containerUri",
+                    "must be 1 to 1024 characters",
+                ));
+            }
+        }
+        Some(_) => {}
+    }
+    match &input.role_arn {
+        None => return Err(Error::invalid("roleArn", "is required")),
+        Some(r) => {
+            let ok = r.starts_with("arn:aws")
+                && r.split(':').nth(2) == Some("iam")
+                && r.split(':').nth(5).is_some_and(|s| s.starts_with("role/") && s.len() > 5)
+                && r.len() <= 2048;
+            if !ok {
+                return Err(Error::invalid(
+                    "roleArn",
+                    format!("must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got {r:?}"),
+                ));
+            }
+        }
+    }
+    if let Some(d) = &input.description
+        && (d.is_empty() || d.len() > 4096)
+    {
+        return Err(Error::invalid("description", "must be 1 to 4096 characters"));
+    }
+    check_client_token(&input.client_token)?;
+    if let Some(l) = &input.lifecycle_configuration {
+        check_range(
+            "lifecycleConfiguration.idleRuntimeSessionTimeout",
+            l.idle_runtime_session_timeout,
+            60,
+            1_209_600,
+        )?;
+        check_range("lifecycleConfiguration.maxLifetime", l.max_lifetime, 60, 1_209_600)?;
+    }
+    if let Some(env) = &input.environment_variables {
+        if env.len() > 50 {
+            return Err(Error::invalid(
+                "environmentVariables",
+                format!("at most 50 variables, got {}", env.len()),
+            ));
+        }
+        for (k, v) in env.iter() {
+            if k.is_empty() || k.len() > 100 {
+                return Err(Error::invalid(
+                    "environmentVariables",
+                    format!("name {k:?} must be 1 to 100 characters"),
+                ));
+            }
+            if v.len() > 5000 {
+                return Err(Error::invalid(
+                    "environmentVariables",
+                    format!("value of {k:?} must be at most 5000 characters"),
+                ));
+            }
+        }
+    }
+    if let Some(p) = &input.protocol_configuration {
+        check_range(
+            "protocolConfiguration.port",
+            p.port.map(u32::from),
+            8000,
+            12000,
+        )?;
+    }
+    if let Some(fs) = &input.filesystem_configurations {
+        validate_filesystem_configurations(fs)?;
+    }
+    Ok(())
+}
+
+/// At most 5 filesystem configurations with unique mount paths.
+pub fn validate_filesystem_configurations(fs: &[FilesystemConfiguration]) -> Result<(), Error> {
+    if fs.len() > 5 {
+        return Err(Error::invalid(
+            "filesystemConfigurations",
+            format!("at most 5 entries, got {}", fs.len()),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for f in fs {
+        if let Some(p) = f.mount_path()
+            && !seen.insert(p.normalized().to_owned())
+        {
+            return Err(Error::invalid(
+                "filesystemConfigurations",
+                format!("mount path {p} is used twice; mount paths must be unique"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Setters shared by create and update.
+macro_rules! runtime_setters {
+    () => {
+        /// What the runtime runs.
+        pub fn artifact(mut self, artifact: AgentRuntimeArtifact) -> Self {
+            self.input.agent_runtime_artifact = Some(artifact);
+            self
+        }
+        /// Shortcut for a container image artifact.
+        pub fn container_uri(self, uri: impl Into<String>) -> Self {
+            self.artifact(AgentRuntimeArtifact::container(uri))
+        }
+        /// The IAM role ARN sessions run with.
+        pub fn role_arn(mut self, arn: impl Into<String>) -> Self {
+            self.input.role_arn = Some(arn.into());
+            self
+        }
+        /// Network settings.
+        pub fn network_configuration(mut self, c: NetworkConfiguration) -> Self {
+            self.input.network_configuration = Some(c);
+            self
+        }
+        /// Protocol settings.
+        pub fn protocol_configuration(mut self, c: ProtocolConfiguration) -> Self {
+            self.input.protocol_configuration = Some(c);
+            self
+        }
+        /// Session lifetime limits.
+        pub fn lifecycle_configuration(mut self, c: LifecycleConfiguration) -> Self {
+            self.input.lifecycle_configuration = Some(c);
+            self
+        }
+        /// Replaces all environment variables.
+        pub fn environment_variables(mut self, env: EnvironmentVariables) -> Self {
+            self.input.environment_variables = Some(env);
+            self
+        }
+        /// Adds one environment variable.
+        pub fn environment_variable(
+            mut self,
+            name: impl Into<String>,
+            value: impl Into<String>,
+        ) -> Self {
+            self.input
+                .environment_variables
+                .get_or_insert_with(EnvironmentVariables::new)
+                .insert(name, value);
+            self
+        }
+        /// Adds a filesystem configuration.
+        pub fn filesystem_configuration(mut self, fs: FilesystemConfiguration) -> Self {
+            self.input
+                .filesystem_configurations
+                .get_or_insert_with(Vec::new)
+                .push(fs);
+            self
+        }
+        /// Replaces all filesystem configurations.
+        pub fn filesystem_configurations(mut self, fs: Vec<FilesystemConfiguration>) -> Self {
+            self.input.filesystem_configurations = Some(fs);
+            self
+        }
+        /// Adds session storage at `mount_path` (checked when sent).
+        pub fn session_storage(mut self, mount_path: impl AsRef<str>) -> Self {
+            match mount_path.as_ref().parse::<MountPath>() {
+                Ok(p) => self.filesystem_configuration(FilesystemConfiguration::session_storage(p)),
+                Err(e) => {
+                    self.deferred.get_or_insert(e);
+                    self
+                }
+            }
+        }
+        /// Description (1..=4096 characters).
+        pub fn description(mut self, d: impl Into<String>) -> Self {
+            self.input.description = Some(d.into());
+            self
+        }
+        /// Idempotency token (33..=256 characters); one is generated when absent.
+        pub fn client_token(mut self, t: impl Into<String>) -> Self {
+            self.input.client_token = Some(t.into());
+            self
+        }
+        /// Inbound authorizer, as the service's JSON (`{"customJWTAuthorizer": {...}}`).
+        pub fn authorizer_configuration(mut self, c: serde_json::Value) -> Self {
+            self.input.authorizer_configuration = Some(c);
+            self
+        }
+        /// Headers passed through to the agent.
+        pub fn request_header_configuration(mut self, c: RequestHeaderConfiguration) -> Self {
+            self.input.request_header_configuration = Some(c);
+            self
+        }
+        /// The request body as it will be sent.
+        pub fn as_input(&self) -> &AgentRuntimeInput {
+            &self.input
+        }
+    };
+}
+
+/// CreateAgentRuntime. See [`Client::create_agent_runtime`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct CreateAgentRuntime {
+    client: Client,
+    input: AgentRuntimeInput,
+    deferred: Option<Error>,
+}
+
+impl CreateAgentRuntime {
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            client,
+            input: AgentRuntimeInput::default(),
+            deferred: None,
+        }
+    }
+
+    /// The runtime name: `[a-zA-Z][a-zA-Z0-9_]{0,47}`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.input.agent_runtime_name = Some(name.into());
+        self
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.input
+            .tags
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.into(), value.into());
+        self
+    }
+
+    runtime_setters!();
+
+    /// Validates and sends the request.
+    pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
+        if let Some(e) = self.deferred {
+            return Err(e);
+        }
+        let mut input = self.input;
+        validate_runtime_input(&input, true)?;
+        input
+            .client_token
+            .get_or_insert_with(|| ClientToken::generate().into_string());
+        let span = tracing::info_span!("agentcore.create_agent_runtime", name = input.agent_runtime_name.as_deref(), request_id = tracing::field::Empty);
+        let req = Request::new("CreateAgentRuntime", Plane::Control, Method::PUT, "/runtimes/".into())
+            .json_body(&input)?;
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+/// UpdateAgentRuntime. See [`Client::update_agent_runtime`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct UpdateAgentRuntime {
+    client: Client,
+    id: String,
+    input: AgentRuntimeInput,
+    deferred: Option<Error>,
+}
+
+impl UpdateAgentRuntime {
+    pub(crate) fn new(client: Client, id: String) -> Self {
+        Self {
+            client,
+            id,
+            input: AgentRuntimeInput::default(),
+            deferred: None,
+        }
+    }
+
+    runtime_setters!();
+
+    /// Validates and sends the request. The service requires the artifact and role again.
+    pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
+        if let Some(e) = self.deferred {
+            return Err(e);
+        }
+        let id = parse_runtime_id(&self.id)?;
+        let mut input = self.input;
+        validate_runtime_input(&input, false)?;
+        input
+            .client_token
+            .get_or_insert_with(|| ClientToken::generate().into_string());
+        let span = tracing::info_span!("agentcore.update_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
+        let req = Request::new("UpdateAgentRuntime", Plane::Control, Method::PUT, runtime_path(&id, ""))
+            .json_body(&input)?;
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+/// GetAgentRuntime. See [`Client::get_agent_runtime`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct GetAgentRuntime {
+    client: Client,
+    id: String,
+    version: Option<String>,
+}
+
+impl GetAgentRuntime {
+    pub(crate) fn new(client: Client, id: String) -> Self {
+        Self {
+            client,
+            id,
+            version: None,
+        }
+    }
+
+    /// A specific version (default: the latest).
+    pub fn version(mut self, v: impl Into<String>) -> Self {
+        self.version = Some(v.into());
+        self
+    }
+
+    /// Sends the request.
+    pub async fn send(self) -> Result<AgentRuntime, Error> {
+        let id = parse_runtime_id(&self.id)?;
+        let span = tracing::info_span!("agentcore.get_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
+        let req = Request::new("GetAgentRuntime", Plane::Control, Method::GET, runtime_path(&id, ""))
+            .query("version", self.version);
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+/// DeleteAgentRuntime. See [`Client::delete_agent_runtime`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct DeleteAgentRuntime {
+    client: Client,
+    id: String,
+    version: Option<String>,
+    client_token: Option<String>,
+}
+
+impl DeleteAgentRuntime {
+    pub(crate) fn new(client: Client, id: String) -> Self {
+        Self {
+            client,
+            id,
+            version: None,
+            client_token: None,
+        }
+    }
+
+    /// Delete one version only.
+    pub fn version(mut self, v: impl Into<String>) -> Self {
+        self.version = Some(v.into());
+        self
+    }
+
+    /// Idempotency token; one is generated when absent.
+    pub fn client_token(mut self, t: impl Into<String>) -> Self {
+        self.client_token = Some(t.into());
+        self
+    }
+
+    /// Sends the request.
+    pub async fn send(self) -> Result<DeletedAgentRuntime, Error> {
+        let id = parse_runtime_id(&self.id)?;
+        check_client_token(&self.client_token)?;
+        let token = self
+            .client_token
+            .unwrap_or_else(|| ClientToken::generate().into_string());
+        let span = tracing::info_span!("agentcore.delete_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
+        let req = Request::new("DeleteAgentRuntime", Plane::Control, Method::DELETE, runtime_path(&id, ""))
+            .query("version", self.version)
+            .query("clientToken", Some(token));
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+/// A paginated list request: `send()` for one page, `into_stream()` for every item,
+/// `into_pages()` for every page.
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await or .into_stream()"]
+pub struct ListRequest<P> {
+    client: Client,
+    operation: &'static str,
+    path: Result<String, (&'static str, String)>,
+    max_results: Option<u32>,
+    next_token: Option<String>,
+    _page: std::marker::PhantomData<fn() -> P>,
+}
+
+/// A page type of a list operation.
+pub trait Page: serde::de::DeserializeOwned + Send + 'static {
+    /// The item type.
+    type Item: Send + 'static;
+    /// The token of the next page, if there is one.
+    fn next_token(&self) -> Option<&str>;
+    /// The items of this page.
+    fn into_items(self) -> Vec<Self::Item>;
+}
+
+impl Page for AgentRuntimesPage {
+    type Item = AgentRuntimeSummary;
+    fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
+    }
+    fn into_items(self) -> Vec<AgentRuntimeSummary> {
+        self.agent_runtimes
+    }
+}
+
+impl Page for AgentRuntimeEndpointsPage {
+    type Item = AgentRuntimeEndpoint;
+    fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
+    }
+    fn into_items(self) -> Vec<AgentRuntimeEndpoint> {
+        self.runtime_endpoints
+    }
+}
+
+impl<P: Page> ListRequest<P> {
+    pub(crate) fn new(client: Client, operation: &'static str, path: Result<String, Error>) -> Self {
+        let path = path.map_err(|e| match e {
+            Error::InvalidInput { field, rule } => (field, rule),
+            other => ("agentRuntimeId", other.to_string()),
+        });
+        Self {
+            client,
+            operation,
+            path,
+            max_results: None,
+            next_token: None,
+            _page: std::marker::PhantomData,
+        }
+    }
+
+    /// Items per page (1..=100).
+    pub fn max_results(mut self, n: u32) -> Self {
+        self.max_results = Some(n);
+        self
+    }
+
+    /// Start from this page token.
+    pub fn next_token(mut self, t: impl Into<String>) -> Self {
+        self.next_token = Some(t.into());
+        self
+    }
+
+    /// Fetches one page.
+    pub async fn send(&self) -> Result<P, Error> {
+        let path = self
+            .path
+            .clone()
+            .map_err(|(field, rule)| Error::InvalidInput { field, rule })?;
+        check_range("maxResults", self.max_results, 1, 100)?;
+        let span = tracing::info_span!("agentcore.list", operation = self.operation, request_id = tracing::field::Empty);
+        let req = Request::new(self.operation, Plane::Control, Method::POST, path)
+            .query("maxResults", self.max_results)
+            .query("nextToken", self.next_token.clone());
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+
+    /// Every item of every page, fetching pages as the stream is read.
+    pub fn into_stream(self) -> impl Stream<Item = Result<P::Item, Error>> + Send + 'static {
+        use futures::{StreamExt, TryStreamExt};
+        self.into_pages()
+            .map_ok(|p| futures::stream::iter(p.into_items().into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
+
+    /// Every page, one request each. Stops when the service returns no token (or repeats
+    /// the last one).
+    pub fn into_pages(self) -> impl Stream<Item = Result<P, Error>> + Send + 'static {
+        futures::stream::try_unfold(Some(self), |state| async move {
+            let Some(mut req) = state else {
+                return Ok(None);
+            };
+            let page: P = req.send().await?;
+            let next_state = match page.next_token() {
+                Some(t) if !t.is_empty() && Some(t) != req.next_token.as_deref() => {
+                    req.next_token = Some(t.to_owned());
+                    Some(req)
+                }
+                _ => None,
+            };
+            Ok(Some((page, next_state)))
+        })
+    }
+}
+
+/// CreateAgentRuntimeEndpoint. See [`Client::create_agent_runtime_endpoint`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct CreateAgentRuntimeEndpoint {
+    client: Client,
+    id: String,
+    input: AgentRuntimeEndpointInput,
+}
+
+impl CreateAgentRuntimeEndpoint {
+    pub(crate) fn new(client: Client, id: String) -> Self {
+        Self {
+            client,
+            id,
+            input: AgentRuntimeEndpointInput::default(),
+        }
+    }
+    /// The endpoint name: `[a-zA-Z][a-zA-Z0-9_]{0,47}`.
+    pub fn name(mut self, n: impl Into<String>) -> Self {
+        self.input.name = Some(n.into());
+        self
+    }
+    /// The runtime version it serves (default: latest).
+    pub fn agent_runtime_version(mut self, v: impl Into<String>) -> Self {
+        self.input.agent_runtime_version = Some(v.into());
+        self
+    }
+    /// Description (1..=256 characters).
+    pub fn description(mut self, d: impl Into<String>) -> Self {
+        self.input.description = Some(d.into());
+        self
+    }
+    /// Idempotency token; one is generated when absent.
+    pub fn client_token(mut self, t: impl Into<String>) -> Self {
+        self.input.client_token = Some(t.into());
+        self
+    }
+    /// Adds a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.input
+            .tags
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.into(), value.into());
+        self
+    }
+    /// Validates and sends the request.
+    pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
+        let id = parse_runtime_id(&self.id)?;
+        let mut input = self.input;
+        match &input.name {
+            Some(n) => {
+                n.parse::<EndpointName>()?;
+            }
+            None => return Err(Error::invalid("name", "is required")),
+        }
+        validate_endpoint_input(&input)?;
+        input
+            .client_token
+            .get_or_insert_with(|| ClientToken::generate().into_string());
+        let span = tracing::info_span!("agentcore.create_agent_runtime_endpoint", runtime = %id, request_id = tracing::field::Empty);
+        let req = Request::new("CreateAgentRuntimeEndpoint", Plane::Control, Method::PUT, endpoint_path(&id, None))
+            .json_body(&input)?;
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+fn validate_endpoint_input(input: &AgentRuntimeEndpointInput) -> Result<(), Error> {
+    if let Some(d) = &input.description
+        && (d.is_empty() || d.len() > 256)
+    {
+        return Err(Error::invalid("description", "must be 1 to 256 characters"));
+    }
+    if let Some(v) = &input.agent_runtime_version {
+        let ok = !v.is_empty()
+            && v.len() <= 5
+            && v.chars().all(|c| c.is_ascii_digit())
+            && !v.starts_with('0');
+        if !ok {
+            return Err(Error::invalid(
+                "agentRuntimeVersion",
+                format!("must be a version number 1..=99999, got {v:?}"),
+            ));
+        }
+    }
+    check_client_token(&input.client_token)
+}
+
+/// UpdateAgentRuntimeEndpoint. See [`Client::update_agent_runtime_endpoint`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct UpdateAgentRuntimeEndpoint {
+    client: Client,
+    id: String,
+    name: String,
+    input: AgentRuntimeEndpointInput,
+}
+
+impl UpdateAgentRuntimeEndpoint {
+    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
+        Self {
+            client,
+            id,
+            name,
+            input: AgentRuntimeEndpointInput::default(),
+        }
+    }
+    /// The runtime version it should serve.
+    pub fn agent_runtime_version(mut self, v: impl Into<String>) -> Self {
+        self.input.agent_runtime_version = Some(v.into());
+        self
+    }
+    /// Description (1..=256 characters).
+    pub fn description(mut self, d: impl Into<String>) -> Self {
+        self.input.description = Some(d.into());
+        self
+    }
+    /// Idempotency token; one is generated when absent.
+    pub fn client_token(mut self, t: impl Into<String>) -> Self {
+        self.input.client_token = Some(t.into());
+        self
+    }
+    /// Validates and sends the request.
+    pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
+        let id = parse_runtime_id(&self.id)?;
+        let name: EndpointName = self.name.parse()?;
+        let mut input = self.input;
+        validate_endpoint_input(&input)?;
+        input
+            .client_token
+            .get_or_insert_with(|| ClientToken::generate().into_string());
+        let span = tracing::info_span!("agentcore.update_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
+        let req = Request::new("UpdateAgentRuntimeEndpoint", Plane::Control, Method::PUT, endpoint_path(&id, Some(&name)))
+            .json_body(&input)?;
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+/// GetAgentRuntimeEndpoint. See [`Client::get_agent_runtime_endpoint`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct GetAgentRuntimeEndpoint {
+    client: Client,
+    id: String,
+    name: String,
+}
+
+impl GetAgentRuntimeEndpoint {
+    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
+        Self { client, id, name }
+    }
+    /// Sends the request.
+    pub async fn send(self) -> Result<AgentRuntimeEndpoint, Error> {
+        let id = parse_runtime_id(&self.id)?;
+        let name: EndpointName = self.name.parse()?;
+        let span = tracing::info_span!("agentcore.get_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
+        let req = Request::new("GetAgentRuntimeEndpoint", Plane::Control, Method::GET, endpoint_path(&id, Some(&name)));
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+/// DeleteAgentRuntimeEndpoint. See [`Client::delete_agent_runtime_endpoint`].
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct DeleteAgentRuntimeEndpoint {
+    client: Client,
+    id: String,
+    name: String,
+    client_token: Option<String>,
+}
+
+impl DeleteAgentRuntimeEndpoint {
+    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
+        Self {
+            client,
+            id,
+            name,
+            client_token: None,
+        }
+    }
+    /// Idempotency token; one is generated when absent.
+    pub fn client_token(mut self, t: impl Into<String>) -> Self {
+        self.client_token = Some(t.into());
+        self
+    }
+    /// Sends the request.
+    pub async fn send(self) -> Result<DeletedAgentRuntimeEndpoint, Error> {
+        let id = parse_runtime_id(&self.id)?;
+        let name: EndpointName = self.name.parse()?;
+        check_client_token(&self.client_token)?;
+        let token = self
+            .client_token
+            .unwrap_or_else(|| ClientToken::generate().into_string());
+        let span = tracing::info_span!("agentcore.delete_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
+        let req = Request::new("DeleteAgentRuntimeEndpoint", Plane::Control, Method::DELETE, endpoint_path(&id, Some(&name)))
+            .query("clientToken", Some(token));
+        self.client.transport().send_json(&req).instrument(span).await
+    }
+}
+
+pub(crate) fn list_runtimes_path() -> Result<String, Error> {
+    Ok("/runtimes/".into())
+}
+
+pub(crate) fn list_versions_path(id: &str) -> Result<String, Error> {
+    Ok(runtime_path(&parse_runtime_id(id)?, "versions/"))
+}
+
+pub(crate) fn list_endpoints_path(id: &str) -> Result<String, Error> {
+    Ok(endpoint_path(&parse_runtime_id(id)?, None))
+}

@@ -1,0 +1,82 @@
+//! Waiting for an agent runtime to become `READY`.
+
+use std::time::{Duration, Instant};
+
+use super::{AgentRuntime, AgentRuntimeStatus};
+use crate::client::Client;
+use crate::error::Error;
+
+/// Polls GetAgentRuntime until the runtime is `READY`. See [`Client::wait_until_ready`].
+///
+/// Fails fast with [`Error::WaiterFailed`] (carrying the service's `failureReason`) when the
+/// runtime reaches a `*_FAILED` state or starts `DELETING`, and with [`Error::Timeout`] when
+/// the time bound passes.
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct WaitUntilReady {
+    client: Client,
+    id: String,
+    timeout: Duration,
+    initial_delay: Duration,
+    max_delay: Duration,
+}
+
+impl WaitUntilReady {
+    pub(crate) fn new(client: Client, id: String) -> Self {
+        Self {
+            client,
+            id,
+            timeout: Duration::from_secs(15 * 60),
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15),
+        }
+    }
+
+    /// Give up after this long (default 15 minutes).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// First delay between polls (default 1 s); it grows by half each poll.
+    pub fn initial_delay(mut self, d: Duration) -> Self {
+        self.initial_delay = d;
+        self
+    }
+
+    /// Longest delay between polls (default 15 s).
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// Polls until `READY`, failure or timeout.
+    pub async fn send(self) -> Result<AgentRuntime, Error> {
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        let mut delay = self.initial_delay;
+        loop {
+            let rt = self.client.get_agent_runtime(&self.id).send().await?;
+            match &rt.status {
+                AgentRuntimeStatus::Ready => return Ok(rt),
+                s if s.is_failed() || *s == AgentRuntimeStatus::Deleting => {
+                    return Err(Error::WaiterFailed {
+                        id: self.id,
+                        status: s.to_string(),
+                        reason: rt.failure_reason,
+                    });
+                }
+                s => tracing::debug!(runtime = %self.id, status = %s, "waiting for READY"),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    operation: "WaitUntilReady",
+                    after: now - start,
+                });
+            }
+            tokio::time::sleep(delay.min(deadline - now)).await;
+            delay = delay.mul_f64(1.5).min(self.max_delay);
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! One-shot commands (InvokeAgentRuntimeCommand): typed events as a `Stream`.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::time::Sleep;
+
+use super::event_stream::{Frame, FrameDecoder, classify};
+use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_event};
+use crate::types::SessionId;
+
+/// How a command ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum CommandStatus {
+    /// The command ran to its end; see the exit code.
+    Completed,
+    /// The command was killed at its timeout.
+    TimedOut,
+    /// A status this SDK does not know yet.
+    #[serde(untagged)]
+    Unknown(String),
+}
+
+impl CommandStatus {
+    /// The wire form.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Completed => "COMPLETED",
+            Self::TimedOut => "TIMED_OUT",
+            Self::Unknown(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for CommandStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event of a command's output stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandEvent {
+    /// The command started (always first).
+    Start,
+    /// Output, in the order produced. Either part may be empty.
+    Delta {
+        /// Standard output text.
+        stdout: String,
+        /// Standard error text.
+        stderr: String,
+    },
+    /// The command ended (always last).
+    Stop {
+        /// The exit code (`128 + n` for a signal `n`).
+        exit_code: i32,
+        /// Completed or timed out.
+        status: CommandStatus,
+    },
+}
+
+/// The collected result of a command. See [`CommandStream::output`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CommandOutput {
+    /// Everything the command wrote to stdout.
+    pub stdout: String,
+    /// Everything the command wrote to stderr.
+    pub stderr: String,
+    /// The exit code.
+    pub exit_code: i32,
+    /// Completed or timed out.
+    pub status: CommandStatus,
+}
+
+impl CommandOutput {
+    /// `true` when the command completed with exit code 0.
+    pub fn success(&self) -> bool {
+        self.status == CommandStatus::Completed && self.exit_code == 0
+    }
+}
+
+/// The wire union inside a `chunk` event.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[doc(hidden)]
+pub enum ResponseChunk {
+    ContentStart {},
+    ContentDelta {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stdout: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stderr: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ContentStop {
+        exit_code: i32,
+        status: CommandStatus,
+    },
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
+}
+
+/// Decodes one event-stream message of a command response. `Ok(None)` for events this SDK
+/// does not know (skipped for forward compatibility).
+pub fn decode_command_message(
+    msg: &aws_smithy_types::event_stream::Message,
+) -> Result<Option<CommandEvent>, Error> {
+    match classify(msg)? {
+        Frame::Event("chunk", payload) => {
+            let chunk: ResponseChunk = serde_json::from_slice(payload)
+                .map_err(|e| Error::malformed_with("chunk event payload is not valid JSON", e))?;
+            Ok(match chunk {
+                ResponseChunk::ContentStart {} => Some(CommandEvent::Start),
+                ResponseChunk::ContentDelta { stdout, stderr } => Some(CommandEvent::Delta {
+                    stdout: stdout.unwrap_or_default(),
+                    stderr: stderr.unwrap_or_default(),
+                }),
+                ResponseChunk::ContentStop { exit_code, status } => {
+                    Some(CommandEvent::Stop { exit_code, status })
+                }
+                ResponseChunk::Unknown(v) => {
+                    if !v.is_object() {
+                        return Err(Error::malformed("chunk event payload is not a JSON object"));
+                    }
+                    tracing::debug!(chunk = %v, "skipping unknown chunk member");
+                    None
+                }
+            })
+        }
+        Frame::Event(other, _) => {
+            tracing::debug!(event_type = other, "skipping unknown event type");
+            Ok(None)
+        }
+        Frame::Exception(kind, payload) => Err(service_error_from_event(kind, payload).into()),
+        Frame::Error(code, message) => Err(ServiceError::new(
+            ServiceErrorKind::from_type_name(code),
+            message,
+        )
+        .mid_stream()
+        .into()),
+    }
+}
+
+type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// The output of a running command, as a `Stream` of [`CommandEvent`]s.
+///
+/// The stream yields `Start`, any number of `Delta`s and `Stop`, then ends. If the response
+/// ends before `Stop`, it yields [`Error::TruncatedStream`]; an exception event yields
+/// [`Error::Service`]; a garbled frame yields [`Error::MalformedResponse`]. After an error the
+/// stream ends.
+///
+/// ```no_run
+/// # async fn f(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
+/// use futures::StreamExt;
+/// use agentcore_sdk::CommandEvent;
+///
+/// let mut stream = session.command("cargo test 2>&1").send().await?;
+/// while let Some(event) = stream.next().await {
+///     match event? {
+///         CommandEvent::Delta { stdout, stderr } => { print!("{stdout}"); eprint!("{stderr}"); }
+///         CommandEvent::Stop { exit_code, .. } => println!("exit {exit_code}"),
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub struct CommandStream {
+    body: BodyStream,
+    decoder: FrameDecoder,
+    deadline: Pin<Box<Sleep>>,
+    deadline_after: Duration,
+    events: u64,
+    done: bool,
+    session_id: Option<SessionId>,
+    request_id: Option<String>,
+    span: tracing::Span,
+}
+
+impl fmt::Debug for CommandStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandStream")
+            .field("session_id", &self.session_id)
+            .field("request_id", &self.request_id)
+            .field("events", &self.events)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl CommandStream {
+    /// A command stream over any byte stream of event-stream frames. The SDK builds these
+    /// from HTTP responses; this constructor lets tests and other transports use the decoder.
+    pub fn from_byte_stream(
+        body: impl Stream<Item = Result<Bytes, Error>> + Send + 'static,
+        deadline_after: Duration,
+    ) -> Self {
+        Self {
+            body: Box::pin(body),
+            decoder: FrameDecoder::new(),
+            deadline: Box::pin(tokio::time::sleep(deadline_after)),
+            deadline_after,
+            events: 0,
+            done: false,
+            session_id: None,
+            request_id: None,
+            span: tracing::Span::none(),
+        }
+    }
+
+    pub(crate) fn with_metadata(
+        mut self,
+        session_id: Option<SessionId>,
+        request_id: Option<String>,
+        span: tracing::Span,
+    ) -> Self {
+        self.session_id = session_id;
+        self.request_id = request_id;
+        self.span = span;
+        self
+    }
+
+    /// The session id the service echoed.
+    pub fn session_id(&self) -> Option<&SessionId> {
+        self.session_id.as_ref()
+    }
+
+    /// The request id, to quote to AWS support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// Reads the stream to its end and collects the output.
+    ///
+    /// ```no_run
+    /// # async fn f(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
+    /// let out = session.command("git rev-parse HEAD").send().await?.output().await?;
+    /// assert!(out.success());
+    /// println!("{}", out.stdout.trim());
+    /// # Ok(()) }
+    /// ```
+    pub async fn output(mut self) -> Result<CommandOutput, Error> {
+        use futures::StreamExt;
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        while let Some(event) = self.next().await {
+            match event? {
+                CommandEvent::Delta { stdout: o, stderr: e } => {
+                    stdout.push_str(&o);
+                    stderr.push_str(&e);
+                }
+                CommandEvent::Stop { exit_code, status } => {
+                    return Ok(CommandOutput {
+                        stdout,
+                        stderr,
+                        exit_code,
+                        status,
+                    });
+                }
+                CommandEvent::Start => {}
+            }
+        }
+        // `next` yields TruncatedStream before ending without Stop; reaching here means a
+        // second call after an error, which `output` never makes.
+        Err(Error::TruncatedStream {
+            events: self.events,
+        })
+    }
+
+    fn finish(&mut self, err: Error) -> Poll<Option<Result<CommandEvent, Error>>> {
+        self.done = true;
+        tracing::debug!(parent: &self.span, error = %err, "command stream failed");
+        Poll::Ready(Some(Err(err)))
+    }
+}
+
+impl Stream for CommandStream {
+    type Item = Result<CommandEvent, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.decoder.next_message() {
+                Err(e) => return this.finish(e),
+                Ok(Some(msg)) => match decode_command_message(&msg) {
+                    Err(e) => return this.finish(e),
+                    Ok(None) => continue,
+                    Ok(Some(event)) => {
+                        this.events += 1;
+                        if matches!(event, CommandEvent::Stop { .. }) {
+                            this.done = true;
+                        }
+                        return Poll::Ready(Some(Ok(event)));
+                    }
+                },
+                Ok(None) => {}
+            }
+            if this.deadline.as_mut().poll(cx).is_ready() {
+                let after = this.deadline_after;
+                return this.finish(Error::Timeout {
+                    operation: "InvokeAgentRuntimeCommand",
+                    after,
+                });
+            }
+            match ready!(this.body.as_mut().poll_next(cx)) {
+                Some(Ok(chunk)) => this.decoder.push(&chunk),
+                Some(Err(e)) => return this.finish(e),
+                None => {
+                    // Whether the cut fell between frames or inside one, the command's
+                    // outcome is unknown: that is a truncation, never a success.
+                    let events = this.events;
+                    return this.finish(Error::TruncatedStream { events });
+                }
+            }
+        }
+    }
+}

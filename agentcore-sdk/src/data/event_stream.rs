@@ -1,0 +1,167 @@
+//! AWS event-stream framing (`application/vnd.amazon.eventstream`).
+//!
+//! Message parsing and CRC checks are `aws-smithy-eventstream`'s. This layer adds what a
+//! network reader needs on top: it checks the prelude (lengths and prelude CRC) *before*
+//! waiting for a message body, so a garbled length can neither make the reader buffer
+//! gigabytes nor wait forever.
+
+use aws_smithy_eventstream::frame::read_message_from;
+use aws_smithy_types::event_stream::{HeaderValue, Message};
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::Error;
+
+const PRELUDE_LEN: usize = 12;
+const MIN_MESSAGE_LEN: usize = PRELUDE_LEN + 4;
+/// The event-stream format allows 16 MiB messages; the headers at most 128 KiB.
+pub const MAX_MESSAGE_LEN: usize = 16 * 1024 * 1024;
+const MAX_HEADERS_LEN: usize = 128 * 1024;
+
+/// Incremental decoder: push bytes as they arrive, pull whole messages.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buf: BytesMut,
+}
+
+impl FrameDecoder {
+    /// An empty decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// `true` when bytes of an unfinished message are buffered.
+    pub fn has_partial(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// The next complete message, `Ok(None)` when more bytes are needed.
+    pub fn next_message(&mut self) -> Result<Option<Message>, Error> {
+        if self.buf.len() < PRELUDE_LEN {
+            return Ok(None);
+        }
+        let total = (&self.buf[0..4]).get_u32() as usize;
+        let headers = (&self.buf[4..8]).get_u32() as usize;
+        let prelude_crc = (&self.buf[8..12]).get_u32();
+        if crc32fast::hash(&self.buf[0..8]) != prelude_crc {
+            return Err(Error::malformed("event-stream prelude CRC mismatch"));
+        }
+        if !(MIN_MESSAGE_LEN..=MAX_MESSAGE_LEN).contains(&total) {
+            return Err(Error::malformed(format!(
+                "event-stream message length {total} outside {MIN_MESSAGE_LEN}..={MAX_MESSAGE_LEN}"
+            )));
+        }
+        if headers > MAX_HEADERS_LEN || headers > total - MIN_MESSAGE_LEN {
+            return Err(Error::malformed(format!(
+                "event-stream headers length {headers} does not fit a {total}-byte message"
+            )));
+        }
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        let frame = self.buf.split_to(total).freeze();
+        read_message_from(frame)
+            .map(Some)
+            .map_err(|e| Error::malformed_with("invalid event-stream message", e))
+    }
+}
+
+/// A header's string value.
+pub fn header_str<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
+    msg.headers()
+        .iter()
+        .find(|h| h.name().as_str() == name)
+        .and_then(|h| match h.value() {
+            HeaderValue::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
+/// What one event-stream message means at the protocol level.
+#[derive(Debug)]
+pub enum Frame<'a> {
+    /// `:message-type: event`, with its `:event-type` and payload.
+    Event(&'a str, &'a Bytes),
+    /// `:message-type: exception`, with its `:exception-type` and payload.
+    Exception(&'a str, &'a Bytes),
+    /// `:message-type: error`, with `:error-code` and `:error-message`.
+    Error(&'a str, &'a str),
+}
+
+/// Classifies a message by its `:message-type` header.
+pub fn classify(msg: &Message) -> Result<Frame<'_>, Error> {
+    match header_str(msg, ":message-type") {
+        Some("event") => Ok(Frame::Event(
+            header_str(msg, ":event-type")
+                .ok_or_else(|| Error::malformed("event message without :event-type"))?,
+            msg.payload(),
+        )),
+        Some("exception") => Ok(Frame::Exception(
+            header_str(msg, ":exception-type")
+                .ok_or_else(|| Error::malformed("exception message without :exception-type"))?,
+            msg.payload(),
+        )),
+        Some("error") => Ok(Frame::Error(
+            header_str(msg, ":error-code").unwrap_or("UnknownError"),
+            header_str(msg, ":error-message").unwrap_or(""),
+        )),
+        Some(other) => Err(Error::malformed(format!("unknown :message-type {other:?}"))),
+        None => Err(Error::malformed("message without :message-type")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_eventstream::frame::write_message_to;
+    use aws_smithy_types::event_stream::Header;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let msg = Message::new(Bytes::copy_from_slice(payload))
+            .add_header(Header::new(":message-type", HeaderValue::String("event".into())))
+            .add_header(Header::new(":event-type", HeaderValue::String("chunk".into())));
+        let mut out = Vec::new();
+        write_message_to(&msg, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn byte_by_byte() {
+        let bytes = [frame(b"one"), frame(b"two")].concat();
+        let mut d = FrameDecoder::new();
+        let mut got = Vec::new();
+        for b in bytes {
+            d.push(&[b]);
+            while let Some(m) = d.next_message().unwrap() {
+                got.push(m.payload().clone());
+            }
+        }
+        assert_eq!(got, vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")]);
+        assert!(!d.has_partial());
+    }
+
+    #[test]
+    fn huge_length_is_rejected_without_waiting() {
+        let mut f = frame(b"x");
+        f[0..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        let crc = crc32fast::hash(&f[0..8]);
+        f[8..12].copy_from_slice(&crc.to_be_bytes());
+        let mut d = FrameDecoder::new();
+        d.push(&f[..12]);
+        assert!(matches!(d.next_message(), Err(Error::MalformedResponse { .. })));
+    }
+
+    #[test]
+    fn bad_message_crc() {
+        let mut f = frame(b"payload");
+        let n = f.len();
+        f[n - 1] ^= 0xff;
+        let mut d = FrameDecoder::new();
+        d.push(&f);
+        assert!(matches!(d.next_message(), Err(Error::MalformedResponse { .. })));
+    }
+}

@@ -1,0 +1,342 @@
+//! Agent invocations (InvokeAgentRuntime): the response body as a byte stream, JSON, or
+//! server-sent events.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use tokio::time::Sleep;
+
+use crate::error::Error;
+use crate::types::SessionId;
+
+type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// The response body of an invocation as a stream of byte chunks, failing with
+/// [`Error::Timeout`] if the agent stays silent longer than the configured idle timeout.
+pub struct ByteStream {
+    body: BodyStream,
+    idle: Pin<Box<Sleep>>,
+    idle_after: Duration,
+    done: bool,
+}
+
+impl fmt::Debug for ByteStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ByteStream").field("done", &self.done).finish()
+    }
+}
+
+impl ByteStream {
+    /// Wraps any byte stream, with an idle timeout.
+    pub fn new(
+        body: impl Stream<Item = Result<Bytes, Error>> + Send + 'static,
+        idle_after: Duration,
+    ) -> Self {
+        Self {
+            body: Box::pin(body),
+            idle: Box::pin(tokio::time::sleep(idle_after)),
+            idle_after,
+            done: false,
+        }
+    }
+
+    /// Reads the whole body.
+    pub async fn collect(mut self) -> Result<Bytes, Error> {
+        use futures::StreamExt;
+        let mut out = BytesMut::new();
+        while let Some(chunk) = self.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out.freeze())
+    }
+}
+
+impl Stream for ByteStream {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = this.body.as_mut().poll_next(cx) {
+            match &item {
+                Some(Ok(_)) => {
+                    let next = tokio::time::Instant::now() + this.idle_after;
+                    this.idle.as_mut().reset(next);
+                }
+                _ => this.done = true,
+            }
+            return Poll::Ready(item);
+        }
+        ready!(this.idle.as_mut().poll(cx));
+        this.done = true;
+        Poll::Ready(Some(Err(Error::Timeout {
+            operation: "InvokeAgentRuntime (idle response stream)",
+            after: this.idle_after,
+        })))
+    }
+}
+
+/// The response of an invocation. The body has not been read yet.
+///
+/// ```no_run
+/// # async fn f(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
+/// use futures::StreamExt;
+/// // JSON in, JSON out:
+/// let reply: serde_json::Value = session
+///     .invoke("")
+///     .json(&serde_json::json!({"prompt": "fix the failing test"}))
+///     .send().await?
+///     .json().await?;
+/// // Or streamed as server-sent events:
+/// let mut events = session.invoke(r#"{"prompt":"plan"}"#).send().await?.events();
+/// while let Some(event) = events.next().await {
+///     println!("{}", event?.data);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct InvokeResponse {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) session_id: Option<SessionId>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: ByteStream,
+}
+
+impl InvokeResponse {
+    /// The HTTP status the agent answered with.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+    /// The response content type (e.g. `application/json`, `text/event-stream`).
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+    /// `true` when the body is `text/event-stream`.
+    pub fn is_event_stream(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+    }
+    /// The session id the service echoed.
+    pub fn session_id(&self) -> Option<&SessionId> {
+        self.session_id.as_ref()
+    }
+    /// The request id.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    /// All response headers (`Mcp-Session-Id`, trace headers...).
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.headers
+    }
+    /// The body as a byte stream.
+    pub fn into_stream(self) -> ByteStream {
+        self.body
+    }
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        self.body.collect().await
+    }
+    /// The whole body as JSON.
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::malformed_with("invocation response is not the expected JSON", e))
+    }
+    /// The body parsed as server-sent events.
+    pub fn events(self) -> SseStream {
+        SseStream::new(self.body)
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SseEvent {
+    /// The `event:` field (empty for the default `message` type).
+    pub event: String,
+    /// The `data:` lines, joined with `\n`.
+    pub data: String,
+    /// The `id:` field.
+    pub id: Option<String>,
+    /// The `retry:` field, in milliseconds.
+    pub retry: Option<u64>,
+}
+
+/// A `text/event-stream` body parsed into [`SseEvent`]s (per the WHATWG rules: fields,
+/// comments, `\n` / `\r\n` / `\r` line ends, multi-line data).
+pub struct SseStream {
+    body: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+    buf: BytesMut,
+    current: SseEvent,
+    has_data: bool,
+    done: bool,
+}
+
+impl fmt::Debug for SseStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseStream").field("done", &self.done).finish()
+    }
+}
+
+impl SseStream {
+    /// Parses any byte stream as server-sent events.
+    pub fn new(body: impl Stream<Item = Result<Bytes, Error>> + Send + 'static) -> Self {
+        Self {
+            body: Box::pin(body),
+            buf: BytesMut::new(),
+            current: SseEvent::default(),
+            has_data: false,
+            done: false,
+        }
+    }
+
+    /// Takes one line (without its terminator) from the buffer. A lone `\r` at the end of the
+    /// buffer may be half of `\r\n`, so it waits for more unless the body ended.
+    fn take_line(&mut self, eof: bool) -> Option<Bytes> {
+        let pos = self.buf.iter().position(|&b| b == b'\n' || b == b'\r')?;
+        let is_cr = self.buf[pos] == b'\r';
+        if is_cr && pos + 1 == self.buf.len() && !eof {
+            return None;
+        }
+        let line = self.buf.split_to(pos).freeze();
+        let skip = if is_cr && self.buf.get(1) == Some(&b'\n') { 2 } else { 1 };
+        let _ = self.buf.split_to(skip);
+        Some(line)
+    }
+
+    /// Applies one line; returns a finished event on a blank line.
+    fn apply(&mut self, line: &[u8]) -> Result<Option<SseEvent>, Error> {
+        if line.is_empty() {
+            if !self.has_data {
+                self.current = SseEvent {
+                    id: self.current.id.take(),
+                    ..SseEvent::default()
+                };
+                return Ok(None);
+            }
+            self.has_data = false;
+            let id = self.current.id.clone();
+            let event = std::mem::replace(
+                &mut self.current,
+                SseEvent {
+                    id,
+                    ..SseEvent::default()
+                },
+            );
+            return Ok(Some(event));
+        }
+        if line[0] == b':' {
+            return Ok(None);
+        }
+        let text = std::str::from_utf8(line)
+            .map_err(|e| Error::malformed_with("event-stream line is not UTF-8", e))?;
+        let (field, value) = match text.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (text, ""),
+        };
+        match field {
+            "event" => self.current.event = value.to_owned(),
+            "data" => {
+                if self.has_data {
+                    self.current.data.push('\n');
+                }
+                self.current.data.push_str(value);
+                self.has_data = true;
+            }
+            "id" if !value.contains('\0') => self.current.id = Some(value.to_owned()),
+            "retry" => {
+                if let Ok(ms) = value.parse() {
+                    self.current.retry = Some(ms);
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+}
+
+impl Stream for SseStream {
+    type Item = Result<SseEvent, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.done && this.buf.is_empty() {
+                // A final event without its blank line is still delivered.
+                if this.has_data {
+                    this.has_data = false;
+                    return Poll::Ready(Some(Ok(std::mem::take(&mut this.current))));
+                }
+                return Poll::Ready(None);
+            }
+            while let Some(line) = this.take_line(this.done) {
+                match this.apply(&line) {
+                    Ok(Some(ev)) => return Poll::Ready(Some(Ok(ev))),
+                    Ok(None) => {}
+                    Err(e) => {
+                        this.done = true;
+                        this.buf.clear();
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            if this.done {
+                // Unterminated last line.
+                let rest = this.buf.split().freeze();
+                if let Err(e) = this.apply(&rest) {
+                    return Poll::Ready(Some(Err(e)));
+                }
+                continue;
+            }
+            match ready!(this.body.as_mut().poll_next(cx)) {
+                Some(Ok(chunk)) => this.buf.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    this.done = true;
+                    this.buf.clear();
+                    this.has_data = false;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => this.done = true,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    async fn parse(chunks: &[&'static str]) -> Vec<SseEvent> {
+        let body = futures::stream::iter(
+            chunks
+                .iter()
+                .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+                .collect::<Vec<_>>(),
+        );
+        SseStream::new(body)
+            .map(|r| r.unwrap())
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn sse_fields_and_split_lines() {
+        let evs = parse(&["data: hel", "lo\r", "\n\r\nevent: done\ndata: a\ndata: b\nid: 7\n\n", ": comment\n", "data: tail"]).await;
+        assert_eq!(evs.len(), 3);
+        assert_eq!(evs[0].data, "hello");
+        assert_eq!(evs[1].event, "done");
+        assert_eq!(evs[1].data, "a\nb");
+        assert_eq!(evs[1].id.as_deref(), Some("7"));
+        assert_eq!(evs[2].data, "tail");
+    }
+}

@@ -1,0 +1,448 @@
+//! Data plane: invoke the agent, run one-shot commands, stop sessions.
+//!
+//! Most code goes through a [`Session`](crate::Session), which remembers the runtime ARN and
+//! session id; the builders here are what it returns.
+
+mod command;
+pub mod event_stream;
+mod invoke;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use http::Method;
+use tracing::Instrument;
+
+pub use command::{
+    CommandEvent, CommandOutput, CommandStatus, CommandStream, ResponseChunk,
+    decode_command_message,
+};
+pub use invoke::{ByteStream, InvokeResponse, SseEvent, SseStream};
+
+use crate::client::Client;
+use crate::config::Plane;
+use crate::error::{Error, request_id};
+use crate::transport::Request;
+use crate::types::{
+    ClientToken, Command, EndpointName, IntoRuntimeArn, RuntimeArn, SessionId,
+    validate_command_timeout,
+};
+
+/// The session id header, on requests and responses.
+pub const SESSION_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+/// The user id header.
+pub const USER_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-user-id";
+
+/// The largest invocation payload the service accepts.
+pub const MAX_PAYLOAD_BYTES: usize = 100 * 1024 * 1024;
+
+/// Request parts every data-plane call shares: target, qualifier, tracing headers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Common {
+    pub(crate) arn: Option<Result<RuntimeArn, String>>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) qualifier: Option<String>,
+    pub(crate) account_id: Option<String>,
+    pub(crate) trace_id: Option<String>,
+    pub(crate) traceparent: Option<String>,
+    pub(crate) tracestate: Option<String>,
+    pub(crate) baggage: Option<String>,
+}
+
+impl Common {
+    pub(crate) fn new(arn: impl IntoRuntimeArn) -> Self {
+        Self {
+            arn: Some(arn.into_runtime_arn().map_err(|e| e.to_string())),
+            ..Self::default()
+        }
+    }
+
+    fn arn(&self) -> Result<RuntimeArn, Error> {
+        match &self.arn {
+            Some(Ok(a)) => Ok(a.clone()),
+            Some(Err(rule)) => Err(Error::invalid(
+                "agentRuntimeArn",
+                rule.trim_start_matches("invalid agentRuntimeArn: ").to_owned(),
+            )),
+            None => Err(Error::invalid("agentRuntimeArn", "is required")),
+        }
+    }
+
+    fn session_id(&self, required: bool) -> Result<Option<SessionId>, Error> {
+        match &self.session_id {
+            Some(s) => Ok(Some(s.parse()?)),
+            None if required => Err(Error::invalid("runtimeSessionId", "is required")),
+            None => Ok(None),
+        }
+    }
+
+    /// Builds the request with the path, query and headers every data-plane call shares.
+    fn request(
+        &self,
+        operation: &'static str,
+        suffix: &str,
+        session_id: Option<&SessionId>,
+    ) -> Result<(Request, RuntimeArn), Error> {
+        let arn = self.arn()?;
+        if let Some(q) = &self.qualifier {
+            q.parse::<EndpointName>()
+                .map_err(|_| Error::invalid("qualifier", format!("must be an endpoint name, got {q:?}")))?;
+        }
+        if let Some(a) = &self.account_id
+            && (a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(Error::invalid("accountId", "must be 12 digits"));
+        }
+        check_len("X-Amzn-Trace-Id", &self.trace_id, 1024)?;
+        check_len("traceparent", &self.traceparent, 1024)?;
+        check_len("tracestate", &self.tracestate, 512)?;
+        check_len("baggage", &self.baggage, 8192)?;
+        let path = format!("/runtimes/{}/{suffix}", arn.path_segment());
+        let req = Request::new(operation, Plane::Data, Method::POST, path)
+            .query("qualifier", self.qualifier.clone())
+            .query("accountId", self.account_id.clone())
+            .header(SESSION_ID_HEADER, session_id.map(SessionId::as_str))?
+            .header("x-amzn-trace-id", self.trace_id.as_deref())?
+            .header("traceparent", self.traceparent.as_deref())?
+            .header("tracestate", self.tracestate.as_deref())?
+            .header("baggage", self.baggage.as_deref())?;
+        Ok((req, arn))
+    }
+}
+
+fn check_len(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Error> {
+    match v {
+        Some(v) if v.len() > max => Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters, got {}", v.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Setters shared by every data-plane builder.
+macro_rules! common_setters {
+    () => {
+        /// The runtime session id (33..=256 characters). The same id reaches the same session.
+        pub fn session_id(mut self, id: impl AsRef<str>) -> Self {
+            self.common.session_id = Some(id.as_ref().to_owned());
+            self
+        }
+        /// The endpoint to call (default `DEFAULT`).
+        pub fn qualifier(mut self, q: impl Into<String>) -> Self {
+            self.common.qualifier = Some(q.into());
+            self
+        }
+        /// The account id, for cross-account calls.
+        pub fn account_id(mut self, id: impl Into<String>) -> Self {
+            self.common.account_id = Some(id.into());
+            self
+        }
+        /// `X-Amzn-Trace-Id`.
+        pub fn trace_id(mut self, v: impl Into<String>) -> Self {
+            self.common.trace_id = Some(v.into());
+            self
+        }
+        /// W3C `traceparent`.
+        pub fn traceparent(mut self, v: impl Into<String>) -> Self {
+            self.common.traceparent = Some(v.into());
+            self
+        }
+        /// W3C `tracestate`.
+        pub fn tracestate(mut self, v: impl Into<String>) -> Self {
+            self.common.tracestate = Some(v.into());
+            self
+        }
+        /// W3C `baggage`.
+        pub fn baggage(mut self, v: impl Into<String>) -> Self {
+            self.common.baggage = Some(v.into());
+            self
+        }
+    };
+}
+
+/// The echoed session id of a response, if valid.
+fn echoed_session(headers: &http::HeaderMap) -> Option<SessionId> {
+    headers
+        .get(SESSION_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse().ok())
+}
+
+fn body_stream(
+    resp: reqwest::Response,
+    operation: &'static str,
+) -> impl futures::Stream<Item = Result<Bytes, Error>> + Send + 'static {
+    resp.bytes_stream()
+        .map_err(move |e| Error::transport(operation, e))
+}
+
+/// InvokeAgentRuntimeCommand: run a command in the session's microVM. See
+/// [`Session::command`](crate::Session::command) and [`Client::command`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await or .output().await"]
+pub struct CommandRequest {
+    client: Client,
+    common: Common,
+    command: Option<Command>,
+    timeout: Option<Duration>,
+}
+
+#[derive(serde::Serialize)]
+struct CommandBody<'a> {
+    command: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout: Option<u32>,
+}
+
+impl CommandRequest {
+    pub(crate) fn new(client: Client, common: Common) -> Self {
+        Self {
+            client,
+            common,
+            command: None,
+            timeout: None,
+        }
+    }
+
+    common_setters!();
+
+    /// The command line, run with `bash -c` (1..=65536 bytes).
+    pub fn command(mut self, command: impl Into<Command>) -> Self {
+        self.command = Some(command.into());
+        self
+    }
+
+    /// How long the command may run (whole seconds, 1..=3600; the service's default is 300).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Starts the command and returns its output stream once the service accepted it.
+    ///
+    /// Throttling and server errors *before* the stream starts are retried; a stream that
+    /// started is never re-sent.
+    pub async fn send(self) -> Result<CommandStream, Error> {
+        let command = self
+            .command
+            .ok_or_else(|| Error::invalid("command", "is required"))?;
+        command.validate()?;
+        let timeout = self.timeout.map(validate_command_timeout).transpose()?;
+        let session = self.common.session_id(false)?;
+        let (req, arn) = self.common.request("InvokeAgentRuntimeCommand", "commands", session.as_ref())?;
+        let req = req
+            .json_body(&CommandBody {
+                command: command.as_str(),
+                timeout,
+            })?
+            .header("accept", Some("application/vnd.amazon.eventstream"))?
+            .streaming();
+        let span = tracing::info_span!(
+            "agentcore.command",
+            runtime = %arn,
+            session = session.as_ref().map(SessionId::as_str),
+            request_id = tracing::field::Empty,
+        );
+        let resp = self.client.transport().send(&req).instrument(span.clone()).await?;
+        let headers = resp.headers().clone();
+        let rid = request_id(&headers);
+        let deadline = Duration::from_secs(u64::from(timeout.unwrap_or(300)))
+            + self.client.config().timeouts().get_stream_grace();
+        Ok(
+            CommandStream::from_byte_stream(body_stream(resp, "InvokeAgentRuntimeCommand"), deadline)
+                .with_metadata(echoed_session(&headers).or(session), rid, span),
+        )
+    }
+
+    /// Runs the command to its end and collects its output.
+    pub async fn output(self) -> Result<CommandOutput, Error> {
+        self.send().await?.output().await
+    }
+}
+
+/// InvokeAgentRuntime: send a payload to the agent, stream its answer. See
+/// [`Session::invoke`](crate::Session::invoke) and [`Client::invoke`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct InvokeRequest {
+    client: Client,
+    common: Common,
+    payload: Bytes,
+    content_type: Option<String>,
+    accept: Option<String>,
+    user_id: Option<String>,
+    mcp_session_id: Option<String>,
+    mcp_protocol_version: Option<String>,
+    deferred: Option<String>,
+}
+
+impl InvokeRequest {
+    pub(crate) fn new(client: Client, common: Common) -> Self {
+        Self {
+            client,
+            common,
+            payload: Bytes::new(),
+            content_type: None,
+            accept: None,
+            user_id: None,
+            mcp_session_id: None,
+            mcp_protocol_version: None,
+            deferred: None,
+        }
+    }
+
+    common_setters!();
+
+    /// The raw payload (at most 100 MB).
+    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// A JSON payload; sets `Content-Type: application/json`.
+    pub fn json(mut self, value: &impl serde::Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(v) => {
+                self.payload = Bytes::from(v);
+                self.content_type = Some("application/json".into());
+            }
+            Err(e) => self.deferred = Some(format!("cannot be serialized: {e}")),
+        }
+        self
+    }
+
+    /// `Content-Type` of the payload (default `application/json`).
+    pub fn content_type(mut self, v: impl Into<String>) -> Self {
+        self.content_type = Some(v.into());
+        self
+    }
+
+    /// `Accept` (e.g. `text/event-stream`).
+    pub fn accept(mut self, v: impl Into<String>) -> Self {
+        self.accept = Some(v.into());
+        self
+    }
+
+    /// `X-Amzn-Bedrock-AgentCore-Runtime-User-Id`.
+    pub fn user_id(mut self, v: impl Into<String>) -> Self {
+        self.user_id = Some(v.into());
+        self
+    }
+
+    /// `Mcp-Session-Id`, for MCP servers.
+    pub fn mcp_session_id(mut self, v: impl Into<String>) -> Self {
+        self.mcp_session_id = Some(v.into());
+        self
+    }
+
+    /// `Mcp-Protocol-Version`, for MCP servers.
+    pub fn mcp_protocol_version(mut self, v: impl Into<String>) -> Self {
+        self.mcp_protocol_version = Some(v.into());
+        self
+    }
+
+    /// Sends the payload and returns once the agent's response headers arrived.
+    pub async fn send(self) -> Result<InvokeResponse, Error> {
+        if let Some(rule) = self.deferred {
+            return Err(Error::invalid("payload", rule));
+        }
+        if self.payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(Error::invalid(
+                "payload",
+                format!("must be at most {MAX_PAYLOAD_BYTES} bytes, got {}", self.payload.len()),
+            ));
+        }
+        let session = self.common.session_id(false)?;
+        let (mut req, arn) = self.common.request("InvokeAgentRuntime", "invocations", session.as_ref())?;
+        req.body = self.payload;
+        let req = req
+            .header(
+                "content-type",
+                Some(self.content_type.as_deref().unwrap_or("application/json")),
+            )?
+            .header("accept", self.accept.as_deref())?
+            .header(USER_ID_HEADER, self.user_id.as_deref())?
+            .header("mcp-session-id", self.mcp_session_id.as_deref())?
+            .header("mcp-protocol-version", self.mcp_protocol_version.as_deref())?
+            .streaming();
+        let span = tracing::info_span!(
+            "agentcore.invoke",
+            runtime = %arn,
+            session = session.as_ref().map(SessionId::as_str),
+            request_id = tracing::field::Empty,
+        );
+        let resp = self.client.transport().send(&req).instrument(span).await?;
+        let headers = resp.headers().clone();
+        let idle = self.client.config().timeouts().get_read_idle();
+        Ok(InvokeResponse {
+            status: resp.status().as_u16(),
+            content_type: headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            session_id: echoed_session(&headers).or(session),
+            request_id: request_id(&headers),
+            body: ByteStream::new(body_stream(resp, "InvokeAgentRuntime"), idle),
+            headers,
+        })
+    }
+}
+
+/// StopRuntimeSession: stop the session's microVM now. See
+/// [`Session::stop`](crate::Session::stop) and [`Client::stop_session`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct StopSessionRequest {
+    client: Client,
+    common: Common,
+    client_token: Option<String>,
+}
+
+/// What StopRuntimeSession returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopSessionOutput {
+    /// The session id the service echoed.
+    pub session_id: Option<SessionId>,
+}
+
+impl StopSessionRequest {
+    pub(crate) fn new(client: Client, common: Common) -> Self {
+        Self {
+            client,
+            common,
+            client_token: None,
+        }
+    }
+
+    common_setters!();
+
+    /// Idempotency token; one is generated when absent.
+    pub fn client_token(mut self, t: impl Into<String>) -> Self {
+        self.client_token = Some(t.into());
+        self
+    }
+
+    /// Sends the request.
+    pub async fn send(self) -> Result<StopSessionOutput, Error> {
+        let session = self.common.session_id(true)?;
+        let token = match self.client_token {
+            Some(t) => t.parse::<ClientToken>()?,
+            None => ClientToken::generate(),
+        };
+        let (req, arn) = self.common.request("StopRuntimeSession", "stopruntimesession", session.as_ref())?;
+        let req = req.json_body(&serde_json::json!({ "clientToken": token.as_str() }))?;
+        let span = tracing::info_span!(
+            "agentcore.stop_session",
+            runtime = %arn,
+            session = session.as_ref().map(SessionId::as_str),
+            request_id = tracing::field::Empty,
+        );
+        let (headers, _) = self.client.transport().send_unary(&req).instrument(span).await?;
+        Ok(StopSessionOutput {
+            session_id: echoed_session(&headers).or(session),
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! # agentcore-sdk
+//!
+//! A typed, async Rust SDK for **Amazon Bedrock AgentCore Runtime**, the service that gives
+//! every agent session its own Linux microVM with a persistent workspace.
+//!
+//! - **Control plane** ([`control`]): create, get, update, delete and list agent runtimes and
+//!   endpoints, with filesystem configurations (session storage, EFS, S3 Files), lifecycle,
+//!   network and protocol settings; wait until a runtime is `READY`.
+//! - **Data plane** ([`data`]): invoke the agent (streamed response), run one-shot commands
+//!   as a `Stream` of [`CommandEvent`]s (or collect them with
+//!   [`CommandStream::output`]), stop sessions.
+//! - **Sessions** ([`Session`]): a runtime ARN plus a session id, so a coding-agent loop calls
+//!   `session.invoke(..)`, `session.command(..)`, `session.stop()`.
+//!
+//! Every request is validated before it is sent ([`Error::InvalidInput`]), signed with SigV4
+//! (service `bedrock-agentcore` for both planes), retried on throttling and server errors,
+//! and traced with `tracing` spans carrying the runtime, session id and request id.
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use futures::StreamExt;
+//! use agentcore_sdk::{Client, CommandEvent};
+//!
+//! # async fn run() -> Result<(), agentcore_sdk::Error> {
+//! let client = Client::new(&aws_config::load_from_env().await)?;
+//! let session = client.session("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345")?;
+//!
+//! // Stream a command's output as it is produced...
+//! let mut events = session.command("cd /mnt/workspace && cargo test 2>&1").send().await?;
+//! while let Some(event) = events.next().await {
+//!     if let CommandEvent::Delta { stdout, .. } = event? {
+//!         print!("{stdout}");
+//!     }
+//! }
+//!
+//! // ...or collect it.
+//! let out = session.command("git -C /mnt/workspace log --oneline -1").output().await?;
+//! println!("exit {}: {}", out.exit_code, out.stdout);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Against a local runtime
+//!
+//! The `agentcore-local` crate serves the same wire protocol on loopback with real processes.
+//! Point the client at it with [`ConfigBuilder::endpoint_url`] or the
+//! `AGENTCORE_ENDPOINT_URL` environment variable.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod client;
+pub mod config;
+pub mod control;
+pub mod data;
+pub mod error;
+mod session;
+mod transport;
+pub mod types;
+
+pub use client::Client;
+pub use config::{Config, ConfigBuilder, RetryConfig, TimeoutConfig};
+pub use data::{CommandEvent, CommandOutput, CommandStatus, CommandStream, InvokeResponse};
+pub use error::{Error, Result, ServiceError, ServiceErrorKind};
+pub use session::Session;
+pub use types::{
+    Command, EndpointName, IntoRuntimeArn, MountPath, RuntimeArn, RuntimeId, RuntimeName,
+    SessionId, ShellId,
+};
+
+/// Re-exported so users can name credential types without another dependency.
+pub use aws_credential_types::Credentials;

@@ -1,0 +1,108 @@
+//! A session handle: one runtime ARN and one session id, so a loop never repeats them.
+
+use std::fmt;
+
+use crate::client::Client;
+use crate::data::{CommandRequest, Common, InvokeRequest, StopSessionOutput};
+use crate::error::Error;
+use crate::types::{Command, RuntimeArn, SessionId};
+
+/// One runtime session: a microVM with its own filesystem (and session storage that outlives
+/// it). Commands, invocations and shells made through the same `Session` reach the same
+/// microVM; after [`Session::stop`] (or an idle timeout) the next call boots a fresh one that
+/// mounts the same session storage.
+///
+/// ```no_run
+/// # async fn f(client: agentcore_sdk::Client, arn: &str) -> Result<(), agentcore_sdk::Error> {
+/// let session = client.session(arn)?; // a new random session id
+/// println!("resume later with {}", session.id());
+///
+/// session.invoke(r#"{"prompt":"fix the failing test"}"#).send().await?.bytes().await?;
+/// let test = session.command("cd /mnt/workspace/repo && cargo test").output().await?;
+/// if test.success() {
+///     session.command("cd /mnt/workspace/repo && git push").output().await?;
+/// }
+/// session.stop().await?;
+///
+/// // Next day, same files:
+/// let again = client.session_with_id(arn, session.id().as_str())?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    client: Client,
+    arn: RuntimeArn,
+    id: SessionId,
+    qualifier: Option<String>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("arn", &self.arn)
+            .field("id", &self.id)
+            .field("qualifier", &self.qualifier)
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(client: Client, arn: RuntimeArn, id: SessionId) -> Self {
+        Self {
+            client,
+            arn,
+            id,
+            qualifier: None,
+        }
+    }
+
+    /// Calls go to this endpoint instead of `DEFAULT`.
+    pub fn with_qualifier(mut self, qualifier: impl Into<String>) -> Self {
+        self.qualifier = Some(qualifier.into());
+        self
+    }
+
+    /// The session id. Keep it to resume the session later.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The runtime ARN.
+    pub fn arn(&self) -> &RuntimeArn {
+        &self.arn
+    }
+
+    /// The endpoint name, if not `DEFAULT`.
+    pub fn qualifier(&self) -> Option<&str> {
+        self.qualifier.as_deref()
+    }
+
+    /// The client this session uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn common(&self) -> Common {
+        let mut c = Common::new(&self.arn);
+        c.session_id = Some(self.id.as_str().to_owned());
+        c.qualifier = self.qualifier.clone();
+        c
+    }
+
+    /// A command in this session; finish with `.send()` (stream) or `.output()` (collected).
+    pub fn command(&self, command: impl Into<Command>) -> CommandRequest {
+        CommandRequest::new(self.client.clone(), self.common()).command(command)
+    }
+
+    /// An invocation of the agent in this session with `payload`.
+    pub fn invoke(&self, payload: impl Into<bytes::Bytes>) -> InvokeRequest {
+        InvokeRequest::new(self.client.clone(), self.common()).payload(payload)
+    }
+
+    /// Stops the session's microVM now; its session storage is kept.
+    pub async fn stop(&self) -> Result<StopSessionOutput, Error> {
+        crate::data::StopSessionRequest::new(self.client.clone(), self.common())
+            .send()
+            .await
+    }
+}

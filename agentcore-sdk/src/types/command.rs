@@ -1,0 +1,115 @@
+//! The text of a one-shot command.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// A shell command line to run with `bash -c` in the session's microVM.
+///
+/// Any string converts into a `Command`; its length (1 to 65,536 bytes) is checked when the
+/// request is built, before anything is sent. With the `macros` feature, `sh!` builds a
+/// `Command` whose interpolated values are quoted for the shell.
+///
+/// ```
+/// use agentcore_sdk::Command;
+/// let c = Command::from("git status --short");
+/// assert_eq!(c.to_string(), "git status --short");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Command(String);
+
+impl Command {
+    /// The largest command the service accepts, in bytes.
+    pub const MAX_BYTES: usize = 65_536;
+
+    /// A command from a raw shell string, run as is.
+    pub fn raw(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The shell string that will run.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Checks the service's length limit.
+    pub fn validate(&self) -> Result<(), Error> {
+        let n = self.0.len();
+        if n == 0 || n > Self::MAX_BYTES {
+            return Err(Error::invalid(
+                "command",
+                format!("must be 1 to 65536 bytes, got {n}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl From<&str> for Command {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for Command {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&String> for Command {
+    fn from(s: &String) -> Self {
+        Self(s.clone())
+    }
+}
+
+impl From<&Command> for Command {
+    fn from(c: &Command) -> Self {
+        c.clone()
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Command").field(&self.0).finish()
+    }
+}
+
+/// Checks a command timeout: whole seconds from 1 to 3600. Returns the seconds.
+pub(crate) fn validate_command_timeout(t: Duration) -> Result<u32, Error> {
+    let secs = t.as_secs();
+    if t.subsec_nanos() != 0 || !(1..=3600).contains(&secs) {
+        return Err(Error::invalid(
+            "timeout",
+            format!("must be whole seconds from 1 to 3600, got {t:?}"),
+        ));
+    }
+    Ok(secs as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_limits() {
+        assert!(Command::from("").validate().is_err());
+        assert!(Command::from("x".repeat(65_536)).validate().is_ok());
+        assert!(Command::from("x".repeat(65_537)).validate().is_err());
+    }
+
+    #[test]
+    fn timeout_limits() {
+        assert!(validate_command_timeout(Duration::from_secs(0)).is_err());
+        assert_eq!(validate_command_timeout(Duration::from_secs(3600)).unwrap(), 3600);
+        assert!(validate_command_timeout(Duration::from_secs(3601)).is_err());
+        assert!(validate_command_timeout(Duration::from_millis(1500)).is_err());
+    }
+}
