@@ -1,1 +1,263 @@
-//! placeholder
+//! # agentcore-local
+//!
+//! A local Amazon Bedrock AgentCore Runtime. It speaks the service's wire protocol (both
+//! planes on one loopback listener) and does the real work with local processes: every
+//! command is a fresh `bash -c`, agents are hosted per session per the container contract,
+//! and session storage is a per-session directory mounted at its real path (`/mnt/...`)
+//! inside a mount namespace. Runtimes and session storage persist in the data directory.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use agentcore_local::LocalRuntime;
+//!
+//! let local = LocalRuntime::builder().start().await?;
+//! let client = local.client();
+//! let rt = client
+//!     .create_agent_runtime()
+//!     .name("coder")
+//!     .container_uri("local/coder:latest")
+//!     .role_arn("arn:aws:iam::123456789012:role/local")
+//!     .session_storage("/mnt/workspace")
+//!     .send()
+//!     .await?;
+//! client.wait_until_ready(rt.agent_runtime_id.as_str()).send().await?;
+//! let session = client.session(&rt.agent_runtime_arn)?;
+//! let out = session.command("echo hi > /mnt/workspace/f && cat /mnt/workspace/f").output().await?;
+//! assert_eq!(out.stdout, "hi\n");
+//! local.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod agent;
+pub mod api_error;
+pub mod command;
+pub mod sandbox;
+pub mod server;
+pub mod sessions;
+pub mod shell;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use agent::AgentSpec;
+pub use sandbox::Isolation;
+
+/// The region the local runtime reports in ARNs.
+pub const REGION: &str = "us-east-1";
+
+/// Configures and starts a [`LocalRuntime`].
+#[derive(Debug, Default)]
+pub struct LocalRuntimeBuilder {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    agents: Vec<AgentSpec>,
+    ready_delay: Option<Duration>,
+    isolation: Option<Isolation>,
+    reap_interval: Option<Duration>,
+    max_idle_timeout: Option<Duration>,
+}
+
+impl LocalRuntimeBuilder {
+    /// Where runtimes and session storage live (kept across restarts). Default: a temporary
+    /// directory removed at shutdown.
+    pub fn data_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.data_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Hosts runtimes matching `name` (runtime name, container URI or `*`) with `command`.
+    pub fn agent(mut self, name: impl Into<String>, command: impl Into<String>) -> Self {
+        self.agents.push(AgentSpec {
+            name: name.into(),
+            command: command.into(),
+        });
+        self
+    }
+
+    /// How long new runtimes stay `CREATING` before `READY` (default 300 ms).
+    pub fn ready_delay(mut self, d: Duration) -> Self {
+        self.ready_delay = Some(d);
+        self
+    }
+
+    /// Force an isolation mode instead of probing for the best one.
+    pub fn isolation(mut self, i: Isolation) -> Self {
+        self.isolation = Some(i);
+        self
+    }
+
+    /// How often idle sessions are looked for (default 1 s).
+    pub fn reap_interval(mut self, d: Duration) -> Self {
+        self.reap_interval = Some(d);
+        self
+    }
+
+    /// Caps every runtime's `idleRuntimeSessionTimeout` (whose minimum on AWS is 60 s), to
+    /// exercise idle expiry quickly in tests.
+    pub fn max_idle_timeout(mut self, d: Duration) -> Self {
+        self.max_idle_timeout = Some(d);
+        self
+    }
+
+    /// Binds, loads state, and serves in the background.
+    pub async fn start(self) -> std::io::Result<LocalRuntime> {
+        let (data_dir, temp) = match self.data_dir {
+            Some(d) => (d, None),
+            None => {
+                let t = tempfile::Builder::new().prefix("agentcore-local-").tempdir()?;
+                (t.path().to_owned(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(&data_dir)?;
+        let isolation = match self.isolation {
+            Some(i) => i,
+            None => tokio::task::spawn_blocking(Isolation::probe)
+                .await
+                .unwrap_or(Isolation::None),
+        };
+        let store = store::Store::open(
+            &data_dir,
+            REGION,
+            self.ready_delay.unwrap_or(Duration::from_millis(300)),
+        )?;
+        let state = Arc::new(server::AppState {
+            store: Mutex::new(store),
+            sessions: sessions::Sessions::new(&data_dir, self.max_idle_timeout),
+            isolation,
+            agents: self.agents,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(std::io::Error::other)?,
+            shells: shell::Shells::default(),
+        });
+        let listener = TcpListener::bind(self.listen.unwrap_or(([127, 0, 0, 1], 0).into())).await?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let app = server::router(state.clone());
+        let serve_token = shutdown.clone();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { serve_token.cancelled().await })
+                .await;
+        });
+        let reap_state = state.clone();
+        let reap_token = shutdown.clone();
+        let every = self.reap_interval.unwrap_or(Duration::from_secs(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = reap_token.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {
+                        reap_state.sessions.reap_idle();
+                        reap_state.shells.reap();
+                    }
+                }
+            }
+        });
+        tracing::info!(%addr, ?isolation, data_dir = %data_dir.display(), "agentcore-local listening");
+        Ok(LocalRuntime {
+            addr,
+            data_dir,
+            state,
+            shutdown,
+            server: Some(server),
+            _temp: temp,
+        })
+    }
+}
+
+/// A running local runtime. Dropping it stops the server and every session's processes.
+#[derive(Debug)]
+pub struct LocalRuntime {
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    state: Arc<server::AppState>,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl LocalRuntime {
+    /// A builder.
+    pub fn builder() -> LocalRuntimeBuilder {
+        LocalRuntimeBuilder::default()
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:43123`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The isolation mode in use.
+    pub fn isolation(&self) -> Isolation {
+        self.state.isolation
+    }
+
+    /// How many sessions are running.
+    pub fn running_sessions(&self) -> usize {
+        self.state.sessions.len()
+    }
+
+    /// An SDK configuration for this runtime (region `us-east-1`, dummy credentials).
+    pub fn client_config(&self) -> agentcore_sdk::Config {
+        agentcore_sdk::Config::builder()
+            .region(REGION)
+            .endpoint_url(self.endpoint())
+            .static_credentials("local", "local")
+            .build()
+            .expect("a loopback endpoint with a region and credentials is always valid")
+    }
+
+    /// An SDK client for this runtime.
+    pub fn client(&self) -> agentcore_sdk::Client {
+        agentcore_sdk::Client::from_conf(self.client_config())
+    }
+
+    /// Stops serving and kills every session's processes; storage stays on disk.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(s) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        }
+    }
+
+    fn stop(&self) {
+        self.shutdown.cancel();
+        self.state.sessions.stop_all();
+        self.state.shells.stop_all();
+    }
+}
+
+impl Drop for LocalRuntime {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+    }
+}

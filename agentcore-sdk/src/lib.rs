@@ -55,6 +55,7 @@ pub mod control;
 pub mod data;
 pub mod error;
 mod session;
+pub mod shell;
 mod transport;
 pub mod types;
 

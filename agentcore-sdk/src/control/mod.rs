@@ -176,7 +176,10 @@ pub fn validate_filesystem_configurations(fs: &[FilesystemConfiguration]) -> Res
         ));
     }
     let mut seen = HashSet::new();
-    for f in fs {
+    for (i, f) in fs.iter().enumerate() {
+        if let FilesystemConfiguration::Unknown(v) = f {
+            check_unknown_filesystem(i, v)?;
+        }
         if let Some(p) = f.mount_path()
             && !seen.insert(p.normalized().to_owned())
         {
@@ -187,6 +190,39 @@ pub fn validate_filesystem_configurations(fs: &[FilesystemConfiguration]) -> Res
         }
     }
     Ok(())
+}
+
+/// A known member that failed to decode lands in `Unknown`; report why instead of accepting
+/// it silently.
+fn check_unknown_filesystem(index: usize, v: &serde_json::Value) -> Result<(), Error> {
+    fn member<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Option<String> {
+        serde_json::from_value::<T>(v.clone()).err().map(|e| e.to_string())
+    }
+    let Some(obj) = v.as_object() else {
+        return Err(Error::invalid(
+            "filesystemConfigurations",
+            format!("entry {index} must be an object with exactly one member"),
+        ));
+    };
+    if obj.len() != 1 {
+        return Err(Error::invalid(
+            "filesystemConfigurations",
+            format!("entry {index} must have exactly one member, got {}", obj.len()),
+        ));
+    }
+    let problem = obj.iter().find_map(|(k, inner)| match k.as_str() {
+        "sessionStorage" => member::<SessionStorageConfiguration>(inner),
+        "efsAccessPoint" | "s3FilesAccessPoint" => member::<AccessPointConfiguration>(inner),
+        "capacityProviderVolume" => member::<CapacityProviderVolumeConfiguration>(inner),
+        _ => None,
+    });
+    match problem {
+        Some(p) => Err(Error::invalid(
+            "filesystemConfigurations",
+            format!("entry {index}: {p}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Setters shared by create and update.

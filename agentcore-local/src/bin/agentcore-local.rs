@@ -1,0 +1,60 @@
+//! `agentcore-local`: run a local AgentCore Runtime.
+//!
+//! ```text
+//! agentcore-local --listen 127.0.0.1:8080 --data-dir ./.agentcore --agent coder='python3 agent.py'
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use agentcore_local::{AgentSpec, LocalRuntime};
+use clap::Parser;
+
+/// A local Amazon Bedrock AgentCore Runtime: same wire protocol, real processes.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where runtimes and session storage are kept (survives restarts).
+    #[arg(long, default_value = ".agentcore-local")]
+    data_dir: PathBuf,
+    /// Agent command for runtimes named NAME (or with container URI NAME, or `*`), as
+    /// NAME=COMMAND; the command must serve the container contract on $PORT. Repeatable.
+    #[arg(long = "agent", value_name = "NAME=COMMAND")]
+    agents: Vec<AgentSpec>,
+    /// Milliseconds a new runtime stays CREATING.
+    #[arg(long, default_value_t = 300)]
+    ready_delay_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "agentcore_local=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let mut builder = LocalRuntime::builder()
+        .listen(args.listen)
+        .data_dir(&args.data_dir)
+        .ready_delay(std::time::Duration::from_millis(args.ready_delay_ms));
+    for a in args.agents {
+        builder = builder.agent(a.name, a.command);
+    }
+    let local = match builder.start().await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("agentcore-local: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", local.endpoint());
+    let _ = tokio::signal::ctrl_c().await;
+    local.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,250 @@
+//! InvokeAgentRuntimeCommand: a fresh `bash -c` per command, output streamed as event-stream
+//! frames while it is produced.
+//!
+//! Output flows pipe → 64 KiB reads → frames → a small bounded channel → the HTTP body, so a
+//! slow client slows the command down (the pipe fills) instead of the server buffering.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentcore_sdk::data::ResponseChunk;
+use agentcore_sdk::CommandStatus;
+use aws_smithy_eventstream::frame::write_message_to;
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, watch};
+
+use crate::sessions::{SessionState, kill_group};
+
+/// Frames buffered between the command and a slow client.
+const CHANNEL_FRAMES: usize = 8;
+/// Bytes read from a pipe at a time (one delta at most this big).
+const READ_SIZE: usize = 64 * 1024;
+/// After the command exits, output still arriving within this window is delivered (e.g. from
+/// a pipe buffer); a background process holding the pipe open does not keep the stream open.
+const DRAIN_GRACE: Duration = Duration::from_millis(250);
+
+/// Encodes one event-stream `chunk` event.
+pub fn chunk_frame(chunk: &ResponseChunk) -> Bytes {
+    let payload = serde_json::to_vec(chunk).unwrap_or_default();
+    let msg = Message::new(payload)
+        .add_header(Header::new(":message-type", HeaderValue::String("event".into())))
+        .add_header(Header::new(":event-type", HeaderValue::String("chunk".into())))
+        .add_header(Header::new(":content-type", HeaderValue::String("application/json".into())));
+    let mut out = Vec::with_capacity(128);
+    // Writing to a Vec cannot fail for messages under the format's size limit.
+    let _ = write_message_to(&msg, &mut out);
+    Bytes::from(out)
+}
+
+/// Encodes an exception event (`:message-type: exception`).
+pub fn exception_frame(kind: &str, message: &str) -> Bytes {
+    let payload = serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
+    let msg = Message::new(payload)
+        .add_header(Header::new(":message-type", HeaderValue::String("exception".into())))
+        .add_header(Header::new(":exception-type", HeaderValue::String(kind.to_owned().into())))
+        .add_header(Header::new(":content-type", HeaderValue::String("application/json".into())));
+    let mut out = Vec::new();
+    let _ = write_message_to(&msg, &mut out);
+    Bytes::from(out)
+}
+
+/// Turns a byte stream into UTF-8 text without ever splitting a character: an incomplete
+/// sequence at the end of a read waits for the next read; invalid bytes become U+FFFD.
+#[derive(Debug, Default)]
+pub struct Utf8Chunker {
+    pending: Vec<u8>,
+}
+
+impl Utf8Chunker {
+    /// Text for `bytes` plus what was pending; keeps an unfinished trailing character.
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let mut out = String::with_capacity(self.pending.len());
+        let mut rest: &[u8] = &self.pending;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    out.push_str(s);
+                    rest = &[];
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(n) => {
+                            out.push('\u{FFFD}');
+                            rest = &after[n..];
+                        }
+                        None => {
+                            rest = after;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.pending = rest.to_vec();
+        out
+    }
+
+    /// Whatever is left at end of stream (an unfinished character becomes U+FFFD).
+    pub fn finish(&mut self) -> String {
+        let s = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        s
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Pipe {
+    Stdout,
+    Stderr,
+}
+
+fn delta(pipe: Pipe, text: String) -> Bytes {
+    let (stdout, stderr) = match pipe {
+        Pipe::Stdout => (Some(text), None),
+        Pipe::Stderr => (None, Some(text)),
+    };
+    chunk_frame(&ResponseChunk::ContentDelta { stdout, stderr })
+}
+
+async fn pump(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    pipe: Pipe,
+    tx: mpsc::Sender<Bytes>,
+    mut exited: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; READ_SIZE];
+    let mut utf8 = Utf8Chunker::default();
+    loop {
+        let read = if *exited.borrow() {
+            match tokio::time::timeout(DRAIN_GRACE, reader.read(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                r = reader.read(&mut buf) => r,
+                _ = exited.changed() => continue,
+            }
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let text = utf8.push(&buf[..n]);
+                if !text.is_empty() && tx.send(delta(pipe, text)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let rest = utf8.finish();
+    if !rest.is_empty() {
+        let _ = tx.send(delta(pipe, rest)).await;
+    }
+}
+
+/// Exit code as a shell reports it: the code, or 128 + signal.
+pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(-1)
+}
+
+/// Runs `command` in `session`, returning the receiving end of its frame stream.
+pub fn spawn(
+    session: Arc<SessionState>,
+    isolation: crate::sandbox::Isolation,
+    command: String,
+    timeout: Duration,
+) -> std::io::Result<mpsc::Receiver<Bytes>> {
+    let mut cmd = session.command(isolation, "bash", &["-c", &command]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    session.track(pgid);
+    let (tx, rx) = mpsc::channel(CHANNEL_FRAMES);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    tokio::spawn(async move {
+        let busy = session.busy();
+        let (exit_tx, exit_rx) = watch::channel(false);
+        if tx.send(chunk_frame(&ResponseChunk::ContentStart {})).await.is_err() {
+            kill_group(pgid);
+        }
+        let out_task = stdout.map(|r| tokio::spawn(pump(r, Pipe::Stdout, tx.clone(), exit_rx.clone())));
+        let err_task = stderr.map(|r| tokio::spawn(pump(r, Pipe::Stderr, tx.clone(), exit_rx)));
+        let (status, timed_out) = tokio::select! {
+            s = child.wait() => (s.ok(), false),
+            _ = tokio::time::sleep(timeout) => {
+                kill_group(pgid);
+                (child.wait().await.ok(), true)
+            }
+            _ = tx.closed() => {
+                // The client went away: nobody can receive the outcome.
+                kill_group(pgid);
+                (child.wait().await.ok(), false)
+            }
+            _ = session.stopped.cancelled() => {
+                kill_group(pgid);
+                (child.wait().await.ok(), false)
+            }
+        };
+        let _ = exit_tx.send(true);
+        for t in [out_task, err_task].into_iter().flatten() {
+            let _ = t.await;
+        }
+        session.untrack(pgid);
+        let exit = status.as_ref().map(exit_code).unwrap_or(-1);
+        let status = if timed_out {
+            CommandStatus::TimedOut
+        } else {
+            CommandStatus::Completed
+        };
+        tracing::debug!(session = %session.key.session_id, exit, %status, "command ended");
+        let _ = tx
+            .send(chunk_frame(&ResponseChunk::ContentStop {
+                exit_code: exit,
+                status,
+            }))
+            .await;
+        drop(busy);
+    });
+    Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_chunker_never_splits_characters() {
+        let text = "aé日🚀z".repeat(100);
+        let bytes = text.as_bytes();
+        for size in 1..8 {
+            let mut c = Utf8Chunker::default();
+            let mut out = String::new();
+            for part in bytes.chunks(size) {
+                out.push_str(&c.push(part));
+            }
+            out.push_str(&c.finish());
+            assert_eq!(out, text, "chunk size {size}");
+        }
+    }
+
+    #[test]
+    fn utf8_chunker_replaces_invalid_bytes() {
+        let mut c = Utf8Chunker::default();
+        assert_eq!(c.push(b"a\xffb"), "a\u{FFFD}b");
+        assert_eq!(c.push(b"\xe6\x97"), "");
+        assert_eq!(c.finish(), "\u{FFFD}");
+    }
+}

@@ -1,0 +1,359 @@
+//! The HTTP surface: both planes on one listener, routed exactly like the service.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentcore_sdk::control::{AgentRuntimeEndpointInput, AgentRuntimeInput};
+use agentcore_sdk::data::SESSION_ID_HEADER;
+use agentcore_sdk::{RuntimeArn, ServiceErrorKind, SessionId};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::agent::{self, AgentSpec};
+use crate::api_error::ApiError;
+use crate::command;
+use crate::sandbox::Isolation;
+use crate::sessions::{SessionKey, Sessions};
+use crate::store::{Store, StoredRuntime};
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Control-plane state.
+    pub store: Mutex<Store>,
+    /// Live sessions.
+    pub sessions: Sessions,
+    /// Sandbox mode.
+    pub isolation: Isolation,
+    /// Agent commands.
+    pub agents: Vec<AgentSpec>,
+    /// Client for talking to agents.
+    pub http: reqwest::Client,
+    /// Interactive shells.
+    pub shells: crate::shell::Shells,
+}
+
+type Shared = State<Arc<AppState>>;
+type ApiResult = Result<Response, ApiError>;
+
+impl AppState {
+    fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, ApiError> {
+        self.store
+            .lock()
+            .map_err(|_| ApiError::internal("state lock poisoned"))
+    }
+}
+
+/// The router for both planes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/runtimes/", put(create_runtime).post(list_runtimes))
+        .route("/runtimes", put(create_runtime).post(list_runtimes))
+        .route(
+            "/runtimes/{id}/",
+            get(get_runtime).put(update_runtime).delete(delete_runtime),
+        )
+        .route("/runtimes/{id}/versions/", post(list_versions))
+        .route(
+            "/runtimes/{id}/runtime-endpoints/",
+            put(create_endpoint).post(list_endpoints),
+        )
+        .route(
+            "/runtimes/{id}/runtime-endpoints/{name}/",
+            get(get_endpoint).put(update_endpoint).delete(delete_endpoint),
+        )
+        .route("/runtimes/{arn}/commands", post(run_command))
+        .route(
+            "/runtimes/{arn}/invocations",
+            post(invoke).layer(DefaultBodyLimit::max(agentcore_sdk::data::MAX_PAYLOAD_BYTES + 1024)),
+        )
+        .route("/runtimes/{arn}/stopruntimesession", post(stop_session))
+        .route("/runtimes/{arn}/ws/shells", get(crate::shell::upgrade))
+        .fallback(|| async {
+            ApiError::new(
+                ServiceErrorKind::Other("UnknownOperationException".into()),
+                "no such operation",
+            )
+            .into_response_with(StatusCode::NOT_FOUND)
+        })
+        .with_state(state)
+}
+
+impl ApiError {
+    fn into_response_with(self, status: StatusCode) -> Response {
+        let mut r = self.into_response();
+        *r.status_mut() = status;
+        r
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| {
+        let mut err = ApiError::validation("body", format!("1 validation error detected: {e}"));
+        err.message = format!("Invalid request body: {e}");
+        err
+    })
+}
+
+fn ok(status: StatusCode, body: Value) -> ApiResult {
+    Ok((status, Json(body)).into_response())
+}
+
+fn page(items: Vec<Value>, q: &HashMap<String, String>, key: &str) -> Result<Value, ApiError> {
+    let max = match q.get("maxResults") {
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|m| (1..=100).contains(m))
+            .ok_or_else(|| ApiError::validation("maxResults", "maxResults must be between 1 and 100"))?,
+        None => 100,
+    };
+    let start = match q.get("nextToken") {
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::validation("nextToken", "invalid nextToken"))?,
+        None => 0,
+    };
+    let end = (start + max).min(items.len());
+    let slice = items.get(start..end).unwrap_or_default().to_vec();
+    let mut body = json!({ key: slice });
+    if end < items.len() {
+        body["nextToken"] = json!(end.to_string());
+    }
+    Ok(body)
+}
+
+// ---- control plane ------------------------------------------------------------------------
+
+async fn create_runtime(State(s): Shared, body: Bytes) -> ApiResult {
+    let input: AgentRuntimeInput = parse_json(&body)?;
+    let out = s.store()?.create(input)?;
+    ok(StatusCode::ACCEPTED, out)
+}
+
+async fn list_runtimes(State(s): Shared, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let items: Vec<Value> = s.store()?.all().map(|r| r.summary(r.latest())).collect();
+    ok(StatusCode::OK, page(items, &q, "agentRuntimes")?)
+}
+
+async fn get_runtime(
+    State(s): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let version = q
+        .get("version")
+        .map(|v| v.parse::<u32>().map_err(|_| ApiError::validation("version", "invalid version")))
+        .transpose()?;
+    let out = s.store()?.get(&id)?.describe(version)?;
+    ok(StatusCode::OK, out)
+}
+
+async fn update_runtime(State(s): Shared, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let input: AgentRuntimeInput = parse_json(&body)?;
+    let out = s.store()?.update(&id, input)?;
+    ok(StatusCode::ACCEPTED, out)
+}
+
+async fn delete_runtime(State(s): Shared, Path(id): Path<String>) -> ApiResult {
+    let out = s.store()?.delete(&id)?;
+    s.sessions.stop_runtime(&id);
+    ok(StatusCode::ACCEPTED, out)
+}
+
+async fn list_versions(
+    State(s): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let items: Vec<Value> = {
+        let store = s.store()?;
+        let rt = store.get(&id)?;
+        rt.versions.iter().rev().map(|v| rt.summary(v)).collect()
+    };
+    ok(StatusCode::OK, page(items, &q, "agentRuntimes")?)
+}
+
+async fn create_endpoint(State(s): Shared, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let input: AgentRuntimeEndpointInput = parse_json(&body)?;
+    let out = s.store()?.create_endpoint(&id, input)?;
+    ok(StatusCode::ACCEPTED, out)
+}
+
+async fn list_endpoints(
+    State(s): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let items: Vec<Value> = {
+        let store = s.store()?;
+        let rt = store.get(&id)?;
+        rt.endpoints.iter().map(|(n, e)| rt.describe_endpoint(n, e)).collect()
+    };
+    ok(StatusCode::OK, page(items, &q, "runtimeEndpoints")?)
+}
+
+async fn get_endpoint(State(s): Shared, Path((id, name)): Path<(String, String)>) -> ApiResult {
+    let store = s.store()?;
+    let rt = store.get(&id)?;
+    let e = rt
+        .endpoints
+        .get(&name)
+        .ok_or_else(|| ApiError::not_found(format!("Endpoint {name} not found")))?;
+    ok(StatusCode::OK, rt.describe_endpoint(&name, e))
+}
+
+async fn update_endpoint(
+    State(s): Shared,
+    Path((id, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let input: AgentRuntimeEndpointInput = parse_json(&body)?;
+    let out = s.store()?.update_endpoint(&id, &name, input)?;
+    ok(StatusCode::ACCEPTED, out)
+}
+
+async fn delete_endpoint(State(s): Shared, Path((id, name)): Path<(String, String)>) -> ApiResult {
+    let out = s.store()?.delete_endpoint(&id, &name)?;
+    ok(StatusCode::ACCEPTED, out)
+}
+
+// ---- data plane ---------------------------------------------------------------------------
+
+/// The runtime an ARN names, checked against the qualifier.
+pub(crate) fn resolve_runtime(
+    s: &AppState,
+    arn: &str,
+    qualifier: Option<&String>,
+) -> Result<StoredRuntime, ApiError> {
+    let arn: RuntimeArn = arn.parse()?;
+    let store = s.store()?;
+    let rt = store.by_arn(&arn)?;
+    if let Some(q) = qualifier
+        && !rt.endpoints.contains_key(q)
+    {
+        return Err(ApiError::not_found(format!("Endpoint {q} not found for {arn}")));
+    }
+    Ok(rt.clone())
+}
+
+/// The session id from the header or query (validated), or a new one.
+pub(crate) fn session_id(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    required: bool,
+) -> Result<String, ApiError> {
+    let raw = headers
+        .get(SESSION_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            query
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(SESSION_ID_HEADER))
+                .map(|(_, v)| v.clone())
+        });
+    match raw {
+        Some(id) => Ok(id.parse::<SessionId>()?.into_string()),
+        None if required => Err(ApiError::validation(
+            "runtimeSessionId",
+            "runtimeSessionId is required",
+        )),
+        None => Ok(SessionId::generate().into_string()),
+    }
+}
+
+fn with_session_header(mut resp: Response, session_id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(session_id) {
+        resp.headers_mut().insert(SESSION_ID_HEADER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+#[derive(serde::Deserialize)]
+struct CommandBody {
+    command: String,
+    timeout: Option<i64>,
+}
+
+async fn run_command(
+    State(s): Shared,
+    Path(arn): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let body: CommandBody = parse_json(&body)?;
+    if body.command.is_empty() || body.command.len() > 65_536 {
+        return Err(ApiError::validation("command", "command must be 1 to 65536 bytes"));
+    }
+    let timeout = body.timeout.unwrap_or(300);
+    if !(1..=3600).contains(&timeout) {
+        return Err(ApiError::validation("timeout", "timeout must be between 1 and 3600 seconds"));
+    }
+    let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
+    let sid = session_id(&headers, &q, false)?;
+    let session = s
+        .sessions
+        .get_or_start(&rt, &sid)
+        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let rx = command::spawn(session, s.isolation, body.command, Duration::from_secs(timeout as u64))
+        .map_err(|e| ApiError::new(ServiceErrorKind::RuntimeClient, format!("cannot start bash: {e}")))?;
+    let stream = tokio_stream_from(rx);
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    Ok(with_session_header(resp, &sid))
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok)))
+}
+
+async fn invoke(
+    State(s): Shared,
+    Path(arn): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
+    let sid = session_id(&headers, &q, false)?;
+    let session = s
+        .sessions
+        .get_or_start(&rt, &sid)
+        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let spec = agent::resolve(&s.agents, &rt).cloned();
+    let resp = agent::invoke(session, s.isolation, spec, s.http.clone(), headers, body).await?;
+    Ok(with_session_header(resp, &sid))
+}
+
+async fn stop_session(
+    State(s): Shared,
+    Path(arn): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
+    let sid = session_id(&headers, &q, true)?;
+    s.sessions.stop(&SessionKey {
+        runtime_id: rt.id.clone(),
+        session_id: sid.clone(),
+    });
+    let resp = (StatusCode::OK, Json(json!({}))).into_response();
+    Ok(with_session_header(resp, &sid))
+}

@@ -1,0 +1,450 @@
+//! Interactive shells: `GET /runtimes/{arn}/ws/shells` upgraded to a WebSocket over a real
+//! PTY running bash in the session's sandbox.
+//!
+//! A shell outlives its connection: when a client drops without a CLOSE frame the PTY keeps
+//! running for the reconnect window, its output kept in a 256 KiB replay buffer (older bytes
+//! are dropped and counted). Attaching the same session id + shell id resumes it; attaching
+//! while another client is attached kicks that client (close 4000).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agentcore_sdk::shell::protocol::{
+    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, REPLAY_BUFFER, SHELL_ID_HEADER, Status,
+};
+use agentcore_sdk::{ServiceErrorKind, ShellId};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::api_error::ApiError;
+use crate::server::{AppState, resolve_runtime, session_id};
+use crate::sessions::{SessionState, kill_group};
+
+/// Shells per runtime at most.
+pub const MAX_SHELLS_PER_RUNTIME: usize = 10;
+/// How long a detached shell is kept.
+pub const RECONNECT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ShellKey {
+    runtime_id: String,
+    session_id: String,
+    shell_id: String,
+}
+
+/// How a shell ended.
+#[derive(Debug, Clone, Copy)]
+struct ExitInfo {
+    code: Option<i32>,
+    signal: Option<i32>,
+}
+
+enum Out {
+    Stdout(Bytes),
+    Exit(ExitInfo),
+}
+
+struct Attachment {
+    id: u64,
+    tx: mpsc::Sender<Out>,
+    kick: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    attached: Option<Attachment>,
+    replay: BytesMut,
+    dropped: u64,
+    detached_at: Option<Instant>,
+}
+
+struct ShellProc {
+    key: ShellKey,
+    writer: tokio::sync::Mutex<pty_process::OwnedWritePty>,
+    inner: Mutex<Inner>,
+    exit: watch::Receiver<Option<ExitInfo>>,
+    pgid: i32,
+}
+
+impl ShellProc {
+    fn exited(&self) -> Option<ExitInfo> {
+        *self.exit.borrow()
+    }
+
+    /// Appends to the replay buffer, dropping (and counting) the oldest bytes past its size.
+    fn buffer(inner: &mut Inner, bytes: &[u8]) {
+        inner.replay.extend_from_slice(bytes);
+        if inner.replay.len() > REPLAY_BUFFER {
+            let excess = inner.replay.len() - REPLAY_BUFFER;
+            let _ = inner.replay.split_to(excess);
+            inner.dropped += excess as u64;
+        }
+    }
+}
+
+/// Every shell of the server.
+#[derive(Default)]
+pub struct Shells {
+    live: Mutex<HashMap<ShellKey, Arc<ShellProc>>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Shells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.live.lock().map(|l| l.len()).unwrap_or(0);
+        f.debug_struct("Shells").field("live", &n).finish()
+    }
+}
+
+impl Shells {
+    fn running_for_runtime(&self, runtime_id: &str) -> usize {
+        self.live
+            .lock()
+            .map(|l| {
+                l.values()
+                    .filter(|s| s.key.runtime_id == runtime_id && s.exited().is_none())
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn get(&self, key: &ShellKey) -> Option<Arc<ShellProc>> {
+        self.live.lock().ok()?.get(key).cloned()
+    }
+
+    fn remove(&self, key: &ShellKey) {
+        if let Ok(mut l) = self.live.lock() {
+            l.remove(key);
+        }
+    }
+
+    /// Drops shells detached longer than the reconnect window (and kills them), and shells
+    /// whose session stopped.
+    pub fn reap(&self) {
+        let Ok(mut live) = self.live.lock() else {
+            return;
+        };
+        live.retain(|_, s| {
+            let expired = s
+                .inner
+                .lock()
+                .map(|i| i.attached.is_none() && i.detached_at.is_some_and(|t| t.elapsed() > RECONNECT_WINDOW))
+                .unwrap_or(true);
+            if expired {
+                kill_group(s.pgid);
+            }
+            !expired
+        });
+    }
+
+    /// Kills every shell (server shutdown).
+    pub fn stop_all(&self) {
+        if let Ok(mut live) = self.live.lock() {
+            for s in live.values() {
+                kill_group(s.pgid);
+            }
+            live.clear();
+        }
+    }
+}
+
+fn spawn_shell(
+    state: &AppState,
+    session: &Arc<SessionState>,
+    key: ShellKey,
+) -> Result<Arc<ShellProc>, ApiError> {
+    let (pty, pts) = pty_process::open().map_err(|e| ApiError::internal(format!("openpty: {e}")))?;
+    pty.resize(pty_process::Size::new(24, 80))
+        .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
+    let mut cmd = session.command(state.isolation, "bash", &["--login", "-i"]);
+    cmd.env("TERM", "xterm-256color").env("AGENTCORE_SHELL_ID", &key.shell_id);
+    let child = pty_process::Command::from(cmd)
+        .spawn(pts)
+        .map_err(|e| ApiError::new(ServiceErrorKind::RuntimeClient, format!("cannot start bash: {e}")))?;
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    session.track(pgid);
+    let (mut reader, writer) = pty.into_split();
+    let (exit_tx, exit_rx) = watch::channel(None);
+    let proc = Arc::new(ShellProc {
+        key,
+        writer: tokio::sync::Mutex::new(writer),
+        inner: Mutex::new(Inner::default()),
+        exit: exit_rx,
+        pgid,
+    });
+    let weak = Arc::downgrade(&proc);
+    let session = session.clone();
+    let busy = session.busy();
+    tokio::spawn(async move {
+        let mut child = child;
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            // EIO once every holder of the terminal is gone: the shell ended.
+            let n = match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let Some(proc) = weak.upgrade() else { break };
+            let bytes = Bytes::copy_from_slice(&buf[..n]);
+            let tx = proc
+                .inner
+                .lock()
+                .ok()
+                .and_then(|i| i.attached.as_ref().map(|a| (a.id, a.tx.clone())));
+            match tx {
+                Some((id, tx)) => {
+                    if let Err(mpsc::error::SendError(Out::Stdout(bytes))) = tx.send(Out::Stdout(bytes)).await
+                        && let Ok(mut inner) = proc.inner.lock()
+                    {
+                        // The connection went away while we were sending: keep the bytes.
+                        ShellProc::buffer(&mut inner, &bytes);
+                        if inner.attached.as_ref().is_some_and(|a| a.id == id) {
+                            inner.attached = None;
+                            inner.detached_at = Some(Instant::now());
+                        }
+                    }
+                }
+                None => {
+                    if let Ok(mut inner) = proc.inner.lock() {
+                        ShellProc::buffer(&mut inner, &bytes);
+                    }
+                }
+            }
+        }
+        let status = child.wait().await.ok();
+        let info = ExitInfo {
+            code: status.and_then(|s| s.code()),
+            signal: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+        };
+        session.untrack(pgid);
+        let _ = exit_tx.send(Some(info));
+        if let Some(proc) = weak.upgrade() {
+            let tx = proc
+                .inner
+                .lock()
+                .ok()
+                .and_then(|i| i.attached.as_ref().map(|a| a.tx.clone()));
+            if let Some(tx) = tx {
+                let _ = tx.send(Out::Exit(info)).await;
+            }
+        }
+        drop(busy);
+    });
+    Ok(proc)
+}
+
+/// `GET /runtimes/{arn}/ws/shells`: checks, then upgrades.
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    Path(arn): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let rt = resolve_runtime(&state, &arn, q.get("qualifier"))?;
+    let sid = session_id(&headers, &q, false)?;
+    let shell_id = match q.get("shellId") {
+        Some(s) => s.parse::<ShellId>()?,
+        None => ShellId::generate(),
+    };
+    let ws = ws.map_err(|e| ApiError::validation("Upgrade", format!("a WebSocket upgrade request is required: {e}")))?;
+    let key = ShellKey {
+        runtime_id: rt.id.clone(),
+        session_id: sid.clone(),
+        shell_id: shell_id.as_str().to_owned(),
+    };
+    let existing = state.shells.get(&key).filter(|s| s.exited().is_none());
+    if existing.is_none() && state.shells.running_for_runtime(&rt.id) >= MAX_SHELLS_PER_RUNTIME {
+        let mut e = ApiError::new(
+            ServiceErrorKind::Throttling,
+            format!("too many shells: at most {MAX_SHELLS_PER_RUNTIME} concurrent shells per runtime"),
+        );
+        e.kind = ServiceErrorKind::Throttling;
+        return Err(e);
+    }
+    let session = state
+        .sessions
+        .get_or_start(&rt, &sid)
+        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let wanted_bearer = headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == BEARER_PROTOCOL));
+    let ws = if wanted_bearer { ws.protocols([BEARER_PROTOCOL]) } else { ws };
+    let st = state.clone();
+    let mut resp = ws
+        .max_message_size(1024 * 1024)
+        .on_upgrade(move |socket| async move { serve(st, session, key, socket).await });
+    if let Ok(v) = HeaderValue::from_str(shell_id.as_str()) {
+        resp.headers_mut().insert(SHELL_ID_HEADER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&sid) {
+        resp.headers_mut().insert(agentcore_sdk::data::SESSION_ID_HEADER, v);
+    }
+    Ok(resp.into_response())
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: &Frame) -> bool {
+    socket.send(Message::Binary(frame.encode().into())).await.is_ok()
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+async fn serve(state: Arc<AppState>, session: Arc<SessionState>, key: ShellKey, mut socket: WebSocket) {
+    // Attach: to the live shell of this key, or a new one.
+    let existing = state.shells.get(&key);
+    let (proc, reconnected) = match existing {
+        Some(p) => (p, true),
+        None => match spawn_shell(&state, &session, key.clone()) {
+            Ok(p) => {
+                if let Ok(mut l) = state.shells.live.lock() {
+                    l.insert(key.clone(), p.clone());
+                }
+                (p, false)
+            }
+            Err(e) => {
+                let _ = send_frame(&mut socket, &Frame::Status(Box::new(Status::internal_error(e.message)))).await;
+                close(&mut socket, 1011, "cannot start shell").await;
+                return;
+            }
+        },
+    };
+    let id = state.shells.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let (tx, mut rx) = mpsc::channel::<Out>(16);
+    let (kick_tx, mut kick_rx) = oneshot::channel();
+    let (replay, dropped) = {
+        let Ok(mut inner) = proc.inner.lock() else { return };
+        if let Some(mut old) = inner.attached.take()
+            && let Some(k) = old.kick.take()
+        {
+            let _ = k.send(());
+        }
+        inner.attached = Some(Attachment {
+            id,
+            tx,
+            kick: Some(kick_tx),
+        });
+        inner.detached_at = None;
+        let replay = inner.replay.split().freeze();
+        let dropped = std::mem::take(&mut inner.dropped);
+        (replay, dropped)
+    };
+    let confirmation = Status::confirmation(&key.shell_id, reconnected, reconnected.then_some(dropped));
+    if !send_frame(&mut socket, &Frame::Status(Box::new(confirmation))).await {
+        detach(&proc, id);
+        return;
+    }
+    for part in replay.chunks(32 * 1024) {
+        if !send_frame(&mut socket, &Frame::Stdout(Bytes::copy_from_slice(part))).await {
+            detach(&proc, id);
+            return;
+        }
+    }
+    if let Some(info) = proc.exited() {
+        finish(&state, &proc, &mut socket, info).await;
+        return;
+    }
+    let mut closing_since: Option<Instant> = None;
+    loop {
+        let close_deadline = async {
+            match closing_since {
+                Some(t) => tokio::time::sleep_until((t + Duration::from_secs(2)).into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            msg = socket.recv() => {
+                let Some(Ok(msg)) = msg else {
+                    // Connection lost without CLOSE: keep the shell for a reconnect.
+                    detach(&proc, id);
+                    return;
+                };
+                match msg {
+                    Message::Binary(b) => match Frame::decode(&b) {
+                        Ok(Frame::Stdin(data)) => {
+                            let mut w = proc.writer.lock().await;
+                            if w.write_all(&data).await.is_err() { continue; }
+                        }
+                        Ok(Frame::Resize { width, height }) => {
+                            let w = proc.writer.lock().await;
+                            let _ = w.resize(pty_process::Size::new(height, width));
+                        }
+                        Ok(Frame::Heartbeat) => {
+                            if !send_frame(&mut socket, &Frame::Heartbeat).await { detach(&proc, id); return; }
+                        }
+                        Ok(Frame::Close) => {
+                            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(proc.pgid), nix::sys::signal::Signal::SIGHUP).ok();
+                            closing_since = Some(Instant::now());
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let msg = format!("bad frame: {e}");
+                            let _ = send_frame(&mut socket, &Frame::Stderr(Bytes::from(msg))).await;
+                        }
+                    },
+                    Message::Close(_) => {
+                        // A WebSocket close without our CLOSE frame is a detach.
+                        detach(&proc, id);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            out = rx.recv() => match out {
+                Some(Out::Stdout(bytes)) => {
+                    if !send_frame(&mut socket, &Frame::Stdout(bytes.clone())).await {
+                        if let Ok(mut inner) = proc.inner.lock() { ShellProc::buffer(&mut inner, &bytes); }
+                        detach(&proc, id);
+                        return;
+                    }
+                }
+                Some(Out::Exit(info)) => {
+                    finish(&state, &proc, &mut socket, info).await;
+                    return;
+                }
+                None => return,
+            },
+            _ = &mut kick_rx => {
+                close(&mut socket, CLOSE_KICKED, "another client attached this shell").await;
+                return;
+            }
+            _ = close_deadline => {
+                kill_group(proc.pgid);
+                closing_since = None;
+            }
+        }
+    }
+}
+
+fn detach(proc: &ShellProc, id: u64) {
+    if let Ok(mut inner) = proc.inner.lock()
+        && inner.attached.as_ref().is_some_and(|a| a.id == id)
+    {
+        inner.attached = None;
+        inner.detached_at = Some(Instant::now());
+    }
+}
+
+async fn finish(state: &AppState, proc: &ShellProc, socket: &mut WebSocket, info: ExitInfo) {
+    // Output that raced the exit notification is still in the replay buffer.
+    let rest = proc.inner.lock().map(|mut i| i.replay.split().freeze()).unwrap_or_default();
+    if !rest.is_empty() {
+        let _ = send_frame(socket, &Frame::Stdout(rest)).await;
+    }
+    let _ = send_frame(socket, &Frame::Status(Box::new(Status::exited(info.code, info.signal)))).await;
+    close(socket, CLOSE_NORMAL, "shell exited").await;
+    state.shells.remove(&proc.key);
+}

@@ -1,0 +1,559 @@
+//! Control-plane state: agent runtimes, their versions and endpoints, persisted as one JSON
+//! file in the data directory so they survive a restart.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use agentcore_sdk::control::{
+    AgentRuntimeEndpointInput, AgentRuntimeInput, FilesystemConfiguration,
+    validate_filesystem_configurations,
+};
+use agentcore_sdk::{MountPath, RuntimeArn, RuntimeName};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api_error::ApiError;
+
+/// The account and region the local runtime pretends to live in.
+pub const ACCOUNT: &str = "123456789012";
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+fn iso(t: f64) -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    DateTime::from_secs_f64(t)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..10)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// One version of a runtime: the create/update body that made it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeVersion {
+    /// 1, 2, ...
+    pub version: u32,
+    /// The body.
+    pub input: AgentRuntimeInput,
+    /// When it was made.
+    pub created_at: f64,
+}
+
+/// An endpoint of a runtime.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEndpoint {
+    /// Endpoint id.
+    pub id: String,
+    /// Version serving.
+    pub live_version: u32,
+    /// Description.
+    pub description: Option<String>,
+    /// Created.
+    pub created_at: f64,
+    /// Updated.
+    pub last_updated_at: f64,
+    /// Becomes READY at.
+    pub ready_at: f64,
+}
+
+/// An agent runtime.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRuntime {
+    /// Runtime id.
+    pub id: String,
+    /// Runtime name.
+    pub name: String,
+    /// Runtime ARN.
+    pub arn: String,
+    /// All versions, oldest first.
+    pub versions: Vec<RuntimeVersion>,
+    /// Created.
+    pub created_at: f64,
+    /// Updated.
+    pub last_updated_at: f64,
+    /// CREATING/UPDATING until then, READY after.
+    pub ready_at: f64,
+    /// Whether the latest change was an update.
+    pub updating: bool,
+    /// Endpoints by name (DEFAULT always present).
+    pub endpoints: BTreeMap<String, StoredEndpoint>,
+}
+
+impl StoredRuntime {
+    /// The latest version.
+    pub fn latest(&self) -> &RuntimeVersion {
+        // A runtime is created with one version and versions are never removed.
+        &self.versions[self.versions.len() - 1]
+    }
+
+    /// The status now.
+    pub fn status(&self) -> &'static str {
+        if now() >= self.ready_at {
+            "READY"
+        } else if self.updating {
+            "UPDATING"
+        } else {
+            "CREATING"
+        }
+    }
+
+    /// Session storage mount paths of the latest version.
+    pub fn session_storage(&self) -> Vec<MountPath> {
+        self.latest()
+            .input
+            .filesystem_configurations
+            .iter()
+            .flatten()
+            .filter_map(|f| match f {
+                FilesystemConfiguration::SessionStorage(s) => Some(s.mount_path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every mount path of the latest version with what backs it locally.
+    pub fn mounts(&self) -> Vec<(MountPath, MountKind)> {
+        self.latest()
+            .input
+            .filesystem_configurations
+            .iter()
+            .flatten()
+            .filter_map(|f| {
+                let kind = match f {
+                    FilesystemConfiguration::SessionStorage(_) => MountKind::SessionStorage,
+                    _ => MountKind::Shared,
+                };
+                f.mount_path().map(|p| (p.clone(), kind))
+            })
+            .collect()
+    }
+
+    /// `idleRuntimeSessionTimeout` of the latest version (default 900 s).
+    pub fn idle_timeout(&self) -> Duration {
+        let secs = self
+            .latest()
+            .input
+            .lifecycle_configuration
+            .and_then(|l| l.idle_runtime_session_timeout)
+            .unwrap_or(900);
+        Duration::from_secs(u64::from(secs))
+    }
+
+    /// The container URI of the latest version, if it is a container.
+    pub fn container_uri(&self) -> Option<String> {
+        serde_json::to_value(&self.latest().input.agent_runtime_artifact)
+            .ok()
+            .and_then(|v| v["containerConfiguration"]["containerUri"].as_str().map(str::to_owned))
+    }
+
+    /// The environment variables of the latest version.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        self.latest()
+            .input
+            .environment_variables
+            .iter()
+            .flat_map(|e| e.iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect()
+    }
+
+    /// GetAgentRuntime body for `version` (latest when `None`).
+    pub fn describe(&self, version: Option<u32>) -> Result<Value, ApiError> {
+        let v = match version {
+            None => self.latest(),
+            Some(n) => self
+                .versions
+                .iter()
+                .find(|v| v.version == n)
+                .ok_or_else(|| ApiError::not_found(format!("version {n} of {} not found", self.id)))?,
+        };
+        let mut body = serde_json::to_value(&v.input).unwrap_or_else(|_| json!({}));
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("clientToken");
+            obj.remove("tags");
+            obj.insert("agentRuntimeArn".into(), json!(self.arn));
+            obj.insert("agentRuntimeName".into(), json!(self.name));
+            obj.insert("agentRuntimeId".into(), json!(self.id));
+            obj.insert("agentRuntimeVersion".into(), json!(v.version.to_string()));
+            obj.insert("createdAt".into(), json!(iso(self.created_at)));
+            obj.insert("lastUpdatedAt".into(), json!(iso(self.last_updated_at)));
+            obj.insert("status".into(), json!(self.status()));
+            obj.entry("lifecycleConfiguration")
+                .or_insert_with(|| json!({"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800}));
+        }
+        Ok(body)
+    }
+
+    /// A ListAgentRuntimes line.
+    pub fn summary(&self, v: &RuntimeVersion) -> Value {
+        json!({
+            "agentRuntimeArn": self.arn,
+            "agentRuntimeId": self.id,
+            "agentRuntimeVersion": v.version.to_string(),
+            "agentRuntimeName": self.name,
+            "description": v.input.description.clone().unwrap_or_default(),
+            "lastUpdatedAt": iso(self.last_updated_at),
+            "status": self.status(),
+        })
+    }
+
+    /// The create / update response.
+    pub fn change(&self) -> Value {
+        json!({
+            "agentRuntimeArn": self.arn,
+            "agentRuntimeId": self.id,
+            "agentRuntimeVersion": self.latest().version.to_string(),
+            "createdAt": iso(self.created_at),
+            "lastUpdatedAt": iso(self.last_updated_at),
+            "status": self.status(),
+        })
+    }
+
+    /// An endpoint's description.
+    pub fn describe_endpoint(&self, name: &str, e: &StoredEndpoint) -> Value {
+        let latest = self.latest().version;
+        let live = if name == "DEFAULT" { latest } else { e.live_version };
+        json!({
+            "name": name,
+            "id": e.id,
+            "liveVersion": live.to_string(),
+            "targetVersion": live.to_string(),
+            "agentRuntimeEndpointArn": format!("{}/runtime-endpoint/{name}", self.arn),
+            "agentRuntimeArn": self.arn,
+            "agentRuntimeId": self.id,
+            "endpointName": name,
+            "status": if now() >= e.ready_at { "READY" } else { "CREATING" },
+            "description": e.description,
+            "createdAt": iso(e.created_at),
+            "lastUpdatedAt": iso(e.last_updated_at),
+        })
+    }
+}
+
+/// What backs a mount path locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// Per-session persistent directory.
+    SessionStorage,
+    /// One directory shared by every session of the runtime (stands in for EFS / S3 Files).
+    Shared,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    runtimes: BTreeMap<String, StoredRuntime>,
+    /// clientToken → runtime id, for idempotent creates.
+    tokens: BTreeMap<String, String>,
+}
+
+/// The store. Every mutation is written to disk before it is acknowledged.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    region: String,
+    ready_delay: Duration,
+    state: State,
+}
+
+impl Store {
+    /// Loads (or starts) the store in `data_dir`.
+    pub fn open(data_dir: &Path, region: &str, ready_delay: Duration) -> std::io::Result<Self> {
+        let path = data_dir.join("runtimes.json");
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(e),
+        };
+        Ok(Self {
+            path,
+            region: region.to_owned(),
+            ready_delay,
+            state,
+        })
+    }
+
+    fn persist(&self) -> Result<(), ApiError> {
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| ApiError::internal(format!("cannot save state: {e}")))
+    }
+
+    /// A runtime by id.
+    pub fn get(&self, id: &str) -> Result<&StoredRuntime, ApiError> {
+        self.state
+            .runtimes
+            .get(id)
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))
+    }
+
+    /// A runtime by ARN (data plane).
+    pub fn by_arn(&self, arn: &RuntimeArn) -> Result<&StoredRuntime, ApiError> {
+        self.state
+            .runtimes
+            .get(arn.runtime_id().as_str())
+            .filter(|r| r.arn == arn.as_str())
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {arn} not found")))
+    }
+
+    /// All runtimes.
+    pub fn all(&self) -> impl Iterator<Item = &StoredRuntime> {
+        self.state.runtimes.values()
+    }
+
+    /// CreateAgentRuntime.
+    pub fn create(&mut self, input: AgentRuntimeInput) -> Result<Value, ApiError> {
+        validate(&input, true)?;
+        if let Some(token) = &input.client_token
+            && let Some(id) = self.state.tokens.get(token)
+            && let Some(rt) = self.state.runtimes.get(id)
+        {
+            return Ok(rt.change());
+        }
+        let name = input.agent_runtime_name.clone().unwrap_or_default();
+        if self.state.runtimes.values().any(|r| r.name == name) {
+            return Err(ApiError::conflict(format!(
+                "An agent runtime named {name} already exists"
+            )));
+        }
+        let id = format!("{name}-{}", random_suffix());
+        let arn = format!(
+            "arn:aws:bedrock-agentcore:{}:{ACCOUNT}:runtime/{id}",
+            self.region
+        );
+        let t = now();
+        let mut endpoints = BTreeMap::new();
+        endpoints.insert(
+            "DEFAULT".to_owned(),
+            StoredEndpoint {
+                id: format!("DEFAULT-{}", random_suffix()),
+                live_version: 1,
+                description: None,
+                created_at: t,
+                last_updated_at: t,
+                ready_at: t + self.ready_delay.as_secs_f64(),
+            },
+        );
+        let rt = StoredRuntime {
+            id: id.clone(),
+            name,
+            arn,
+            versions: vec![RuntimeVersion {
+                version: 1,
+                input: input.clone(),
+                created_at: t,
+            }],
+            created_at: t,
+            last_updated_at: t,
+            ready_at: t + self.ready_delay.as_secs_f64(),
+            updating: false,
+            endpoints,
+        };
+        let body = rt.change();
+        if let Some(token) = input.client_token {
+            self.state.tokens.insert(token, id.clone());
+        }
+        self.state.runtimes.insert(id, rt);
+        self.persist()?;
+        Ok(body)
+    }
+
+    /// UpdateAgentRuntime.
+    pub fn update(&mut self, id: &str, input: AgentRuntimeInput) -> Result<Value, ApiError> {
+        validate(&input, false)?;
+        let delay = self.ready_delay.as_secs_f64();
+        let rt = self
+            .state
+            .runtimes
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        let t = now();
+        let version = rt.latest().version + 1;
+        rt.versions.push(RuntimeVersion {
+            version,
+            input,
+            created_at: t,
+        });
+        rt.last_updated_at = t;
+        rt.ready_at = t + delay;
+        rt.updating = true;
+        let body = rt.change();
+        self.persist()?;
+        Ok(body)
+    }
+
+    /// DeleteAgentRuntime.
+    pub fn delete(&mut self, id: &str) -> Result<Value, ApiError> {
+        let rt = self
+            .state
+            .runtimes
+            .remove(id)
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        self.state.tokens.retain(|_, v| v != id);
+        self.persist()?;
+        Ok(json!({"status": "DELETING", "agentRuntimeId": rt.id, "agentRuntimeVersion": rt.latest().version.to_string()}))
+    }
+
+    /// CreateAgentRuntimeEndpoint.
+    pub fn create_endpoint(&mut self, id: &str, input: AgentRuntimeEndpointInput) -> Result<Value, ApiError> {
+        let name = input
+            .name
+            .clone()
+            .ok_or_else(|| ApiError::validation("name", "name is required"))?;
+        name.parse::<agentcore_sdk::EndpointName>()?;
+        let delay = self.ready_delay.as_secs_f64();
+        let rt = self
+            .state
+            .runtimes
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        if rt.endpoints.contains_key(&name) {
+            return Err(ApiError::conflict(format!("Endpoint {name} already exists")));
+        }
+        let version = parse_version(rt, input.agent_runtime_version.as_deref())?;
+        let t = now();
+        let e = StoredEndpoint {
+            id: format!("{name}-{}", random_suffix()),
+            live_version: version,
+            description: input.description,
+            created_at: t,
+            last_updated_at: t,
+            ready_at: t + delay,
+        };
+        let body = rt.describe_endpoint(&name, &e);
+        rt.endpoints.insert(name, e);
+        self.persist()?;
+        Ok(body)
+    }
+
+    /// UpdateAgentRuntimeEndpoint.
+    pub fn update_endpoint(&mut self, id: &str, name: &str, input: AgentRuntimeEndpointInput) -> Result<Value, ApiError> {
+        let rt = self
+            .state
+            .runtimes
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        let version = match input.agent_runtime_version.as_deref() {
+            Some(v) => Some(parse_version(rt, Some(v))?),
+            None => None,
+        };
+        let e = rt
+            .endpoints
+            .get_mut(name)
+            .ok_or_else(|| ApiError::not_found(format!("Endpoint {name} not found")))?;
+        if let Some(v) = version {
+            e.live_version = v;
+        }
+        if input.description.is_some() {
+            e.description = input.description;
+        }
+        e.last_updated_at = now();
+        let e = e.clone();
+        let body = rt.describe_endpoint(name, &e);
+        self.persist()?;
+        Ok(body)
+    }
+
+    /// DeleteAgentRuntimeEndpoint.
+    pub fn delete_endpoint(&mut self, id: &str, name: &str) -> Result<Value, ApiError> {
+        if name == "DEFAULT" {
+            return Err(ApiError::validation("endpointName", "the DEFAULT endpoint cannot be deleted"));
+        }
+        let rt = self
+            .state
+            .runtimes
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        rt.endpoints
+            .remove(name)
+            .ok_or_else(|| ApiError::not_found(format!("Endpoint {name} not found")))?;
+        self.persist()?;
+        Ok(json!({"status": "DELETING", "agentRuntimeId": id, "endpointName": name}))
+    }
+}
+
+fn parse_version(rt: &StoredRuntime, v: Option<&str>) -> Result<u32, ApiError> {
+    match v {
+        None => Ok(rt.latest().version),
+        Some(s) => {
+            let n: u32 = s
+                .parse()
+                .map_err(|_| ApiError::validation("agentRuntimeVersion", format!("invalid version {s:?}")))?;
+            if rt.versions.iter().any(|v| v.version == n) {
+                Ok(n)
+            } else {
+                Err(ApiError::not_found(format!("version {n} of {} not found", rt.id)))
+            }
+        }
+    }
+}
+
+/// The service's own validation of a create / update body.
+fn validate(input: &AgentRuntimeInput, create: bool) -> Result<(), ApiError> {
+    if create {
+        let name = input
+            .agent_runtime_name
+            .as_deref()
+            .ok_or_else(|| ApiError::validation("agentRuntimeName", "agentRuntimeName is required"))?;
+        name.parse::<RuntimeName>()?;
+    }
+    if input.agent_runtime_artifact.is_none() {
+        return Err(ApiError::validation(
+            "agentRuntimeArtifact",
+            "agentRuntimeArtifact is required",
+        ));
+    }
+    if input.role_arn.is_none() {
+        return Err(ApiError::validation("roleArn", "roleArn is required"));
+    }
+    if let Some(role) = &input.role_arn {
+        let ok = role.starts_with("arn:aws")
+            && role.split(':').nth(2) == Some("iam")
+            && role.split(':').nth(5).is_some_and(|r| r.len() > 5 && r.starts_with("role/"));
+        if !ok {
+            return Err(ApiError::validation(
+                "roleArn",
+                format!("Value '{role}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws(-[^:]+)?:iam::([0-9]{{12}})?:role/.+"),
+            ));
+        }
+    }
+    if let Some(fs) = &input.filesystem_configurations {
+        validate_filesystem_configurations(fs)?;
+        if fs.iter().any(|f| matches!(f, FilesystemConfiguration::Unknown(_))) {
+            return Err(ApiError::validation(
+                "filesystemConfigurations",
+                "unsupported filesystem configuration type",
+            ));
+        }
+    }
+    if let Some(l) = &input.lifecycle_configuration {
+        for (field, v) in [
+            ("lifecycleConfiguration.idleRuntimeSessionTimeout", l.idle_runtime_session_timeout),
+            ("lifecycleConfiguration.maxLifetime", l.max_lifetime),
+        ] {
+            if let Some(v) = v
+                && !(60..=1_209_600).contains(&v)
+            {
+                return Err(ApiError::validation(field, format!("{field} must be between 60 and 1209600")));
+            }
+        }
+    }
+    if let Some(env) = &input.environment_variables
+        && env.len() > 50
+    {
+        return Err(ApiError::validation("environmentVariables", "at most 50 environment variables"));
+    }
+    Ok(())
+}
