@@ -71,7 +71,9 @@ impl Drop for AgentProcess {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn healthy(http: &reqwest::Client, port: u16) -> bool {
@@ -104,7 +106,10 @@ async fn start(
         .stdout(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::inherit());
     let child = cmd.spawn().map_err(|e| {
-        ApiError::new(ServiceErrorKind::RuntimeClient, format!("cannot start agent: {e}"))
+        ApiError::new(
+            ServiceErrorKind::RuntimeClient,
+            format!("cannot start agent: {e}"),
+        )
     })?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     session.track(pgid);
@@ -157,15 +162,27 @@ pub async fn invoke(
     };
     let mut req = http
         .post(format!("http://127.0.0.1:{port}/invocations"))
-        .header(agentcore_sdk::data::SESSION_ID_HEADER, &session.key.session_id)
+        .header(
+            agentcore_sdk::data::SESSION_ID_HEADER,
+            &session.key.session_id,
+        )
         .body(payload);
-    for name in ["content-type", "accept", agentcore_sdk::data::USER_ID_HEADER, "mcp-session-id", "mcp-protocol-version"] {
+    for name in [
+        "content-type",
+        "accept",
+        agentcore_sdk::data::USER_ID_HEADER,
+        "mcp-session-id",
+        "mcp-protocol-version",
+    ] {
         if let Some(v) = headers.get(name) {
             req = req.header(name, v);
         }
     }
     let resp = req.send().await.map_err(|e| {
-        ApiError::new(ServiceErrorKind::RuntimeClient, format!("agent request failed: {e}"))
+        ApiError::new(
+            ServiceErrorKind::RuntimeClient,
+            format!("agent request failed: {e}"),
+        )
     })?;
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::OK);
     let content_type = resp
@@ -191,8 +208,9 @@ fn echo(session: &SessionState, headers: &HeaderMap, payload: Bytes) -> Response
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream"));
-    let echoed = serde_json::from_slice::<serde_json::Value>(&payload)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned()));
+    let echoed = serde_json::from_slice::<serde_json::Value>(&payload).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
+    });
     let body = serde_json::json!({"echo": echoed, "sessionId": session.key.session_id});
     if wants_sse {
         (

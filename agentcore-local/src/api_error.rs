@@ -75,8 +75,8 @@ impl From<agentcore_sdk::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.kind.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, axum::Json(self.body())).into_response();
         if let Ok(v) = HeaderValue::from_str(self.kind.type_name()) {
             resp.headers_mut().insert("x-amzn-errortype", v);

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentcore_sdk::data::ResponseChunk;
 use agentcore_sdk::CommandStatus;
+use agentcore_sdk::data::ResponseChunk;
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::Bytes;
@@ -29,9 +29,18 @@ const DRAIN_GRACE: Duration = Duration::from_millis(250);
 pub fn chunk_frame(chunk: &ResponseChunk) -> Bytes {
     let payload = serde_json::to_vec(chunk).unwrap_or_default();
     let msg = Message::new(payload)
-        .add_header(Header::new(":message-type", HeaderValue::String("event".into())))
-        .add_header(Header::new(":event-type", HeaderValue::String("chunk".into())))
-        .add_header(Header::new(":content-type", HeaderValue::String("application/json".into())));
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String("event".into()),
+        ))
+        .add_header(Header::new(
+            ":event-type",
+            HeaderValue::String("chunk".into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
     let mut out = Vec::with_capacity(128);
     // Writing to a Vec cannot fail for messages under the format's size limit.
     let _ = write_message_to(&msg, &mut out);
@@ -40,11 +49,21 @@ pub fn chunk_frame(chunk: &ResponseChunk) -> Bytes {
 
 /// Encodes an exception event (`:message-type: exception`).
 pub fn exception_frame(kind: &str, message: &str) -> Bytes {
-    let payload = serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
+    let payload =
+        serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
     let msg = Message::new(payload)
-        .add_header(Header::new(":message-type", HeaderValue::String("exception".into())))
-        .add_header(Header::new(":exception-type", HeaderValue::String(kind.to_owned().into())))
-        .add_header(Header::new(":content-type", HeaderValue::String("application/json".into())));
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String("exception".into()),
+        ))
+        .add_header(Header::new(
+            ":exception-type",
+            HeaderValue::String(kind.to_owned().into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
     let mut out = Vec::new();
     let _ = write_message_to(&msg, &mut out);
     Bytes::from(out)
@@ -177,10 +196,15 @@ pub fn spawn(
     tokio::spawn(async move {
         let busy = session.busy();
         let (exit_tx, exit_rx) = watch::channel(false);
-        if tx.send(chunk_frame(&ResponseChunk::ContentStart {})).await.is_err() {
+        if tx
+            .send(chunk_frame(&ResponseChunk::ContentStart {}))
+            .await
+            .is_err()
+        {
             kill_group(pgid);
         }
-        let out_task = stdout.map(|r| tokio::spawn(pump(r, Pipe::Stdout, tx.clone(), exit_rx.clone())));
+        let out_task =
+            stdout.map(|r| tokio::spawn(pump(r, Pipe::Stdout, tx.clone(), exit_rx.clone())));
         let err_task = stderr.map(|r| tokio::spawn(pump(r, Pipe::Stderr, tx.clone(), exit_rx)));
         let (status, timed_out) = tokio::select! {
             s = child.wait() => (s.ok(), false),

@@ -118,7 +118,9 @@ impl LocalRuntimeBuilder {
         let (data_dir, temp) = match self.data_dir {
             Some(d) => (d, None),
             None => {
-                let t = tempfile::Builder::new().prefix("agentcore-local-").tempdir()?;
+                let t = tempfile::Builder::new()
+                    .prefix("agentcore-local-")
+                    .tempdir()?;
                 (t.path().to_owned(), Some(t))
             }
         };

@@ -33,7 +33,14 @@ impl Isolation {
         let works = |args: &[&str]| {
             std::process::Command::new("unshare")
                 .args(args)
-                .args(["--propagation", "private", "--", "sh", "-c", "mount -t tmpfs agentcore /mnt"])
+                .args([
+                    "--propagation",
+                    "private",
+                    "--",
+                    "sh",
+                    "-c",
+                    "mount -t tmpfs agentcore /mnt",
+                ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -101,7 +108,16 @@ pub fn command(
             if isolation == Isolation::UserNamespace {
                 c.args(["--user", "--map-root-user"]);
             }
-            c.args(["--mount", "--propagation", "private", "--", "sh", "-c", SETUP, "agentcore-sandbox"]);
+            c.args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                SETUP,
+                "agentcore-sandbox",
+            ]);
             for m in mounts {
                 c.arg(m.path.trim_end_matches('/')).arg(&m.host_dir);
             }

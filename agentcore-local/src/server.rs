@@ -66,12 +66,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/runtimes/{id}/runtime-endpoints/{name}/",
-            get(get_endpoint).put(update_endpoint).delete(delete_endpoint),
+            get(get_endpoint)
+                .put(update_endpoint)
+                .delete(delete_endpoint),
         )
         .route("/runtimes/{arn}/commands", post(run_command))
         .route(
             "/runtimes/{arn}/invocations",
-            post(invoke).layer(DefaultBodyLimit::max(agentcore_sdk::data::MAX_PAYLOAD_BYTES + 1024)),
+            post(invoke).layer(DefaultBodyLimit::max(
+                agentcore_sdk::data::MAX_PAYLOAD_BYTES + 1024,
+            )),
         )
         .route("/runtimes/{arn}/stopruntimesession", post(stop_session))
         .route("/runtimes/{arn}/ws/shells", get(crate::shell::upgrade))
@@ -112,7 +116,9 @@ fn page(items: Vec<Value>, q: &HashMap<String, String>, key: &str) -> Result<Val
             .parse::<usize>()
             .ok()
             .filter(|m| (1..=100).contains(m))
-            .ok_or_else(|| ApiError::validation("maxResults", "maxResults must be between 1 and 100"))?,
+            .ok_or_else(|| {
+                ApiError::validation("maxResults", "maxResults must be between 1 and 100")
+            })?,
         None => 100,
     };
     let start = match q.get("nextToken") {
@@ -150,7 +156,10 @@ async fn get_runtime(
 ) -> ApiResult {
     let version = q
         .get("version")
-        .map(|v| v.parse::<u32>().map_err(|_| ApiError::validation("version", "invalid version")))
+        .map(|v| {
+            v.parse::<u32>()
+                .map_err(|_| ApiError::validation("version", "invalid version"))
+        })
         .transpose()?;
     let out = s.store()?.get(&id)?.describe(version)?;
     ok(StatusCode::OK, out)
@@ -195,7 +204,10 @@ async fn list_endpoints(
     let items: Vec<Value> = {
         let store = s.store()?;
         let rt = store.get(&id)?;
-        rt.endpoints.iter().map(|(n, e)| rt.describe_endpoint(n, e)).collect()
+        rt.endpoints
+            .iter()
+            .map(|(n, e)| rt.describe_endpoint(n, e))
+            .collect()
     };
     ok(StatusCode::OK, page(items, &q, "runtimeEndpoints")?)
 }
@@ -239,7 +251,9 @@ pub(crate) fn resolve_runtime(
     if let Some(q) = qualifier
         && !rt.endpoints.contains_key(q)
     {
-        return Err(ApiError::not_found(format!("Endpoint {q} not found for {arn}")));
+        return Err(ApiError::not_found(format!(
+            "Endpoint {q} not found for {arn}"
+        )));
     }
     Ok(rt.clone())
 }
@@ -295,11 +309,17 @@ async fn run_command(
 ) -> ApiResult {
     let body: CommandBody = parse_json(&body)?;
     if body.command.is_empty() || body.command.len() > 65_536 {
-        return Err(ApiError::validation("command", "command must be 1 to 65536 bytes"));
+        return Err(ApiError::validation(
+            "command",
+            "command must be 1 to 65536 bytes",
+        ));
     }
     let timeout = body.timeout.unwrap_or(300);
     if !(1..=3600).contains(&timeout) {
-        return Err(ApiError::validation("timeout", "timeout must be between 1 and 3600 seconds"));
+        return Err(ApiError::validation(
+            "timeout",
+            "timeout must be between 1 and 3600 seconds",
+        ));
     }
     let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
     let sid = session_id(&headers, &q, false)?;
@@ -307,8 +327,18 @@ async fn run_command(
         .sessions
         .get_or_start(&rt, &sid)
         .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
-    let rx = command::spawn(session, s.isolation, body.command, Duration::from_secs(timeout as u64))
-        .map_err(|e| ApiError::new(ServiceErrorKind::RuntimeClient, format!("cannot start bash: {e}")))?;
+    let rx = command::spawn(
+        session,
+        s.isolation,
+        body.command,
+        Duration::from_secs(timeout as u64),
+    )
+    .map_err(|e| {
+        ApiError::new(
+            ServiceErrorKind::RuntimeClient,
+            format!("cannot start bash: {e}"),
+        )
+    })?;
     let stream = tokio_stream_from(rx);
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(

@@ -83,7 +83,12 @@ impl SessionState {
 
     /// A command that runs `program args` in this session's sandbox, with its environment
     /// and stdin closed. Callers put it in its own process group (or session, for a PTY).
-    pub fn command(&self, isolation: Isolation, program: &str, args: &[&str]) -> tokio::process::Command {
+    pub fn command(
+        &self,
+        isolation: Isolation,
+        program: &str,
+        args: &[&str],
+    ) -> tokio::process::Command {
         let mut cmd = sandbox::command(isolation, &self.mounts, &self.scratch, program, args);
         cmd.env("HOME", &self.scratch)
             .env("AGENTCORE_SESSION_ID", &self.key.session_id)
@@ -182,7 +187,11 @@ impl Sessions {
                     .join(&runtime.id)
                     .join(&dir)
                     .join(path.name()),
-                MountKind::Shared => self.data_dir.join("shared").join(&runtime.id).join(path.name()),
+                MountKind::Shared => self
+                    .data_dir
+                    .join("shared")
+                    .join(&runtime.id)
+                    .join(path.name()),
             };
             std::fs::create_dir_all(&host_dir)?;
             mounts.push(Mount {
@@ -239,7 +248,12 @@ impl Sessions {
         let keys: Vec<SessionKey> = self
             .live
             .lock()
-            .map(|l| l.keys().filter(|k| k.runtime_id == runtime_id).cloned().collect())
+            .map(|l| {
+                l.keys()
+                    .filter(|k| k.runtime_id == runtime_id)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         for k in keys {
             self.stop(&k);
@@ -251,7 +265,12 @@ impl Sessions {
         let idle: Vec<SessionKey> = self
             .live
             .lock()
-            .map(|l| l.values().filter(|s| s.is_idle()).map(|s| s.key.clone()).collect())
+            .map(|l| {
+                l.values()
+                    .filter(|s| s.is_idle())
+                    .map(|s| s.key.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for k in idle {
             tracing::info!(runtime = %k.runtime_id, session = %k.session_id, "idle timeout");

@@ -134,7 +134,11 @@ impl Shells {
             let expired = s
                 .inner
                 .lock()
-                .map(|i| i.attached.is_none() && i.detached_at.is_some_and(|t| t.elapsed() > RECONNECT_WINDOW))
+                .map(|i| {
+                    i.attached.is_none()
+                        && i.detached_at
+                            .is_some_and(|t| t.elapsed() > RECONNECT_WINDOW)
+                })
                 .unwrap_or(true);
             if expired {
                 kill_group(s.pgid);
@@ -159,14 +163,19 @@ fn spawn_shell(
     session: &Arc<SessionState>,
     key: ShellKey,
 ) -> Result<Arc<ShellProc>, ApiError> {
-    let (pty, pts) = pty_process::open().map_err(|e| ApiError::internal(format!("openpty: {e}")))?;
+    let (pty, pts) =
+        pty_process::open().map_err(|e| ApiError::internal(format!("openpty: {e}")))?;
     pty.resize(pty_process::Size::new(24, 80))
         .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
     let mut cmd = session.command(state.isolation, "bash", &["--login", "-i"]);
-    cmd.env("TERM", "xterm-256color").env("AGENTCORE_SHELL_ID", &key.shell_id);
-    let child = pty_process::Command::from(cmd)
-        .spawn(pts)
-        .map_err(|e| ApiError::new(ServiceErrorKind::RuntimeClient, format!("cannot start bash: {e}")))?;
+    cmd.env("TERM", "xterm-256color")
+        .env("AGENTCORE_SHELL_ID", &key.shell_id);
+    let child = pty_process::Command::from(cmd).spawn(pts).map_err(|e| {
+        ApiError::new(
+            ServiceErrorKind::RuntimeClient,
+            format!("cannot start bash: {e}"),
+        )
+    })?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     session.track(pgid);
     let (mut reader, writer) = pty.into_split();
@@ -199,7 +208,8 @@ fn spawn_shell(
                 .and_then(|i| i.attached.as_ref().map(|a| (a.id, a.tx.clone())));
             match tx {
                 Some((id, tx)) => {
-                    if let Err(mpsc::error::SendError(Out::Stdout(bytes))) = tx.send(Out::Stdout(bytes)).await
+                    if let Err(mpsc::error::SendError(Out::Stdout(bytes))) =
+                        tx.send(Out::Stdout(bytes)).await
                         && let Ok(mut inner) = proc.inner.lock()
                     {
                         // The connection went away while we were sending: keep the bytes.
@@ -253,7 +263,12 @@ pub async fn upgrade(
         Some(s) => s.parse::<ShellId>()?,
         None => ShellId::generate(),
     };
-    let ws = ws.map_err(|e| ApiError::validation("Upgrade", format!("a WebSocket upgrade request is required: {e}")))?;
+    let ws = ws.map_err(|e| {
+        ApiError::validation(
+            "Upgrade",
+            format!("a WebSocket upgrade request is required: {e}"),
+        )
+    })?;
     let key = ShellKey {
         runtime_id: rt.id.clone(),
         session_id: sid.clone(),
@@ -263,7 +278,9 @@ pub async fn upgrade(
     if existing.is_none() && state.shells.running_for_runtime(&rt.id) >= MAX_SHELLS_PER_RUNTIME {
         let mut e = ApiError::new(
             ServiceErrorKind::Throttling,
-            format!("too many shells: at most {MAX_SHELLS_PER_RUNTIME} concurrent shells per runtime"),
+            format!(
+                "too many shells: at most {MAX_SHELLS_PER_RUNTIME} concurrent shells per runtime"
+            ),
         );
         e.kind = ServiceErrorKind::Throttling;
         return Err(e);
@@ -276,7 +293,11 @@ pub async fn upgrade(
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|p| p.trim() == BEARER_PROTOCOL));
-    let ws = if wanted_bearer { ws.protocols([BEARER_PROTOCOL]) } else { ws };
+    let ws = if wanted_bearer {
+        ws.protocols([BEARER_PROTOCOL])
+    } else {
+        ws
+    };
     let st = state.clone();
     let mut resp = ws
         .max_message_size(1024 * 1024)
@@ -285,13 +306,17 @@ pub async fn upgrade(
         resp.headers_mut().insert(SHELL_ID_HEADER, v);
     }
     if let Ok(v) = HeaderValue::from_str(&sid) {
-        resp.headers_mut().insert(agentcore_sdk::data::SESSION_ID_HEADER, v);
+        resp.headers_mut()
+            .insert(agentcore_sdk::data::SESSION_ID_HEADER, v);
     }
     Ok(resp.into_response())
 }
 
 async fn send_frame(socket: &mut WebSocket, frame: &Frame) -> bool {
-    socket.send(Message::Binary(frame.encode().into())).await.is_ok()
+    socket
+        .send(Message::Binary(frame.encode().into()))
+        .await
+        .is_ok()
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
@@ -303,7 +328,12 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
         .await;
 }
 
-async fn serve(state: Arc<AppState>, session: Arc<SessionState>, key: ShellKey, mut socket: WebSocket) {
+async fn serve(
+    state: Arc<AppState>,
+    session: Arc<SessionState>,
+    key: ShellKey,
+    mut socket: WebSocket,
+) {
     // Attach: to the live shell of this key, or a new one.
     let existing = state.shells.get(&key);
     let (proc, reconnected) = match existing {
@@ -316,17 +346,26 @@ async fn serve(state: Arc<AppState>, session: Arc<SessionState>, key: ShellKey, 
                 (p, false)
             }
             Err(e) => {
-                let _ = send_frame(&mut socket, &Frame::Status(Box::new(Status::internal_error(e.message)))).await;
+                let _ = send_frame(
+                    &mut socket,
+                    &Frame::Status(Box::new(Status::internal_error(e.message))),
+                )
+                .await;
                 close(&mut socket, 1011, "cannot start shell").await;
                 return;
             }
         },
     };
-    let id = state.shells.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let id = state
+        .shells
+        .next_id
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let (tx, mut rx) = mpsc::channel::<Out>(16);
     let (kick_tx, mut kick_rx) = oneshot::channel();
     let (replay, dropped) = {
-        let Ok(mut inner) = proc.inner.lock() else { return };
+        let Ok(mut inner) = proc.inner.lock() else {
+            return;
+        };
         if let Some(mut old) = inner.attached.take()
             && let Some(k) = old.kick.take()
         {
@@ -342,7 +381,8 @@ async fn serve(state: Arc<AppState>, session: Arc<SessionState>, key: ShellKey, 
         let dropped = std::mem::take(&mut inner.dropped);
         (replay, dropped)
     };
-    let confirmation = Status::confirmation(&key.shell_id, reconnected, reconnected.then_some(dropped));
+    let confirmation =
+        Status::confirmation(&key.shell_id, reconnected, reconnected.then_some(dropped));
     if !send_frame(&mut socket, &Frame::Status(Box::new(confirmation))).await {
         detach(&proc, id);
         return;
@@ -440,11 +480,19 @@ fn detach(proc: &ShellProc, id: u64) {
 
 async fn finish(state: &AppState, proc: &ShellProc, socket: &mut WebSocket, info: ExitInfo) {
     // Output that raced the exit notification is still in the replay buffer.
-    let rest = proc.inner.lock().map(|mut i| i.replay.split().freeze()).unwrap_or_default();
+    let rest = proc
+        .inner
+        .lock()
+        .map(|mut i| i.replay.split().freeze())
+        .unwrap_or_default();
     if !rest.is_empty() {
         let _ = send_frame(socket, &Frame::Stdout(rest)).await;
     }
-    let _ = send_frame(socket, &Frame::Status(Box::new(Status::exited(info.code, info.signal)))).await;
+    let _ = send_frame(
+        socket,
+        &Frame::Status(Box::new(Status::exited(info.code, info.signal))),
+    )
+    .await;
     close(socket, CLOSE_NORMAL, "shell exited").await;
     state.shells.remove(&proc.key);
 }

@@ -154,7 +154,11 @@ impl StoredRuntime {
     pub fn container_uri(&self) -> Option<String> {
         serde_json::to_value(&self.latest().input.agent_runtime_artifact)
             .ok()
-            .and_then(|v| v["containerConfiguration"]["containerUri"].as_str().map(str::to_owned))
+            .and_then(|v| {
+                v["containerConfiguration"]["containerUri"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
     }
 
     /// The environment variables of the latest version.
@@ -175,7 +179,9 @@ impl StoredRuntime {
                 .versions
                 .iter()
                 .find(|v| v.version == n)
-                .ok_or_else(|| ApiError::not_found(format!("version {n} of {} not found", self.id)))?,
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("version {n} of {} not found", self.id))
+                })?,
         };
         let mut body = serde_json::to_value(&v.input).unwrap_or_else(|_| json!({}));
         if let Some(obj) = body.as_object_mut() {
@@ -222,7 +228,11 @@ impl StoredRuntime {
     /// An endpoint's description.
     pub fn describe_endpoint(&self, name: &str, e: &StoredEndpoint) -> Value {
         let latest = self.latest().version;
-        let live = if name == "DEFAULT" { latest } else { e.live_version };
+        let live = if name == "DEFAULT" {
+            latest
+        } else {
+            e.live_version
+        };
         json!({
             "name": name,
             "id": e.id,
@@ -403,11 +413,17 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
         self.state.tokens.retain(|_, v| v != id);
         self.persist()?;
-        Ok(json!({"status": "DELETING", "agentRuntimeId": rt.id, "agentRuntimeVersion": rt.latest().version.to_string()}))
+        Ok(
+            json!({"status": "DELETING", "agentRuntimeId": rt.id, "agentRuntimeVersion": rt.latest().version.to_string()}),
+        )
     }
 
     /// CreateAgentRuntimeEndpoint.
-    pub fn create_endpoint(&mut self, id: &str, input: AgentRuntimeEndpointInput) -> Result<Value, ApiError> {
+    pub fn create_endpoint(
+        &mut self,
+        id: &str,
+        input: AgentRuntimeEndpointInput,
+    ) -> Result<Value, ApiError> {
         let name = input
             .name
             .clone()
@@ -420,7 +436,9 @@ impl Store {
             .get_mut(id)
             .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
         if rt.endpoints.contains_key(&name) {
-            return Err(ApiError::conflict(format!("Endpoint {name} already exists")));
+            return Err(ApiError::conflict(format!(
+                "Endpoint {name} already exists"
+            )));
         }
         let version = parse_version(rt, input.agent_runtime_version.as_deref())?;
         let t = now();
@@ -439,7 +457,12 @@ impl Store {
     }
 
     /// UpdateAgentRuntimeEndpoint.
-    pub fn update_endpoint(&mut self, id: &str, name: &str, input: AgentRuntimeEndpointInput) -> Result<Value, ApiError> {
+    pub fn update_endpoint(
+        &mut self,
+        id: &str,
+        name: &str,
+        input: AgentRuntimeEndpointInput,
+    ) -> Result<Value, ApiError> {
         let rt = self
             .state
             .runtimes
@@ -469,7 +492,10 @@ impl Store {
     /// DeleteAgentRuntimeEndpoint.
     pub fn delete_endpoint(&mut self, id: &str, name: &str) -> Result<Value, ApiError> {
         if name == "DEFAULT" {
-            return Err(ApiError::validation("endpointName", "the DEFAULT endpoint cannot be deleted"));
+            return Err(ApiError::validation(
+                "endpointName",
+                "the DEFAULT endpoint cannot be deleted",
+            ));
         }
         let rt = self
             .state
@@ -488,13 +514,16 @@ fn parse_version(rt: &StoredRuntime, v: Option<&str>) -> Result<u32, ApiError> {
     match v {
         None => Ok(rt.latest().version),
         Some(s) => {
-            let n: u32 = s
-                .parse()
-                .map_err(|_| ApiError::validation("agentRuntimeVersion", format!("invalid version {s:?}")))?;
+            let n: u32 = s.parse().map_err(|_| {
+                ApiError::validation("agentRuntimeVersion", format!("invalid version {s:?}"))
+            })?;
             if rt.versions.iter().any(|v| v.version == n) {
                 Ok(n)
             } else {
-                Err(ApiError::not_found(format!("version {n} of {} not found", rt.id)))
+                Err(ApiError::not_found(format!(
+                    "version {n} of {} not found",
+                    rt.id
+                )))
             }
         }
     }
@@ -503,10 +532,9 @@ fn parse_version(rt: &StoredRuntime, v: Option<&str>) -> Result<u32, ApiError> {
 /// The service's own validation of a create / update body.
 fn validate(input: &AgentRuntimeInput, create: bool) -> Result<(), ApiError> {
     if create {
-        let name = input
-            .agent_runtime_name
-            .as_deref()
-            .ok_or_else(|| ApiError::validation("agentRuntimeName", "agentRuntimeName is required"))?;
+        let name = input.agent_runtime_name.as_deref().ok_or_else(|| {
+            ApiError::validation("agentRuntimeName", "agentRuntimeName is required")
+        })?;
         name.parse::<RuntimeName>()?;
     }
     if input.agent_runtime_artifact.is_none() {
@@ -521,17 +549,25 @@ fn validate(input: &AgentRuntimeInput, create: bool) -> Result<(), ApiError> {
     if let Some(role) = &input.role_arn {
         let ok = role.starts_with("arn:aws")
             && role.split(':').nth(2) == Some("iam")
-            && role.split(':').nth(5).is_some_and(|r| r.len() > 5 && r.starts_with("role/"));
+            && role
+                .split(':')
+                .nth(5)
+                .is_some_and(|r| r.len() > 5 && r.starts_with("role/"));
         if !ok {
             return Err(ApiError::validation(
                 "roleArn",
-                format!("Value '{role}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws(-[^:]+)?:iam::([0-9]{{12}})?:role/.+"),
+                format!(
+                    "Value '{role}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws(-[^:]+)?:iam::([0-9]{{12}})?:role/.+"
+                ),
             ));
         }
     }
     if let Some(fs) = &input.filesystem_configurations {
         validate_filesystem_configurations(fs)?;
-        if fs.iter().any(|f| matches!(f, FilesystemConfiguration::Unknown(_))) {
+        if fs
+            .iter()
+            .any(|f| matches!(f, FilesystemConfiguration::Unknown(_)))
+        {
             return Err(ApiError::validation(
                 "filesystemConfigurations",
                 "unsupported filesystem configuration type",
@@ -540,20 +576,29 @@ fn validate(input: &AgentRuntimeInput, create: bool) -> Result<(), ApiError> {
     }
     if let Some(l) = &input.lifecycle_configuration {
         for (field, v) in [
-            ("lifecycleConfiguration.idleRuntimeSessionTimeout", l.idle_runtime_session_timeout),
+            (
+                "lifecycleConfiguration.idleRuntimeSessionTimeout",
+                l.idle_runtime_session_timeout,
+            ),
             ("lifecycleConfiguration.maxLifetime", l.max_lifetime),
         ] {
             if let Some(v) = v
                 && !(60..=1_209_600).contains(&v)
             {
-                return Err(ApiError::validation(field, format!("{field} must be between 60 and 1209600")));
+                return Err(ApiError::validation(
+                    field,
+                    format!("{field} must be between 60 and 1209600"),
+                ));
             }
         }
     }
     if let Some(env) = &input.environment_variables
         && env.len() > 50
     {
-        return Err(ApiError::validation("environmentVariables", "at most 50 environment variables"));
+        return Err(ApiError::validation(
+            "environmentVariables",
+            "at most 50 environment variables",
+        ));
     }
     Ok(())
 }

@@ -68,7 +68,11 @@ impl Client {
 
     /// A handle on a new session of the runtime, with a random session id.
     pub fn session(&self, arn: impl IntoRuntimeArn) -> Result<Session, Error> {
-        Ok(Session::new(self.clone(), arn.into_runtime_arn()?, SessionId::generate()))
+        Ok(Session::new(
+            self.clone(),
+            arn.into_runtime_arn()?,
+            SessionId::generate(),
+        ))
     }
 
     /// A handle on the session `session_id` of the runtime (to resume it).
@@ -134,11 +138,18 @@ impl Client {
 
     /// ListAgentRuntimes, page by page or as one stream.
     pub fn list_agent_runtimes(&self) -> ListRequest<AgentRuntimesPage> {
-        ListRequest::new(self.clone(), "ListAgentRuntimes", crate::control::list_runtimes_path())
+        ListRequest::new(
+            self.clone(),
+            "ListAgentRuntimes",
+            crate::control::list_runtimes_path(),
+        )
     }
 
     /// ListAgentRuntimeVersions of the runtime `id`.
-    pub fn list_agent_runtime_versions(&self, id: impl AsRef<str>) -> ListRequest<AgentRuntimesPage> {
+    pub fn list_agent_runtime_versions(
+        &self,
+        id: impl AsRef<str>,
+    ) -> ListRequest<AgentRuntimesPage> {
         ListRequest::new(
             self.clone(),
             "ListAgentRuntimeVersions",
@@ -154,7 +165,10 @@ impl Client {
     // ---- control plane: endpoints ---------------------------------------------------------
 
     /// CreateAgentRuntimeEndpoint on the runtime `id`.
-    pub fn create_agent_runtime_endpoint(&self, id: impl Into<String>) -> CreateAgentRuntimeEndpoint {
+    pub fn create_agent_runtime_endpoint(
+        &self,
+        id: impl Into<String>,
+    ) -> CreateAgentRuntimeEndpoint {
         CreateAgentRuntimeEndpoint::new(self.clone(), id.into())
     }
 

@@ -228,11 +228,12 @@ impl Config {
 
     /// A builder pre-filled from an `aws_config` configuration, to adjust before building.
     pub fn builder_from_sdk_config(sdk_config: &aws_types::SdkConfig) -> ConfigBuilder {
-        let mut b = ConfigBuilder::default();
-        b.region = sdk_config.region().map(|r| r.to_string());
-        b.credentials = sdk_config.credentials_provider();
-        b.sdk_endpoint = sdk_config.endpoint_url().map(str::to_owned);
-        b
+        ConfigBuilder {
+            region: sdk_config.region().map(|r| r.to_string()),
+            credentials: sdk_config.credentials_provider(),
+            sdk_endpoint: sdk_config.endpoint_url().map(str::to_owned),
+            ..ConfigBuilder::default()
+        }
     }
 
     /// The signing region.
@@ -383,8 +384,7 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config, Error> {
         let region = self.region.filter(|r| !r.is_empty()).ok_or_else(|| {
             Error::Config(
-                "no region: set it in the AWS config, AWS_REGION, or ConfigBuilder::region"
-                    .into(),
+                "no region: set it in the AWS config, AWS_REGION, or ConfigBuilder::region".into(),
             )
         })?;
         if !region
@@ -394,10 +394,7 @@ impl ConfigBuilder {
             return Err(Error::Config(format!("invalid region {region:?}")));
         }
         let env_endpoint = std::env::var(ENDPOINT_ENV).ok().filter(|s| !s.is_empty());
-        let shared = self
-            .endpoint
-            .or(env_endpoint)
-            .or(self.sdk_endpoint);
+        let shared = self.endpoint.or(env_endpoint).or(self.sdk_endpoint);
         let control = match self.control_endpoint.or_else(|| shared.clone()) {
             Some(u) => parse_endpoint(&u)?,
             None => default_endpoint("bedrock-agentcore-control", &region)?,
@@ -454,7 +451,8 @@ fn default_endpoint(prefix: &str, region: &str) -> Result<Url, Error> {
 
 /// Parses an endpoint and enforces TLS for anything but loopback.
 pub(crate) fn parse_endpoint(s: &str) -> Result<Url, Error> {
-    let url = Url::parse(s).map_err(|e| Error::Config(format!("invalid endpoint URL {s:?}: {e}")))?;
+    let url =
+        Url::parse(s).map_err(|e| Error::Config(format!("invalid endpoint URL {s:?}: {e}")))?;
     match url.scheme() {
         "https" | "wss" => {}
         "http" | "ws" => {
@@ -527,8 +525,14 @@ mod tests {
 
     #[test]
     fn missing_region_and_credentials_are_config_errors() {
-        assert!(matches!(Config::builder().anonymous().build(), Err(Error::Config(_))));
-        assert!(matches!(Config::builder().region("us-east-1").build(), Err(Error::Config(_))));
+        assert!(matches!(
+            Config::builder().anonymous().build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            Config::builder().region("us-east-1").build(),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]

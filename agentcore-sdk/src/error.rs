@@ -59,7 +59,9 @@ pub enum Error {
 
     /// A command stream ended before its `contentStop` event, so the command's exit code is
     /// unknown. This is never reported as success.
-    #[error("command stream ended before contentStop (after {events} events); the outcome is unknown")]
+    #[error(
+        "command stream ended before contentStop (after {events} events); the outcome is unknown"
+    )]
     TruncatedStream {
         /// How many events had been received before the stream ended.
         events: u64,
@@ -152,10 +154,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn malformed_with(
-        what: impl Into<String>,
-        source: impl Into<BoxError>,
-    ) -> Self {
+    pub(crate) fn malformed_with(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Error::MalformedResponse {
             what: what.into(),
             source: Some(source.into()),
@@ -518,7 +517,8 @@ mod tests {
 
     #[test]
     fn non_json_body_is_kept_as_message() {
-        let e = service_error_from_response(502, &http::HeaderMap::new(), b"<html>bad gateway</html>");
+        let e =
+            service_error_from_response(502, &http::HeaderMap::new(), b"<html>bad gateway</html>");
         assert_eq!(e.kind(), &ServiceErrorKind::InternalServer);
         assert!(e.is_retryable());
         assert_eq!(e.message(), "<html>bad gateway</html>");

@@ -12,7 +12,9 @@ use agentcore_sdk::{Error, ServiceErrorKind};
 use common::*;
 use futures::TryStreamExt;
 use serde_json::json;
-use wiremock::matchers::{body_json, header, header_regex, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{
+    body_json, header, header_regex, method, path, query_param, query_param_is_missing,
+};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const ID: &str = "coder-AbCdE12345";
@@ -139,11 +141,28 @@ async fn get_agent_runtime_shape_and_redacted_env() {
         .expect(1)
         .mount(&server)
         .await;
-    let rt = client(&server.uri()).get_agent_runtime(ID).version("3").send().await.unwrap();
+    let rt = client(&server.uri())
+        .get_agent_runtime(ID)
+        .version("3")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rt.status, AgentRuntimeStatus::Ready);
-    assert_eq!(rt.lifecycle_configuration.idle_runtime_session_timeout, Some(900));
-    assert_eq!(rt.filesystem_configurations[0].mount_path().unwrap().as_str(), "/mnt/workspace");
-    assert_eq!(rt.environment_variables.as_ref().unwrap().get("TOKEN"), Some("secret-value"));
+    assert_eq!(
+        rt.lifecycle_configuration.idle_runtime_session_timeout,
+        Some(900)
+    );
+    assert_eq!(
+        rt.filesystem_configurations[0]
+            .mount_path()
+            .unwrap()
+            .as_str(),
+        "/mnt/workspace"
+    );
+    assert_eq!(
+        rt.environment_variables.as_ref().unwrap().get("TOKEN"),
+        Some("secret-value")
+    );
     assert!(!format!("{rt:?}").contains("secret-value"));
 }
 
@@ -183,9 +202,15 @@ async fn delete_agent_runtime_shape() {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
         .and(path(format!("/runtimes/{ID}/")))
-        .and(query_param("clientToken", "token-000000000000000000000000000000003"))
+        .and(query_param(
+            "clientToken",
+            "token-000000000000000000000000000000003",
+        ))
         .and(query_param_is_missing("version"))
-        .respond_with(ResponseTemplate::new(202).set_body_json(json!({"status": "DELETING", "agentRuntimeId": ID})))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .set_body_json(json!({"status": "DELETING", "agentRuntimeId": ID})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -201,22 +226,28 @@ async fn delete_agent_runtime_shape() {
 #[tokio::test]
 async fn list_agent_runtimes_paginates_as_a_stream() {
     let server = MockServer::start().await;
-    let summary = |n: u32| json!({
-        "agentRuntimeArn": ARN, "agentRuntimeId": ID, "agentRuntimeVersion": n.to_string(),
-        "agentRuntimeName": "coder", "description": "", "lastUpdatedAt": 1763719200.5, "status": "READY"
-    });
+    let summary = |n: u32| {
+        json!({
+            "agentRuntimeArn": ARN, "agentRuntimeId": ID, "agentRuntimeVersion": n.to_string(),
+            "agentRuntimeName": "coder", "description": "", "lastUpdatedAt": 1763719200.5, "status": "READY"
+        })
+    };
     Mock::given(method("POST"))
         .and(path("/runtimes/"))
         .and(query_param("maxResults", "2"))
         .and(query_param_is_missing("nextToken"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"agentRuntimes": [summary(1), summary(2)], "nextToken": "page/2+="})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"agentRuntimes": [summary(1), summary(2)], "nextToken": "page/2+="}),
+        ))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/runtimes/"))
         .and(query_param("nextToken", "page/2+="))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"agentRuntimes": [summary(3)]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"agentRuntimes": [summary(3)]})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -227,7 +258,12 @@ async fn list_agent_runtimes_paginates_as_a_stream() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(all.iter().map(|r| r.agent_runtime_version.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
+    assert_eq!(
+        all.iter()
+            .map(|r| r.agent_runtime_version.as_str())
+            .collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
 }
 
 #[tokio::test]
@@ -250,8 +286,20 @@ async fn list_versions_and_endpoints_shapes() {
         .mount(&server)
         .await;
     let c = client(&server.uri());
-    assert!(c.list_agent_runtime_versions(ID).send().await.unwrap().agent_runtimes.is_empty());
-    let eps: Vec<_> = c.list_agent_runtime_endpoints(ID).into_stream().try_collect().await.unwrap();
+    assert!(
+        c.list_agent_runtime_versions(ID)
+            .send()
+            .await
+            .unwrap()
+            .agent_runtimes
+            .is_empty()
+    );
+    let eps: Vec<_> = c
+        .list_agent_runtime_endpoints(ID)
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(eps[0].name.as_str(), "DEFAULT");
 }
 
@@ -287,8 +335,14 @@ async fn endpoint_crud_shapes() {
         .await;
     Mock::given(method("DELETE"))
         .and(path(format!("/runtimes/{ID}/runtime-endpoints/prod/")))
-        .and(query_param("clientToken", "token-000000000000000000000000000000006"))
-        .respond_with(ResponseTemplate::new(202).set_body_json(json!({"status": "DELETING", "endpointName": "prod"})))
+        .and(query_param(
+            "clientToken",
+            "token-000000000000000000000000000000006",
+        ))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .set_body_json(json!({"status": "DELETING", "endpointName": "prod"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -301,7 +355,14 @@ async fn endpoint_crud_shapes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(c.get_agent_runtime_endpoint(ID, "prod").send().await.unwrap().id, "prod-AbCdE12345");
+    assert_eq!(
+        c.get_agent_runtime_endpoint(ID, "prod")
+            .send()
+            .await
+            .unwrap()
+            .id,
+        "prod-AbCdE12345"
+    );
     c.update_agent_runtime_endpoint(ID, "prod")
         .agent_runtime_version("3")
         .client_token("token-000000000000000000000000000000005")
@@ -348,7 +409,11 @@ async fn waiter_fails_fast_with_failure_reason() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = client(&server.uri()).wait_until_ready(ID).send().await.unwrap_err();
+    let err = client(&server.uri())
+        .wait_until_ready(ID)
+        .send()
+        .await
+        .unwrap_err();
     match err {
         Error::WaiterFailed { status, reason, .. } => {
             assert_eq!(status, "CREATE_FAILED");
@@ -372,18 +437,36 @@ async fn waiter_is_bounded_by_its_timeout() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout { operation: "WaitUntilReady", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                operation: "WaitUntilReady",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn waiter_surfaces_not_found() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"__type": "ResourceNotFoundException", "message": "no such runtime"})))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"__type": "ResourceNotFoundException", "message": "no such runtime"}),
+        ))
         .mount(&server)
         .await;
-    let err = client(&server.uri()).wait_until_ready(ID).send().await.unwrap_err();
-    assert_eq!(err.service_kind(), Some(&ServiceErrorKind::ResourceNotFound));
+    let err = client(&server.uri())
+        .wait_until_ready(ID)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.service_kind(),
+        Some(&ServiceErrorKind::ResourceNotFound)
+    );
 }
 
 #[tokio::test]
@@ -393,7 +476,11 @@ async fn malformed_json_body_is_a_typed_error() {
         .respond_with(ResponseTemplate::new(200).set_body_string("{\"agentRuntimeArn\": 5"))
         .mount(&server)
         .await;
-    let err = client(&server.uri()).get_agent_runtime(ID).send().await.unwrap_err();
+    let err = client(&server.uri())
+        .get_agent_runtime(ID)
+        .send()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::MalformedResponse { .. }), "{err:?}");
 }
 

@@ -26,10 +26,15 @@ async fn command_request_shape_and_streamed_events() {
         .and(query_param("qualifier", "DEFAULT"))
         .and(header("content-type", "application/json"))
         .and(header("accept", "application/vnd.amazon.eventstream"))
-        .and(header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION))
+        .and(header(
+            "x-amzn-bedrock-agentcore-runtime-session-id",
+            SESSION,
+        ))
         .and(header_regex("authorization", AUTH_RE))
         .and(header_regex("x-amz-date", r"^\d{8}T\d{6}Z$"))
-        .and(body_json(serde_json::json!({"command": "cargo test", "timeout": 60})))
+        .and(body_json(
+            serde_json::json!({"command": "cargo test", "timeout": 60}),
+        ))
         .respond_with(eventstream_response(body))
         .expect(1)
         .mount(&server)
@@ -55,10 +60,22 @@ async fn command_request_shape_and_streamed_events() {
         events,
         vec![
             CommandEvent::Start,
-            CommandEvent::Delta { stdout: "building…\n".into(), stderr: String::new() },
-            CommandEvent::Delta { stdout: String::new(), stderr: "warning: unused\n".into() },
-            CommandEvent::Delta { stdout: "ok ✓ 日本語 🚀\n".into(), stderr: "done\n".into() },
-            CommandEvent::Stop { exit_code: 0, status: CommandStatus::Completed },
+            CommandEvent::Delta {
+                stdout: "building…\n".into(),
+                stderr: String::new()
+            },
+            CommandEvent::Delta {
+                stdout: String::new(),
+                stderr: "warning: unused\n".into()
+            },
+            CommandEvent::Delta {
+                stdout: "ok ✓ 日本語 🚀\n".into(),
+                stderr: "done\n".into()
+            },
+            CommandEvent::Stop {
+                exit_code: 0,
+                status: CommandStatus::Completed
+            },
         ]
     );
 }
@@ -90,10 +107,16 @@ async fn output_collects_many_chunks_and_exit_code() {
 async fn timed_out_status_is_reported() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(eventstream_response([start(), stop(137, "TIMED_OUT")].concat()))
+        .respond_with(eventstream_response(
+            [start(), stop(137, "TIMED_OUT")].concat(),
+        ))
         .mount(&server)
         .await;
-    let out = client(&server.uri()).run(ARN, "sleep 999").output().await.unwrap();
+    let out = client(&server.uri())
+        .run(ARN, "sleep 999")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status, CommandStatus::TimedOut);
     assert!(!out.success());
 }
@@ -113,7 +136,10 @@ async fn exception_mid_stream_is_a_typed_service_error() {
         .await;
     let mut stream = client(&server.uri()).run(ARN, "x").send().await.unwrap();
     assert_eq!(stream.next().await.unwrap().unwrap(), CommandEvent::Start);
-    assert!(matches!(stream.next().await.unwrap().unwrap(), CommandEvent::Delta { .. }));
+    assert!(matches!(
+        stream.next().await.unwrap().unwrap(),
+        CommandEvent::Delta { .. }
+    ));
     let err = stream.next().await.unwrap().unwrap_err();
     let service = err.as_service().expect("service error");
     assert_eq!(service.kind(), &ServiceErrorKind::Throttling);
@@ -126,11 +152,20 @@ async fn exception_mid_stream_is_a_typed_service_error() {
 async fn stream_cut_before_content_stop_is_truncated_not_success() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(eventstream_response([start(), delta(Some("half"), None)].concat()))
+        .respond_with(eventstream_response(
+            [start(), delta(Some("half"), None)].concat(),
+        ))
         .mount(&server)
         .await;
-    let err = client(&server.uri()).run(ARN, "x").output().await.unwrap_err();
-    assert!(matches!(err, Error::TruncatedStream { events: 2 }), "{err:?}");
+    let err = client(&server.uri())
+        .run(ARN, "x")
+        .output()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TruncatedStream { events: 2 }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +178,11 @@ async fn stream_cut_inside_a_frame_is_truncated() {
         .respond_with(eventstream_response(body))
         .mount(&server)
         .await;
-    let err = client(&server.uri()).run(ARN, "x").output().await.unwrap_err();
+    let err = client(&server.uri())
+        .run(ARN, "x")
+        .output()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::TruncatedStream { .. }), "{err:?}");
 }
 
@@ -154,10 +193,16 @@ async fn bad_crc_is_a_malformed_response() {
     let n = bad.len();
     bad[n - 6] ^= 0x55; // flip a payload byte: the message CRC no longer matches
     Mock::given(method("POST"))
-        .respond_with(eventstream_response([start(), bad, stop(0, "COMPLETED")].concat()))
+        .respond_with(eventstream_response(
+            [start(), bad, stop(0, "COMPLETED")].concat(),
+        ))
         .mount(&server)
         .await;
-    let err = client(&server.uri()).run(ARN, "x").output().await.unwrap_err();
+    let err = client(&server.uri())
+        .run(ARN, "x")
+        .output()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::MalformedResponse { .. }), "{err:?}");
 }
 
@@ -169,7 +214,11 @@ async fn invalid_chunk_json_is_a_malformed_response() {
         .respond_with(eventstream_response([start(), garbage].concat()))
         .mount(&server)
         .await;
-    let err = client(&server.uri()).run(ARN, "x").output().await.unwrap_err();
+    let err = client(&server.uri())
+        .run(ARN, "x")
+        .output()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::MalformedResponse { .. }), "{err:?}");
 }
 
@@ -206,7 +255,9 @@ async fn throttled_command_is_retried_before_the_stream_starts() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(eventstream_response([start(), stop(0, "COMPLETED")].concat()))
+        .respond_with(eventstream_response(
+            [start(), stop(0, "COMPLETED")].concat(),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -222,7 +273,11 @@ async fn a_started_stream_is_never_resent() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = client(&server.uri()).run(ARN, "x").output().await.unwrap_err();
+    let err = client(&server.uri())
+        .run(ARN, "x")
+        .output()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::TruncatedStream { .. }));
     // `expect(1)` is verified when the server drops.
 }
@@ -235,7 +290,11 @@ async fn retries_stop_after_max_attempts() {
         .expect(3)
         .mount(&server)
         .await;
-    let err = client(&server.uri()).run(ARN, "x").send().await.unwrap_err();
+    let err = client(&server.uri())
+        .run(ARN, "x")
+        .send()
+        .await
+        .unwrap_err();
     let s = err.as_service().unwrap();
     assert_eq!(s.status(), Some(503));
     assert_eq!(s.kind(), &ServiceErrorKind::InternalServer);
@@ -245,13 +304,48 @@ async fn retries_stop_after_max_attempts() {
 #[tokio::test]
 async fn error_mapping_header_and_body_forms() {
     let cases: Vec<(u16, Option<&str>, serde_json::Value, ServiceErrorKind)> = vec![
-        (400, Some("ValidationException"), serde_json::json!({"message": "bad", "reason": "FieldValidationFailed", "fieldList": [{"name": "command", "message": "too long"}]}), ServiceErrorKind::Validation),
-        (403, None, serde_json::json!({"__type": "AccessDeniedException", "message": "no"}), ServiceErrorKind::AccessDenied),
-        (404, None, serde_json::json!({"code": "ResourceNotFoundException", "message": "gone"}), ServiceErrorKind::ResourceNotFound),
-        (424, Some("RuntimeClientError:http://internal.amazon.com/coral/"), serde_json::json!({"message": "agent crashed"}), ServiceErrorKind::RuntimeClient),
-        (402, None, serde_json::json!({"message": "quota"}), ServiceErrorKind::ServiceQuotaExceeded),
-        (409, Some("ConflictException"), serde_json::json!({"message": "busy"}), ServiceErrorKind::Conflict),
-        (401, Some("UnauthorizedException"), serde_json::json!({"Message": "who"}), ServiceErrorKind::Unauthorized),
+        (
+            400,
+            Some("ValidationException"),
+            serde_json::json!({"message": "bad", "reason": "FieldValidationFailed", "fieldList": [{"name": "command", "message": "too long"}]}),
+            ServiceErrorKind::Validation,
+        ),
+        (
+            403,
+            None,
+            serde_json::json!({"__type": "AccessDeniedException", "message": "no"}),
+            ServiceErrorKind::AccessDenied,
+        ),
+        (
+            404,
+            None,
+            serde_json::json!({"code": "ResourceNotFoundException", "message": "gone"}),
+            ServiceErrorKind::ResourceNotFound,
+        ),
+        (
+            424,
+            Some("RuntimeClientError:http://internal.amazon.com/coral/"),
+            serde_json::json!({"message": "agent crashed"}),
+            ServiceErrorKind::RuntimeClient,
+        ),
+        (
+            402,
+            None,
+            serde_json::json!({"message": "quota"}),
+            ServiceErrorKind::ServiceQuotaExceeded,
+        ),
+        (
+            409,
+            Some("ConflictException"),
+            serde_json::json!({"message": "busy"}),
+            ServiceErrorKind::Conflict,
+        ),
+        (
+            401,
+            Some("UnauthorizedException"),
+            serde_json::json!({"Message": "who"}),
+            ServiceErrorKind::Unauthorized,
+        ),
     ];
     for (status, header_type, body, kind) in cases {
         let server = MockServer::start().await;
@@ -261,8 +355,16 @@ async fn error_mapping_header_and_body_forms() {
         if let Some(t) = header_type {
             resp = resp.insert_header("x-amzn-errortype", t);
         }
-        Mock::given(method("POST")).respond_with(resp).expect(1).mount(&server).await;
-        let err = client(&server.uri()).run(ARN, "x").send().await.unwrap_err();
+        Mock::given(method("POST"))
+            .respond_with(resp)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = client(&server.uri())
+            .run(ARN, "x")
+            .send()
+            .await
+            .unwrap_err();
         let s = err.as_service().unwrap_or_else(|| panic!("{err:?}"));
         assert_eq!(s.kind(), &kind);
         assert_eq!(s.status(), Some(status));
@@ -279,15 +381,24 @@ async fn error_mapping_header_and_body_forms() {
 async fn retryable_conflict_is_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(409).set_body_json(serde_json::json!({"__type": "RetryableConflictException", "message": "again"})))
+        .respond_with(ResponseTemplate::new(409).set_body_json(
+            serde_json::json!({"__type": "RetryableConflictException", "message": "again"}),
+        ))
         .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).insert_header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION),
+        )
         .mount(&server)
         .await;
-    let out = client(&server.uri()).stop_session(ARN, SESSION).send().await.unwrap();
+    let out = client(&server.uri())
+        .stop_session(ARN, SESSION)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.session_id.unwrap().as_str(), SESSION);
 }
 
@@ -302,29 +413,150 @@ async fn validation_failures_make_zero_requests() {
     let c = client(&server.uri());
     let checks: Vec<(&str, Error)> = vec![
         ("empty command", c.run(ARN, "").send().await.unwrap_err()),
-        ("huge command", c.run(ARN, "x".repeat(65_537)).send().await.unwrap_err()),
-        ("timeout 0", c.run(ARN, "x").timeout(Duration::ZERO).send().await.unwrap_err()),
-        ("timeout 3601", c.run(ARN, "x").timeout(Duration::from_secs(3601)).send().await.unwrap_err()),
-        ("short session", c.run(ARN, "x").session_id("short").send().await.unwrap_err()),
-        ("bad arn", c.run("arn:aws:s3:::bucket", "x").send().await.unwrap_err()),
-        ("bad qualifier", c.run(ARN, "x").qualifier("no-dashes").send().await.unwrap_err()),
-        ("bad account", c.run(ARN, "x").account_id("12").send().await.unwrap_err()),
-        ("stop without session", c.stop_session(ARN, "").send().await.unwrap_err()),
-        ("payload too big", c.invoke(ARN).payload(vec![0u8; 100 * 1024 * 1024 + 1]).send().await.unwrap_err()),
-        ("bad runtime name", c.create_agent_runtime().name("has-dash").container_uri("x").role_arn("arn:aws:iam::123456789012:role/r").send().await.unwrap_err()),
-        ("bad mount path", c.create_agent_runtime().name("a").container_uri("x").role_arn("arn:aws:iam::123456789012:role/r").session_storage("/data/x").send().await.unwrap_err()),
-        ("duplicate mount", c.create_agent_runtime().name("a").container_uri("x").role_arn("arn:aws:iam::123456789012:role/r").session_storage("/mnt/ws").session_storage("/mnt/ws/").send().await.unwrap_err()),
+        (
+            "huge command",
+            c.run(ARN, "x".repeat(65_537)).send().await.unwrap_err(),
+        ),
+        (
+            "timeout 0",
+            c.run(ARN, "x")
+                .timeout(Duration::ZERO)
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "timeout 3601",
+            c.run(ARN, "x")
+                .timeout(Duration::from_secs(3601))
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "short session",
+            c.run(ARN, "x")
+                .session_id("short")
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "bad arn",
+            c.run("arn:aws:s3:::bucket", "x").send().await.unwrap_err(),
+        ),
+        (
+            "bad qualifier",
+            c.run(ARN, "x")
+                .qualifier("no-dashes")
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "bad account",
+            c.run(ARN, "x").account_id("12").send().await.unwrap_err(),
+        ),
+        (
+            "stop without session",
+            c.stop_session(ARN, "").send().await.unwrap_err(),
+        ),
+        (
+            "payload too big",
+            c.invoke(ARN)
+                .payload(vec![0u8; 100 * 1024 * 1024 + 1])
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "bad runtime name",
+            c.create_agent_runtime()
+                .name("has-dash")
+                .container_uri("x")
+                .role_arn("arn:aws:iam::123456789012:role/r")
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "bad mount path",
+            c.create_agent_runtime()
+                .name("a")
+                .container_uri("x")
+                .role_arn("arn:aws:iam::123456789012:role/r")
+                .session_storage("/data/x")
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "duplicate mount",
+            c.create_agent_runtime()
+                .name("a")
+                .container_uri("x")
+                .role_arn("arn:aws:iam::123456789012:role/r")
+                .session_storage("/mnt/ws")
+                .session_storage("/mnt/ws/")
+                .send()
+                .await
+                .unwrap_err(),
+        ),
         ("six filesystems", {
-            let mut b = c.create_agent_runtime().name("a").container_uri("x").role_arn("arn:aws:iam::123456789012:role/r");
-            for i in 0..6 { b = b.session_storage(format!("/mnt/fs{i}")); }
+            let mut b = c
+                .create_agent_runtime()
+                .name("a")
+                .container_uri("x")
+                .role_arn("arn:aws:iam::123456789012:role/r");
+            for i in 0..6 {
+                b = b.session_storage(format!("/mnt/fs{i}"));
+            }
             b.send().await.unwrap_err()
         }),
-        ("lifecycle", c.create_agent_runtime().name("a").container_uri("x").role_arn("arn:aws:iam::123456789012:role/r")
-            .lifecycle_configuration(agentcore_sdk::control::LifecycleConfiguration::new(Some(30), None)).send().await.unwrap_err()),
-        ("role", c.create_agent_runtime().name("a").container_uri("x").role_arn("not-a-role").send().await.unwrap_err()),
-        ("bad runtime id", c.get_agent_runtime("nope").send().await.unwrap_err()),
-        ("max results", c.list_agent_runtimes().max_results(101).send().await.unwrap_err()),
-        ("endpoint name", c.create_agent_runtime_endpoint("coder-AbCdE12345").name("bad-name").send().await.unwrap_err()),
+        (
+            "lifecycle",
+            c.create_agent_runtime()
+                .name("a")
+                .container_uri("x")
+                .role_arn("arn:aws:iam::123456789012:role/r")
+                .lifecycle_configuration(agentcore_sdk::control::LifecycleConfiguration::new(
+                    Some(30),
+                    None,
+                ))
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "role",
+            c.create_agent_runtime()
+                .name("a")
+                .container_uri("x")
+                .role_arn("not-a-role")
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "bad runtime id",
+            c.get_agent_runtime("nope").send().await.unwrap_err(),
+        ),
+        (
+            "max results",
+            c.list_agent_runtimes()
+                .max_results(101)
+                .send()
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "endpoint name",
+            c.create_agent_runtime_endpoint("coder-AbCdE12345")
+                .name("bad-name")
+                .send()
+                .await
+                .unwrap_err(),
+        ),
     ];
     for (what, err) in checks {
         assert!(matches!(err, Error::InvalidInput { .. }), "{what}: {err:?}");
@@ -401,11 +633,19 @@ async fn stop_session_shape() {
     Mock::given(method("POST"))
         .and(path(format!("/runtimes/{ARN_SEGMENT}/stopruntimesession")))
         .and(query_param("qualifier", "prod"))
-        .and(header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION))
+        .and(header(
+            "x-amzn-bedrock-agentcore-runtime-session-id",
+            SESSION,
+        ))
         .and(header("content-type", "application/json"))
         .and(header_regex("authorization", AUTH_RE))
-        .and(body_json(serde_json::json!({"clientToken": "token-000000000000000000000000000000001"})))
-        .respond_with(ResponseTemplate::new(200).insert_header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION))
+        .and(body_json(
+            serde_json::json!({"clientToken": "token-000000000000000000000000000000001"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-amzn-bedrock-agentcore-runtime-session-id", SESSION),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -423,25 +663,42 @@ async fn temporary_credentials_send_the_security_token() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(header("x-amz-security-token", "SESSIONTOKEN"))
-        .and(header_regex("authorization", r"SignedHeaders=[a-z0-9;-]*x-amz-security-token"))
-        .respond_with(eventstream_response([start(), stop(0, "COMPLETED")].concat()))
+        .and(header_regex(
+            "authorization",
+            r"SignedHeaders=[a-z0-9;-]*x-amz-security-token",
+        ))
+        .respond_with(eventstream_response(
+            [start(), stop(0, "COMPLETED")].concat(),
+        ))
         .expect(1)
         .mount(&server)
         .await;
     let config = agentcore_sdk::Config::builder()
         .region("us-east-1")
         .endpoint_url(server.uri())
-        .credentials_provider(agentcore_sdk::Credentials::new("AKID", "SECRET", Some("SESSIONTOKEN".into()), None, "test"))
+        .credentials_provider(agentcore_sdk::Credentials::new(
+            "AKID",
+            "SECRET",
+            Some("SESSIONTOKEN".into()),
+            None,
+            "test",
+        ))
         .build()
         .unwrap();
-    agentcore_sdk::Client::from_conf(config).run(ARN, "x").output().await.unwrap();
+    agentcore_sdk::Client::from_conf(config)
+        .run(ARN, "x")
+        .output()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn errors_and_debug_never_show_secrets() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({"__type": "AccessDeniedException", "message": "denied"})))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            serde_json::json!({"__type": "AccessDeniedException", "message": "denied"}),
+        ))
         .mount(&server)
         .await;
     let c = client(&server.uri());

@@ -62,7 +62,10 @@ pub async fn create_runtime(client: &Client, name: &str) -> (RuntimeArn, String)
         .send()
         .await
         .expect("runtime becomes READY");
-    (ready.agent_runtime_arn, ready.agent_runtime_id.into_string())
+    (
+        ready.agent_runtime_arn,
+        ready.agent_runtime_id.into_string(),
+    )
 }
 
 /// Peak resident set size of this process, in bytes (Linux `VmHWM`).

@@ -25,10 +25,22 @@ async fn output_streams_live_in_order() {
     assert_eq!(
         &seen[1..],
         &[
-            CommandEvent::Delta { stdout: "one\n".into(), stderr: String::new() },
-            CommandEvent::Delta { stdout: String::new(), stderr: "two\n".into() },
-            CommandEvent::Delta { stdout: "three\n".into(), stderr: String::new() },
-            CommandEvent::Stop { exit_code: 0, status: CommandStatus::Completed },
+            CommandEvent::Delta {
+                stdout: "one\n".into(),
+                stderr: String::new()
+            },
+            CommandEvent::Delta {
+                stdout: String::new(),
+                stderr: "two\n".into()
+            },
+            CommandEvent::Delta {
+                stdout: "three\n".into(),
+                stderr: String::new()
+            },
+            CommandEvent::Stop {
+                exit_code: 0,
+                status: CommandStatus::Completed
+            },
         ]
     );
 }
@@ -39,9 +51,19 @@ async fn exit_codes_and_signals() {
     let s = f.session();
     assert_eq!(s.command("exit 7").output().await.unwrap().exit_code, 7);
     assert_eq!(s.command("true").output().await.unwrap().exit_code, 0);
-    assert_eq!(s.command("kill -9 $$").output().await.unwrap().exit_code, 137);
-    assert_eq!(s.command("kill -TERM $$").output().await.unwrap().exit_code, 143);
-    let missing = s.command("definitely-not-a-command-xyz").output().await.unwrap();
+    assert_eq!(
+        s.command("kill -9 $$").output().await.unwrap().exit_code,
+        137
+    );
+    assert_eq!(
+        s.command("kill -TERM $$").output().await.unwrap().exit_code,
+        143
+    );
+    let missing = s
+        .command("definitely-not-a-command-xyz")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(missing.exit_code, 127);
     assert!(missing.stderr.contains("not found"), "{}", missing.stderr);
 }
@@ -111,7 +133,11 @@ async fn large_output_streams_with_bounded_memory() {
     assert_eq!(exit, Some(0));
     let growth = peak_rss().saturating_sub(before);
     // Server and client share this process: neither may hold the output.
-    assert!(growth < 64 * 1024 * 1024, "peak RSS grew by {} MiB", growth >> 20);
+    assert!(
+        growth < 64 * 1024 * 1024,
+        "peak RSS grew by {} MiB",
+        growth >> 20
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,16 +171,31 @@ async fn session_storage_is_at_its_real_path_and_isolated() {
         .await
         .unwrap();
     assert_eq!(out.stdout, "from-a\nworkspace\n", "{out:?}");
-    let other = b.command("ls -A /mnt/workspace | wc -l").output().await.unwrap();
-    assert_eq!(other.stdout.trim(), "0", "sessions must not see each other's storage");
+    let other = b
+        .command("ls -A /mnt/workspace | wc -l")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.stdout.trim(),
+        "0",
+        "sessions must not see each other's storage"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_state_carries_between_commands_but_files_do() {
     let f = Fixture::new().await;
     let s = f.session();
-    s.command("export FOO=bar; cd /tmp; echo x > $HOME/h").output().await.unwrap();
-    let out = s.command("echo \"[$FOO]\"; cat $HOME/h").output().await.unwrap();
+    s.command("export FOO=bar; cd /tmp; echo x > $HOME/h")
+        .output()
+        .await
+        .unwrap();
+    let out = s
+        .command("echo \"[$FOO]\"; cat $HOME/h")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "[]\nx\n");
 }
 
@@ -162,10 +203,16 @@ async fn no_state_carries_between_commands_but_files_do() {
 async fn stop_kills_running_commands_and_keeps_storage() {
     let f = Fixture::new().await;
     let s = f.session();
-    s.command("echo kept > /mnt/workspace/kept; echo gone > $HOME/scratch").output().await.unwrap();
+    s.command("echo kept > /mnt/workspace/kept; echo gone > $HOME/scratch")
+        .output()
+        .await
+        .unwrap();
     let mut long = s.command("echo running; sleep 300").send().await.unwrap();
     assert_eq!(long.next().await.unwrap().unwrap(), CommandEvent::Start);
-    assert!(matches!(long.next().await.unwrap().unwrap(), CommandEvent::Delta { .. }));
+    assert!(matches!(
+        long.next().await.unwrap().unwrap(),
+        CommandEvent::Delta { .. }
+    ));
     s.stop().await.unwrap();
     match long.next().await.unwrap().unwrap() {
         CommandEvent::Stop { exit_code, .. } => assert_eq!(exit_code, 137),
@@ -184,7 +231,11 @@ async fn stop_kills_running_commands_and_keeps_storage() {
 async fn storage_and_runtimes_survive_a_server_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (arn, session_id) = {
-        let local = LocalRuntime::builder().data_dir(dir.path()).start().await.unwrap();
+        let local = LocalRuntime::builder()
+            .data_dir(dir.path())
+            .start()
+            .await
+            .unwrap();
         let client = local.client();
         let (arn, _) = create_runtime(&client, "persist").await;
         let s = client.session(&arn).unwrap();
@@ -196,12 +247,24 @@ async fn storage_and_runtimes_survive_a_server_restart() {
         local.shutdown().await;
         (arn, s.id().clone())
     };
-    let local = LocalRuntime::builder().data_dir(dir.path()).start().await.unwrap();
+    let local = LocalRuntime::builder()
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
     let client = local.client();
-    let rt = client.get_agent_runtime(arn.runtime_id().as_str()).send().await.unwrap();
+    let rt = client
+        .get_agent_runtime(arn.runtime_id().as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rt.agent_runtime_arn, arn);
     let s = client.session_with_id(&arn, session_id.as_str()).unwrap();
-    let out = s.command("cat /mnt/workspace/repo/file").output().await.unwrap();
+    let out = s
+        .command("cat /mnt/workspace/repo/file")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "v1\n");
 }
 
@@ -222,8 +285,16 @@ async fn idle_sessions_are_stopped() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(f.local.running_sessions(), 0, "idle session was not stopped");
-    let out = s.command("cat $HOME/marker 2>/dev/null || echo fresh").output().await.unwrap();
+    assert_eq!(
+        f.local.running_sessions(),
+        0,
+        "idle session was not stopped"
+    );
+    let out = s
+        .command("cat $HOME/marker 2>/dev/null || echo fresh")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "fresh\n");
 }
 
@@ -231,11 +302,25 @@ async fn idle_sessions_are_stopped() {
 async fn service_errors_have_the_service_shape() {
     let f = Fixture::new().await;
     let missing: agentcore_sdk::RuntimeArn =
-        "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/nope-AbCdE12345".parse().unwrap();
+        "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/nope-AbCdE12345"
+            .parse()
+            .unwrap();
     let err = f.client.run(&missing, "true").output().await.unwrap_err();
-    assert_eq!(err.service_kind(), Some(&ServiceErrorKind::ResourceNotFound));
-    let err = f.client.run(&f.arn, "true").qualifier("nosuch").output().await.unwrap_err();
-    assert_eq!(err.service_kind(), Some(&ServiceErrorKind::ResourceNotFound));
+    assert_eq!(
+        err.service_kind(),
+        Some(&ServiceErrorKind::ResourceNotFound)
+    );
+    let err = f
+        .client
+        .run(&f.arn, "true")
+        .qualifier("nosuch")
+        .output()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.service_kind(),
+        Some(&ServiceErrorKind::ResourceNotFound)
+    );
     let err = f
         .client
         .create_agent_runtime()
@@ -245,7 +330,11 @@ async fn service_errors_have_the_service_shape() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err.service_kind(), Some(&ServiceErrorKind::Conflict), "{err}");
+    assert_eq!(
+        err.service_kind(),
+        Some(&ServiceErrorKind::Conflict),
+        "{err}"
+    );
     assert!(matches!(err, Error::Service(_)));
 }
 
@@ -282,18 +371,44 @@ async fn control_plane_round_trip() {
     assert_eq!(up.agent_runtime_version, "2");
     let versions = c.list_agent_runtime_versions(&f.id).send().await.unwrap();
     assert_eq!(versions.agent_runtimes.len(), 2);
-    c.create_agent_runtime_endpoint(&f.id).name("prod").agent_runtime_version("1").send().await.unwrap();
-    let eps: Vec<_> = c.list_agent_runtime_endpoints(&f.id).into_stream().try_collect().await.unwrap();
+    c.create_agent_runtime_endpoint(&f.id)
+        .name("prod")
+        .agent_runtime_version("1")
+        .send()
+        .await
+        .unwrap();
+    let eps: Vec<_> = c
+        .list_agent_runtime_endpoints(&f.id)
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(eps.len(), 2);
-    let prod = c.get_agent_runtime_endpoint(&f.id, "prod").send().await.unwrap();
+    let prod = c
+        .get_agent_runtime_endpoint(&f.id, "prod")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(prod.live_version.as_deref(), Some("1"));
-    c.delete_agent_runtime_endpoint(&f.id, "prod").send().await.unwrap();
+    c.delete_agent_runtime_endpoint(&f.id, "prod")
+        .send()
+        .await
+        .unwrap();
     for i in 0..5 {
         create_runtime(c, &format!("extra{i}")).await;
     }
-    let all: Vec<_> = c.list_agent_runtimes().max_results(2).into_stream().try_collect().await.unwrap();
+    let all: Vec<_> = c
+        .list_agent_runtimes()
+        .max_results(2)
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(all.len(), 6);
     c.delete_agent_runtime(&f.id).send().await.unwrap();
     let err = c.get_agent_runtime(&f.id).send().await.unwrap_err();
-    assert_eq!(err.service_kind(), Some(&ServiceErrorKind::ResourceNotFound));
+    assert_eq!(
+        err.service_kind(),
+        Some(&ServiceErrorKind::ResourceNotFound)
+    );
 }

@@ -1,7 +1,7 @@
 //! Control plane: create, read, update, delete and list agent runtimes and their endpoints;
 //! wait until a runtime is `READY`.
 //!
-//! Every operation is a builder returned by a [`Client`](crate::Client) method and finished with
+//! Every operation is a builder returned by a [`Client`] method and finished with
 //! `.send().await`. Input is validated when `send` is called, before any request is made.
 //!
 //! ```no_run
@@ -53,7 +53,10 @@ fn runtime_path(id: &RuntimeId, suffix: &str) -> String {
 
 fn endpoint_path(id: &RuntimeId, name: Option<&EndpointName>) -> String {
     match name {
-        Some(n) => runtime_path(id, &format!("runtime-endpoints/{}/", encode_segment(n.as_str()))),
+        Some(n) => runtime_path(
+            id,
+            &format!("runtime-endpoints/{}/", encode_segment(n.as_str())),
+        ),
         None => runtime_path(id, "runtime-endpoints/"),
     }
 }
@@ -106,12 +109,16 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
         Some(r) => {
             let ok = r.starts_with("arn:aws")
                 && r.split(':').nth(2) == Some("iam")
-                && r.split(':').nth(5).is_some_and(|s| s.starts_with("role/") && s.len() > 5)
+                && r.split(':')
+                    .nth(5)
+                    .is_some_and(|s| s.starts_with("role/") && s.len() > 5)
                 && r.len() <= 2048;
             if !ok {
                 return Err(Error::invalid(
                     "roleArn",
-                    format!("must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got {r:?}"),
+                    format!(
+                        "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got {r:?}"
+                    ),
                 ));
             }
         }
@@ -119,7 +126,10 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
     if let Some(d) = &input.description
         && (d.is_empty() || d.len() > 4096)
     {
-        return Err(Error::invalid("description", "must be 1 to 4096 characters"));
+        return Err(Error::invalid(
+            "description",
+            "must be 1 to 4096 characters",
+        ));
     }
     check_client_token(&input.client_token)?;
     if let Some(l) = &input.lifecycle_configuration {
@@ -129,7 +139,12 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
             60,
             1_209_600,
         )?;
-        check_range("lifecycleConfiguration.maxLifetime", l.max_lifetime, 60, 1_209_600)?;
+        check_range(
+            "lifecycleConfiguration.maxLifetime",
+            l.max_lifetime,
+            60,
+            1_209_600,
+        )?;
     }
     if let Some(env) = &input.environment_variables {
         if env.len() > 50 {
@@ -196,7 +211,9 @@ pub fn validate_filesystem_configurations(fs: &[FilesystemConfiguration]) -> Res
 /// it silently.
 fn check_unknown_filesystem(index: usize, v: &serde_json::Value) -> Result<(), Error> {
     fn member<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Option<String> {
-        serde_json::from_value::<T>(v.clone()).err().map(|e| e.to_string())
+        serde_json::from_value::<T>(v.clone())
+            .err()
+            .map(|e| e.to_string())
     }
     let Some(obj) = v.as_object() else {
         return Err(Error::invalid(
@@ -207,7 +224,10 @@ fn check_unknown_filesystem(index: usize, v: &serde_json::Value) -> Result<(), E
     if obj.len() != 1 {
         return Err(Error::invalid(
             "filesystemConfigurations",
-            format!("entry {index} must have exactly one member, got {}", obj.len()),
+            format!(
+                "entry {index} must have exactly one member, got {}",
+                obj.len()
+            ),
         ));
     }
     let problem = obj.iter().find_map(|(k, inner)| match k.as_str() {
@@ -369,10 +389,23 @@ impl CreateAgentRuntime {
         input
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
-        let span = tracing::info_span!("agentcore.create_agent_runtime", name = input.agent_runtime_name.as_deref(), request_id = tracing::field::Empty);
-        let req = Request::new("CreateAgentRuntime", Plane::Control, Method::PUT, "/runtimes/".into())
-            .json_body(&input)?;
-        self.client.transport().send_json(&req).instrument(span).await
+        let span = tracing::info_span!(
+            "agentcore.create_agent_runtime",
+            name = input.agent_runtime_name.as_deref(),
+            request_id = tracing::field::Empty
+        );
+        let req = Request::new(
+            "CreateAgentRuntime",
+            Plane::Control,
+            Method::PUT,
+            "/runtimes/".into(),
+        )
+        .json_body(&input)?;
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 
@@ -410,9 +443,18 @@ impl UpdateAgentRuntime {
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
         let span = tracing::info_span!("agentcore.update_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new("UpdateAgentRuntime", Plane::Control, Method::PUT, runtime_path(&id, ""))
-            .json_body(&input)?;
-        self.client.transport().send_json(&req).instrument(span).await
+        let req = Request::new(
+            "UpdateAgentRuntime",
+            Plane::Control,
+            Method::PUT,
+            runtime_path(&id, ""),
+        )
+        .json_body(&input)?;
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 
@@ -444,9 +486,18 @@ impl GetAgentRuntime {
     pub async fn send(self) -> Result<AgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
         let span = tracing::info_span!("agentcore.get_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new("GetAgentRuntime", Plane::Control, Method::GET, runtime_path(&id, ""))
-            .query("version", self.version);
-        self.client.transport().send_json(&req).instrument(span).await
+        let req = Request::new(
+            "GetAgentRuntime",
+            Plane::Control,
+            Method::GET,
+            runtime_path(&id, ""),
+        )
+        .query("version", self.version);
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 
@@ -490,10 +541,19 @@ impl DeleteAgentRuntime {
             .client_token
             .unwrap_or_else(|| ClientToken::generate().into_string());
         let span = tracing::info_span!("agentcore.delete_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new("DeleteAgentRuntime", Plane::Control, Method::DELETE, runtime_path(&id, ""))
-            .query("version", self.version)
-            .query("clientToken", Some(token));
-        self.client.transport().send_json(&req).instrument(span).await
+        let req = Request::new(
+            "DeleteAgentRuntime",
+            Plane::Control,
+            Method::DELETE,
+            runtime_path(&id, ""),
+        )
+        .query("version", self.version)
+        .query("clientToken", Some(token));
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 
@@ -541,7 +601,11 @@ impl Page for AgentRuntimeEndpointsPage {
 }
 
 impl<P: Page> ListRequest<P> {
-    pub(crate) fn new(client: Client, operation: &'static str, path: Result<String, Error>) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        operation: &'static str,
+        path: Result<String, Error>,
+    ) -> Self {
         let path = path.map_err(|e| match e {
             Error::InvalidInput { field, rule } => (field, rule),
             other => ("agentRuntimeId", other.to_string()),
@@ -575,11 +639,19 @@ impl<P: Page> ListRequest<P> {
             .clone()
             .map_err(|(field, rule)| Error::InvalidInput { field, rule })?;
         check_range("maxResults", self.max_results, 1, 100)?;
-        let span = tracing::info_span!("agentcore.list", operation = self.operation, request_id = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "agentcore.list",
+            operation = self.operation,
+            request_id = tracing::field::Empty
+        );
         let req = Request::new(self.operation, Plane::Control, Method::POST, path)
             .query("maxResults", self.max_results)
             .query("nextToken", self.next_token.clone());
-        self.client.transport().send_json(&req).instrument(span).await
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 
     /// Every item of every page, fetching pages as the stream is read.
@@ -671,9 +743,18 @@ impl CreateAgentRuntimeEndpoint {
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
         let span = tracing::info_span!("agentcore.create_agent_runtime_endpoint", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new("CreateAgentRuntimeEndpoint", Plane::Control, Method::PUT, endpoint_path(&id, None))
-            .json_body(&input)?;
-        self.client.transport().send_json(&req).instrument(span).await
+        let req = Request::new(
+            "CreateAgentRuntimeEndpoint",
+            Plane::Control,
+            Method::PUT,
+            endpoint_path(&id, None),
+        )
+        .json_body(&input)?;
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 
@@ -742,9 +823,18 @@ impl UpdateAgentRuntimeEndpoint {
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
         let span = tracing::info_span!("agentcore.update_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
-        let req = Request::new("UpdateAgentRuntimeEndpoint", Plane::Control, Method::PUT, endpoint_path(&id, Some(&name)))
-            .json_body(&input)?;
-        self.client.transport().send_json(&req).instrument(span).await
+        let req = Request::new(
+            "UpdateAgentRuntimeEndpoint",
+            Plane::Control,
+            Method::PUT,
+            endpoint_path(&id, Some(&name)),
+        )
+        .json_body(&input)?;
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 
@@ -766,8 +856,17 @@ impl GetAgentRuntimeEndpoint {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
         let span = tracing::info_span!("agentcore.get_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
-        let req = Request::new("GetAgentRuntimeEndpoint", Plane::Control, Method::GET, endpoint_path(&id, Some(&name)));
-        self.client.transport().send_json(&req).instrument(span).await
+        let req = Request::new(
+            "GetAgentRuntimeEndpoint",
+            Plane::Control,
+            Method::GET,
+            endpoint_path(&id, Some(&name)),
+        );
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 
@@ -804,9 +903,18 @@ impl DeleteAgentRuntimeEndpoint {
             .client_token
             .unwrap_or_else(|| ClientToken::generate().into_string());
         let span = tracing::info_span!("agentcore.delete_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
-        let req = Request::new("DeleteAgentRuntimeEndpoint", Plane::Control, Method::DELETE, endpoint_path(&id, Some(&name)))
-            .query("clientToken", Some(token));
-        self.client.transport().send_json(&req).instrument(span).await
+        let req = Request::new(
+            "DeleteAgentRuntimeEndpoint",
+            Plane::Control,
+            Method::DELETE,
+            endpoint_path(&id, Some(&name)),
+        )
+        .query("clientToken", Some(token));
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }
 

@@ -458,7 +458,11 @@ impl EnvironmentVariables {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvironmentVariables {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -585,7 +589,11 @@ pub struct AgentRuntimeChange {
     #[serde(with = "timestamp")]
     pub created_at: DateTime,
     /// When it was updated (UpdateAgentRuntime only).
-    #[serde(default, with = "timestamp::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_updated_at: Option<DateTime>,
     /// The status, usually `CREATING` or `UPDATING`.
     pub status: AgentRuntimeStatus,
@@ -671,7 +679,11 @@ pub struct AgentRuntimeEndpointChange {
     #[serde(with = "timestamp")]
     pub created_at: DateTime,
     /// When it was last updated (update only).
-    #[serde(default, with = "timestamp::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_updated_at: Option<DateTime>,
 }
 

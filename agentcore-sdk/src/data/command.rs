@@ -255,7 +255,10 @@ impl CommandStream {
         let mut stderr = String::new();
         while let Some(event) = self.next().await {
             match event? {
-                CommandEvent::Delta { stdout: o, stderr: e } => {
+                CommandEvent::Delta {
+                    stdout: o,
+                    stderr: e,
+                } => {
                     stdout.push_str(&o);
                     stderr.push_str(&e);
                 }

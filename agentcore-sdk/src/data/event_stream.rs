@@ -122,8 +122,14 @@ mod tests {
 
     fn frame(payload: &[u8]) -> Vec<u8> {
         let msg = Message::new(Bytes::copy_from_slice(payload))
-            .add_header(Header::new(":message-type", HeaderValue::String("event".into())))
-            .add_header(Header::new(":event-type", HeaderValue::String("chunk".into())));
+            .add_header(Header::new(
+                ":message-type",
+                HeaderValue::String("event".into()),
+            ))
+            .add_header(Header::new(
+                ":event-type",
+                HeaderValue::String("chunk".into()),
+            ));
         let mut out = Vec::new();
         write_message_to(&msg, &mut out).unwrap();
         out
@@ -140,7 +146,10 @@ mod tests {
                 got.push(m.payload().clone());
             }
         }
-        assert_eq!(got, vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")]);
+        assert_eq!(
+            got,
+            vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")]
+        );
         assert!(!d.has_partial());
     }
 
@@ -152,7 +161,10 @@ mod tests {
         f[8..12].copy_from_slice(&crc.to_be_bytes());
         let mut d = FrameDecoder::new();
         d.push(&f[..12]);
-        assert!(matches!(d.next_message(), Err(Error::MalformedResponse { .. })));
+        assert!(matches!(
+            d.next_message(),
+            Err(Error::MalformedResponse { .. })
+        ));
     }
 
     #[test]
@@ -162,6 +174,9 @@ mod tests {
         f[n - 1] ^= 0xff;
         let mut d = FrameDecoder::new();
         d.push(&f);
-        assert!(matches!(d.next_message(), Err(Error::MalformedResponse { .. })));
+        assert!(matches!(
+            d.next_message(),
+            Err(Error::MalformedResponse { .. })
+        ));
     }
 }

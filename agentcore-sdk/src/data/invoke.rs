@@ -26,7 +26,9 @@ pub struct ByteStream {
 
 impl fmt::Debug for ByteStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ByteStream").field("done", &self.done).finish()
+        f.debug_struct("ByteStream")
+            .field("done", &self.done)
+            .finish()
     }
 }
 
@@ -183,7 +185,9 @@ pub struct SseStream {
 
 impl fmt::Debug for SseStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SseStream").field("done", &self.done).finish()
+        f.debug_struct("SseStream")
+            .field("done", &self.done)
+            .finish()
     }
 }
 
@@ -208,7 +212,11 @@ impl SseStream {
             return None;
         }
         let line = self.buf.split_to(pos).freeze();
-        let skip = if is_cr && self.buf.get(1) == Some(&b'\n') { 2 } else { 1 };
+        let skip = if is_cr && self.buf.get(1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
         let _ = self.buf.split_to(skip);
         Some(line)
     }
@@ -323,15 +331,19 @@ mod tests {
                 .map(|c| Ok(Bytes::from_static(c.as_bytes())))
                 .collect::<Vec<_>>(),
         );
-        SseStream::new(body)
-            .map(|r| r.unwrap())
-            .collect()
-            .await
+        SseStream::new(body).map(|r| r.unwrap()).collect().await
     }
 
     #[tokio::test]
     async fn sse_fields_and_split_lines() {
-        let evs = parse(&["data: hel", "lo\r", "\n\r\nevent: done\ndata: a\ndata: b\nid: 7\n\n", ": comment\n", "data: tail"]).await;
+        let evs = parse(&[
+            "data: hel",
+            "lo\r",
+            "\n\r\nevent: done\ndata: a\ndata: b\nid: 7\n\n",
+            ": comment\n",
+            "data: tail",
+        ])
+        .await;
         assert_eq!(evs.len(), 3);
         assert_eq!(evs[0].data, "hello");
         assert_eq!(evs[1].event, "done");

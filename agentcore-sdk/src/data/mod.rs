@@ -63,7 +63,8 @@ impl Common {
             Some(Ok(a)) => Ok(a.clone()),
             Some(Err(rule)) => Err(Error::invalid(
                 "agentRuntimeArn",
-                rule.trim_start_matches("invalid agentRuntimeArn: ").to_owned(),
+                rule.trim_start_matches("invalid agentRuntimeArn: ")
+                    .to_owned(),
             )),
             None => Err(Error::invalid("agentRuntimeArn", "is required")),
         }
@@ -86,8 +87,9 @@ impl Common {
     ) -> Result<(Request, RuntimeArn), Error> {
         let arn = self.arn()?;
         if let Some(q) = &self.qualifier {
-            q.parse::<EndpointName>()
-                .map_err(|_| Error::invalid("qualifier", format!("must be an endpoint name, got {q:?}")))?;
+            q.parse::<EndpointName>().map_err(|_| {
+                Error::invalid("qualifier", format!("must be an endpoint name, got {q:?}"))
+            })?;
         }
         if let Some(a) = &self.account_id
             && (a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()))
@@ -231,7 +233,9 @@ impl CommandRequest {
         command.validate()?;
         let timeout = self.timeout.map(validate_command_timeout).transpose()?;
         let session = self.common.session_id(false)?;
-        let (req, arn) = self.common.request("InvokeAgentRuntimeCommand", "commands", session.as_ref())?;
+        let (req, arn) =
+            self.common
+                .request("InvokeAgentRuntimeCommand", "commands", session.as_ref())?;
         let req = req
             .json_body(&CommandBody {
                 command: command.as_str(),
@@ -245,15 +249,21 @@ impl CommandRequest {
             session = session.as_ref().map(SessionId::as_str),
             request_id = tracing::field::Empty,
         );
-        let resp = self.client.transport().send(&req).instrument(span.clone()).await?;
+        let resp = self
+            .client
+            .transport()
+            .send(&req)
+            .instrument(span.clone())
+            .await?;
         let headers = resp.headers().clone();
         let rid = request_id(&headers);
         let deadline = Duration::from_secs(u64::from(timeout.unwrap_or(300)))
             + self.client.config().timeouts().get_stream_grace();
-        Ok(
-            CommandStream::from_byte_stream(body_stream(resp, "InvokeAgentRuntimeCommand"), deadline)
-                .with_metadata(echoed_session(&headers).or(session), rid, span),
+        Ok(CommandStream::from_byte_stream(
+            body_stream(resp, "InvokeAgentRuntimeCommand"),
+            deadline,
         )
+        .with_metadata(echoed_session(&headers).or(session), rid, span))
     }
 
     /// Runs the command to its end and collects its output.
@@ -351,11 +361,16 @@ impl InvokeRequest {
         if self.payload.len() > MAX_PAYLOAD_BYTES {
             return Err(Error::invalid(
                 "payload",
-                format!("must be at most {MAX_PAYLOAD_BYTES} bytes, got {}", self.payload.len()),
+                format!(
+                    "must be at most {MAX_PAYLOAD_BYTES} bytes, got {}",
+                    self.payload.len()
+                ),
             ));
         }
         let session = self.common.session_id(false)?;
-        let (mut req, arn) = self.common.request("InvokeAgentRuntime", "invocations", session.as_ref())?;
+        let (mut req, arn) =
+            self.common
+                .request("InvokeAgentRuntime", "invocations", session.as_ref())?;
         req.body = self.payload;
         let req = req
             .header(
@@ -432,7 +447,9 @@ impl StopSessionRequest {
             Some(t) => t.parse::<ClientToken>()?,
             None => ClientToken::generate(),
         };
-        let (req, arn) = self.common.request("StopRuntimeSession", "stopruntimesession", session.as_ref())?;
+        let (req, arn) =
+            self.common
+                .request("StopRuntimeSession", "stopruntimesession", session.as_ref())?;
         let req = req.json_body(&serde_json::json!({ "clientToken": token.as_str() }))?;
         let span = tracing::info_span!(
             "agentcore.stop_session",
@@ -440,7 +457,12 @@ impl StopSessionRequest {
             session = session.as_ref().map(SessionId::as_str),
             request_id = tracing::field::Empty,
         );
-        let (headers, _) = self.client.transport().send_unary(&req).instrument(span).await?;
+        let (headers, _) = self
+            .client
+            .transport()
+            .send_unary(&req)
+            .instrument(span)
+            .await?;
         Ok(StopSessionOutput {
             session_id: echoed_session(&headers).or(session),
         })

@@ -97,13 +97,15 @@ impl Frame {
             channel::STDIN => Frame::Stdin(payload),
             channel::STDOUT => Frame::Stdout(payload),
             channel::STDERR => Frame::Stderr(payload),
-            channel::STATUS => Frame::Status(Box::new(
-                serde_json::from_slice(&payload)
-                    .map_err(|e| Error::malformed_with("shell STATUS frame is not valid JSON", e))?,
-            )),
+            channel::STATUS => {
+                Frame::Status(Box::new(serde_json::from_slice(&payload).map_err(|e| {
+                    Error::malformed_with("shell STATUS frame is not valid JSON", e)
+                })?))
+            }
             channel::RESIZE => {
-                let r: ResizeJson = serde_json::from_slice(&payload)
-                    .map_err(|e| Error::malformed_with("shell RESIZE frame is not valid JSON", e))?;
+                let r: ResizeJson = serde_json::from_slice(&payload).map_err(|e| {
+                    Error::malformed_with("shell RESIZE frame is not valid JSON", e)
+                })?;
                 Frame::Resize {
                     width: r.width,
                     height: r.height,
@@ -303,7 +305,10 @@ mod tests {
             Frame::Stdout(Bytes::from_static(b"\x1b[0mfile\r\n")),
             Frame::Stderr(Bytes::from_static(b"warn")),
             Frame::Status(Box::new(Status::confirmation("main", true, Some(10)))),
-            Frame::Resize { width: 80, height: 24 },
+            Frame::Resize {
+                width: 80,
+                height: 24,
+            },
             Frame::Heartbeat,
             Frame::Close,
             Frame::Unknown(0x42, Bytes::from_static(b"?")),

@@ -34,12 +34,7 @@ pub(crate) struct Request {
 }
 
 impl Request {
-    pub(crate) fn new(
-        operation: &'static str,
-        plane: Plane,
-        method: Method,
-        path: String,
-    ) -> Self {
+    pub(crate) fn new(operation: &'static str, plane: Plane, method: Method, path: String) -> Self {
         Self {
             operation,
             plane,
@@ -215,9 +210,16 @@ impl Transport {
         req: &Request,
     ) -> Result<T, Error> {
         let (_, body) = self.send_unary(req).await?;
-        let body = if body.is_empty() { Bytes::from_static(b"{}") } else { body };
+        let body = if body.is_empty() {
+            Bytes::from_static(b"{}")
+        } else {
+            body
+        };
         serde_json::from_slice(&body).map_err(|e| {
-            Error::malformed_with(format!("{} response body is not the expected JSON", req.operation), e)
+            Error::malformed_with(
+                format!("{} response body is not the expected JSON", req.operation),
+                e,
+            )
         })
     }
 }
@@ -250,7 +252,14 @@ mod tests {
     #[test]
     fn url_keeps_base_path_and_encodes_query() {
         let base = url::Url::parse("https://proxy.example.com/agentcore/").unwrap();
-        let u = request_url(&base, "/runtimes/a%3Ab/commands", &[("qualifier", "DEFAULT".into()), ("x", "a b/c".into())]);
-        assert_eq!(u, "https://proxy.example.com/agentcore/runtimes/a%3Ab/commands?qualifier=DEFAULT&x=a%20b%2Fc");
+        let u = request_url(
+            &base,
+            "/runtimes/a%3Ab/commands",
+            &[("qualifier", "DEFAULT".into()), ("x", "a b/c".into())],
+        );
+        assert_eq!(
+            u,
+            "https://proxy.example.com/agentcore/runtimes/a%3Ab/commands?qualifier=DEFAULT&x=a%20b%2Fc"
+        );
     }
 }

@@ -82,8 +82,8 @@ pub(crate) fn sign_headers(
         .into_parts();
     let (new_headers, _params) = instructions.into_parts();
     for h in new_headers {
-        let value = http::HeaderValue::from_str(h.value())
-            .map_err(|e| signing_error(e.to_string()))?;
+        let value =
+            http::HeaderValue::from_str(h.value()).map_err(|e| signing_error(e.to_string()))?;
         headers.insert(h.name(), value);
     }
     Ok(())

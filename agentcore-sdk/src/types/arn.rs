@@ -170,34 +170,6 @@ impl fmt::Debug for RuntimeArn {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_partitions() {
-        let a: RuntimeArn = "arn:aws-cn:bedrock-agentcore:cn-north-1:123456789012:runtime/a-0123456789"
-            .parse()
-            .unwrap();
-        assert_eq!(a.partition(), "aws-cn");
-    }
-
-    #[test]
-    fn rejects_wrong_shapes() {
-        for bad in [
-            "",
-            "arn:aws:s3:us-east-1:123456789012:runtime/a-0123456789",
-            "arn:aws:bedrock-agentcore:us-east-1:1234:runtime/a-0123456789",
-            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/a-0123456789",
-            "arn:aws:bedrock-agentcore:US:123456789012:runtime/a-0123456789",
-            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/a-01234",
-            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/",
-        ] {
-            assert!(bad.parse::<RuntimeArn>().is_err(), "{bad}");
-        }
-    }
-}
-
 /// Anything that names an agent runtime ARN: a [`RuntimeArn`] or a string parsed as one.
 ///
 /// Builders take `impl IntoRuntimeArn` so both `&str` and an already-parsed ARN work; a
@@ -240,5 +212,34 @@ impl IntoRuntimeArn for &String {
 impl AsRef<str> for RuntimeArn {
     fn as_ref(&self) -> &str {
         &self.full
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_partitions() {
+        let a: RuntimeArn =
+            "arn:aws-cn:bedrock-agentcore:cn-north-1:123456789012:runtime/a-0123456789"
+                .parse()
+                .unwrap();
+        assert_eq!(a.partition(), "aws-cn");
+    }
+
+    #[test]
+    fn rejects_wrong_shapes() {
+        for bad in [
+            "",
+            "arn:aws:s3:us-east-1:123456789012:runtime/a-0123456789",
+            "arn:aws:bedrock-agentcore:us-east-1:1234:runtime/a-0123456789",
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/a-0123456789",
+            "arn:aws:bedrock-agentcore:US:123456789012:runtime/a-0123456789",
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/a-01234",
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/",
+        ] {
+            assert!(bad.parse::<RuntimeArn>().is_err(), "{bad}");
+        }
     }
 }

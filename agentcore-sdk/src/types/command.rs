@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn timeout_limits() {
         assert!(validate_command_timeout(Duration::from_secs(0)).is_err());
-        assert_eq!(validate_command_timeout(Duration::from_secs(3600)).unwrap(), 3600);
+        assert_eq!(
+            validate_command_timeout(Duration::from_secs(3600)).unwrap(),
+            3600
+        );
         assert!(validate_command_timeout(Duration::from_secs(3601)).is_err());
         assert!(validate_command_timeout(Duration::from_millis(1500)).is_err());
     }

@@ -274,7 +274,11 @@ mod tests {
         assert!("a".repeat(33).parse::<SessionId>().is_ok());
         assert!("a".repeat(256).parse::<SessionId>().is_ok());
         assert!("a".repeat(257).parse::<SessionId>().is_err());
-        assert!(format!("{}\n", "a".repeat(40)).parse::<SessionId>().is_err());
+        assert!(
+            format!("{}\n", "a".repeat(40))
+                .parse::<SessionId>()
+                .is_err()
+        );
     }
 
     #[test]

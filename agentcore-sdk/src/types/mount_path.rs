@@ -29,9 +29,7 @@ impl MountPath {
 
     /// The directory name under `/mnt` (without a trailing `/`).
     pub fn name(&self) -> &str {
-        self.0
-            .trim_start_matches("/mnt/")
-            .trim_end_matches('/')
+        self.0.trim_start_matches("/mnt/").trim_end_matches('/')
     }
 
     /// The path without a trailing `/`, for comparing two mount paths.
@@ -46,13 +44,17 @@ impl FromStr for MountPath {
         let rule = |why: &str| {
             Error::invalid(
                 "mountPath",
-                format!("{why}: must match /mnt/[a-zA-Z0-9._-]+/? (one level under /mnt, 6 to 200 characters), got {s:?}"),
+                format!(
+                    "{why}: must match /mnt/[a-zA-Z0-9._-]+/? (one level under /mnt, 6 to 200 characters), got {s:?}"
+                ),
             )
         };
         if !(6..=200).contains(&s.len()) {
             return Err(rule("wrong length"));
         }
-        let rest = s.strip_prefix("/mnt/").ok_or_else(|| rule("must start with /mnt/"))?;
+        let rest = s
+            .strip_prefix("/mnt/")
+            .ok_or_else(|| rule("must start with /mnt/"))?;
         let name = rest.strip_suffix('/').unwrap_or(rest);
         if name.is_empty()
             || !name
@@ -84,7 +86,9 @@ impl TryFrom<String> for MountPath {
 
 impl<'de> serde::Deserialize<'de> for MountPath {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -109,9 +113,21 @@ mod tests {
         for ok in ["/mnt/a", "/mnt/workspace/", "/mnt/my.data-1_x"] {
             assert!(ok.parse::<MountPath>().is_ok(), "{ok}");
         }
-        for bad in ["/mnt/", "/mnt", "/mnt//", "/mnt/a/b", "/tmp/abc", "/mnt/a b", "/mnt/..", &format!("/mnt/{}", "a".repeat(200))] {
+        for bad in [
+            "/mnt/",
+            "/mnt",
+            "/mnt//",
+            "/mnt/a/b",
+            "/tmp/abc",
+            "/mnt/a b",
+            "/mnt/..",
+            &format!("/mnt/{}", "a".repeat(200)),
+        ] {
             assert!(bad.parse::<MountPath>().is_err(), "{bad}");
         }
-        assert_eq!("/mnt/ws/".parse::<MountPath>().unwrap().normalized(), "/mnt/ws");
+        assert_eq!(
+            "/mnt/ws/".parse::<MountPath>().unwrap().normalized(),
+            "/mnt/ws"
+        );
     }
 }

@@ -45,7 +45,11 @@ pub fn frame(message_type: &str, type_header: (&'static str, &str), payload: &[u
 }
 
 pub fn chunk(json: serde_json::Value) -> Vec<u8> {
-    frame("event", (":event-type", "chunk"), json.to_string().as_bytes())
+    frame(
+        "event",
+        (":event-type", "chunk"),
+        json.to_string().as_bytes(),
+    )
 }
 
 pub fn start() -> Vec<u8> {
@@ -71,7 +75,9 @@ pub fn exception(kind: &str, message: &str) -> Vec<u8> {
     frame(
         "exception",
         (":exception-type", kind),
-        serde_json::json!({ "message": message }).to_string().as_bytes(),
+        serde_json::json!({ "message": message })
+            .to_string()
+            .as_bytes(),
     )
 }
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on a fresh machine, then runs every test.
+#   scripts/test.sh            all tests
+#   scripts/test.sh --lint     also rustfmt, clippy -D warnings and rustdoc -D warnings
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+if [[ "${1:-}" == "--lint" ]]; then
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+fi
+
+# Two test threads: the machine has 2 cores and many tests run real processes.
+cargo test --workspace -- --test-threads=2
