@@ -200,29 +200,32 @@ fn spawn_shell(
                 Ok(n) => n,
             };
             let Some(proc) = weak.upgrade() else { break };
-            let bytes = Bytes::copy_from_slice(&buf[..n]);
-            let tx = proc
-                .inner
-                .lock()
-                .ok()
-                .and_then(|i| i.attached.as_ref().map(|a| (a.id, a.tx.clone())));
-            match tx {
-                Some((id, tx)) => {
-                    if let Err(mpsc::error::SendError(Out::Stdout(bytes))) =
-                        tx.send(Out::Stdout(bytes)).await
-                        && let Ok(mut inner) = proc.inner.lock()
-                    {
-                        // The connection went away while we were sending: keep the bytes.
+            let mut bytes = Bytes::copy_from_slice(&buf[..n]);
+            // Deliver to whoever is attached now; if that connection goes away mid-send, try
+            // the one that replaced it, else keep the bytes for the next attach.
+            loop {
+                let tx = proc
+                    .inner
+                    .lock()
+                    .ok()
+                    .and_then(|i| i.attached.as_ref().map(|a| (a.id, a.tx.clone())));
+                let Some((id, tx)) = tx else {
+                    if let Ok(mut inner) = proc.inner.lock() {
                         ShellProc::buffer(&mut inner, &bytes);
-                        if inner.attached.as_ref().is_some_and(|a| a.id == id) {
+                    }
+                    break;
+                };
+                match tx.send(Out::Stdout(bytes)).await {
+                    Ok(()) => break,
+                    Err(mpsc::error::SendError(out)) => {
+                        let Out::Stdout(b) = out else { break };
+                        bytes = b;
+                        if let Ok(mut inner) = proc.inner.lock()
+                            && inner.attached.as_ref().is_some_and(|a| a.id == id)
+                        {
                             inner.attached = None;
                             inner.detached_at = Some(Instant::now());
                         }
-                    }
-                }
-                None => {
-                    if let Ok(mut inner) = proc.inner.lock() {
-                        ShellProc::buffer(&mut inner, &bytes);
                     }
                 }
             }
@@ -455,7 +458,11 @@ async fn serve(
                     finish(&state, &proc, &mut socket, info).await;
                     return;
                 }
-                None => return,
+                // Our sender is dropped only when another client took the shell over.
+                None => {
+                    close(&mut socket, CLOSE_KICKED, "another client attached this shell").await;
+                    return;
+                }
             },
             _ = &mut kick_rx => {
                 close(&mut socket, CLOSE_KICKED, "another client attached this shell").await;

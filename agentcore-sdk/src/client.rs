@@ -114,6 +114,11 @@ impl Client {
         StopSessionRequest::new(self.clone(), Common::new(arn)).session_id(session_id)
     }
 
+    /// An interactive shell in a session of `arn`; finish with `.connect().await`.
+    pub fn shell(&self, arn: impl IntoRuntimeArn) -> crate::shell::ShellBuilder {
+        crate::shell::ShellBuilder::new(self.clone(), arn)
+    }
+
     // ---- control plane: runtimes ----------------------------------------------------------
 
     /// CreateAgentRuntime.

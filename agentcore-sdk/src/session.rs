@@ -99,6 +99,16 @@ impl Session {
         InvokeRequest::new(self.client.clone(), self.common()).payload(payload)
     }
 
+    /// An interactive shell in this session; finish with `.connect().await`.
+    pub fn shell(&self) -> crate::shell::ShellBuilder {
+        let b = crate::shell::ShellBuilder::new(self.client.clone(), &self.arn)
+            .session_id(self.id.as_str());
+        match &self.qualifier {
+            Some(q) => b.qualifier(q),
+            None => b,
+        }
+    }
+
     /// Stops the session's microVM now; its session storage is kept.
     pub async fn stop(&self) -> Result<StopSessionOutput, Error> {
         crate::data::StopSessionRequest::new(self.client.clone(), self.common())

@@ -81,3 +81,89 @@ pub fn peak_rss() -> u64 {
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
+
+/// A TCP proxy on loopback that can cut every connection through it, to test reconnects.
+pub struct FaultProxy {
+    addr: std::net::SocketAddr,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Proxies 127.0.0.1:<random> → `upstream`.
+    pub async fn start(upstream: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> =
+            Default::default();
+        let list = conns.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                list.lock().expect("proxy list").push(task.abort_handle());
+            }
+        });
+        Self {
+            addr,
+            conns,
+            accept,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Drops every live connection (both sides see the TCP connection end abruptly).
+    pub fn cut(&self) -> usize {
+        let mut conns = self.conns.lock().expect("proxy list");
+        let n = conns.iter().filter(|c| !c.is_finished()).count();
+        for c in conns.drain(..) {
+            c.abort();
+        }
+        n
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// Reads from `r` until `needle` appears in what was read (or 30 s pass); returns everything
+/// read so far.
+pub async fn read_until<R: tokio::io::AsyncRead + Unpin>(r: &mut R, needle: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut acc = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if String::from_utf8_lossy(&acc).contains(needle) {
+            return String::from_utf8_lossy(&acc).into_owned();
+        }
+        match tokio::time::timeout_at(deadline, r.read(&mut buf)).await {
+            Ok(Ok(0)) => panic!(
+                "EOF before {needle:?}; got: {}",
+                String::from_utf8_lossy(&acc)
+            ),
+            Ok(Ok(n)) => acc.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => panic!(
+                "read error before {needle:?}: {e}; got: {}",
+                String::from_utf8_lossy(&acc)
+            ),
+            Err(_) => panic!(
+                "no {needle:?} within 30 s; got: {}",
+                String::from_utf8_lossy(&acc)
+            ),
+        }
+    }
+}

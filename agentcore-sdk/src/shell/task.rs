@@ -1,0 +1,735 @@
+//! The task that owns a shell's WebSocket: upgrade (three auth modes), confirmation,
+//! keepalive, frame pumping and reconnects.
+
+use std::io;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::PollSender;
+use url::Url;
+
+use super::protocol::{
+    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, MAX_BEARER_LEN, SHELL_ID_HEADER, Status,
+};
+use super::{
+    Control, IAM_ACTION, Keepalive, ReadItem, ReconnectPolicy, Shell, ShellAuth, ShellBuilder,
+    ShellEvent, ShellExit, ShellHandle, ShellReader, ShellWriter,
+};
+use crate::client::Client;
+use crate::data::SESSION_ID_HEADER;
+use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_response};
+use crate::transport::signing;
+use crate::types::{EndpointName, RuntimeArn, SessionId, ShellId};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The session id as a query parameter (presigned and bearer modes).
+const SESSION_ID_QUERY: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
+
+/// Everything needed to (re)open the same shell.
+struct Target {
+    client: Client,
+    arn: RuntimeArn,
+    session_id: SessionId,
+    shell_id: ShellId,
+    qualifier: String,
+    auth: ShellAuth,
+    keepalive: Keepalive,
+}
+
+fn tls_connector() -> Connector {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            .unwrap_or_else(|_| {
+                // The default protocol versions are always supported by aws-lc-rs.
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::aws_lc_rs::default_provider(),
+                ))
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .map(|b| {
+                    b.with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth()
+                })
+                .unwrap_or_else(|_| unreachable!("TLS 1.3 is supported by aws-lc-rs"))
+            });
+        Arc::new(config)
+    });
+    Connector::Rustls(config.clone())
+}
+
+/// The shell URL (`wss://…/runtimes/{arn}/ws/shells?qualifier=…&shellId=…`), without auth.
+fn shell_url(target: &Target, session_in_query: bool) -> Result<Url, Error> {
+    let base = target.client.config().data_endpoint().clone();
+    let path = format!(
+        "{}/runtimes/{}/ws/shells",
+        base.path().trim_end_matches('/'),
+        target.arn.path_segment()
+    );
+    let mut url = base;
+    let scheme = if url.scheme() == "http" { "ws" } else { "wss" };
+    url.set_scheme(scheme)
+        .map_err(|_| Error::Config("cannot turn the data endpoint into a WebSocket URL".into()))?;
+    url.set_path(&path);
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("qualifier", &target.qualifier);
+        q.append_pair("shellId", target.shell_id.as_str());
+        if session_in_query {
+            q.append_pair(SESSION_ID_QUERY, target.session_id.as_str());
+        }
+    }
+    Ok(url)
+}
+
+/// The same URL with the `http(s)` scheme, which is what SigV4 signs.
+fn as_http(url: &Url) -> String {
+    let s = url.as_str();
+    match url.scheme() {
+        "wss" => format!("https{}", &s[3..]),
+        "ws" => format!("http{}", &s[2..]),
+        _ => s.to_owned(),
+    }
+}
+
+/// Presigns the shell URL of `target` for `expires` (≤ 300 s).
+async fn presign(target: &Target, expires: Duration) -> Result<Url, Error> {
+    let url = shell_url(target, true)?;
+    let cfg = &target.client.config().inner;
+    let creds = signing::credentials(cfg)
+        .await?
+        .ok_or_else(|| Error::Credentials {
+            message: "presigned shell URLs need credentials".into(),
+            source: None,
+        })?;
+    let http_url = Url::parse(&as_http(&url)).map_err(|e| Error::Config(e.to_string()))?;
+    let host = host_value(&http_url);
+    let signed = signing::presign_url(
+        &creds,
+        &cfg.region,
+        &http_url,
+        &[("host", host.as_str())],
+        expires,
+        SystemTime::now(),
+    )?;
+    let mut out = signed;
+    let _ = out.set_scheme(url.scheme());
+    Ok(out)
+}
+
+fn host_value(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Presigns a shell URL that a browser relay (xterm.js) can open without credentials.
+///
+/// ```no_run
+/// # async fn f(client: agentcore_sdk::Client, arn: &str) -> Result<(), agentcore_sdk::Error> {
+/// use std::time::Duration;
+/// let url = agentcore_sdk::shell::presigned_shell_url(
+///     &client, arn, "session-0000000000000000000000000000001", "main", Duration::from_secs(60),
+/// ).await?;
+/// println!("{url}");
+/// # Ok(()) }
+/// ```
+pub async fn presigned_shell_url(
+    client: &Client,
+    arn: impl crate::types::IntoRuntimeArn,
+    session_id: &str,
+    shell_id: &str,
+    expires: Duration,
+) -> Result<Url, Error> {
+    check_expiry(expires)?;
+    let target = Target {
+        client: client.clone(),
+        arn: arn.into_runtime_arn()?,
+        session_id: session_id.parse()?,
+        shell_id: shell_id.parse()?,
+        qualifier: "DEFAULT".into(),
+        auth: ShellAuth::Presigned { expires },
+        keepalive: Keepalive::default(),
+    };
+    presign(&target, expires).await
+}
+
+fn check_expiry(expires: Duration) -> Result<(), Error> {
+    if expires.is_zero() || expires > Duration::from_secs(300) {
+        return Err(Error::invalid(
+            "expires",
+            format!("presigned shell URLs expire after 1 to 300 s, got {expires:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn bearer_protocol(token: &str) -> Result<String, Error> {
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.as_bytes());
+    if token.is_empty() || encoded.len() > MAX_BEARER_LEN {
+        return Err(Error::invalid(
+            "bearerToken",
+            format!(
+                "must be non-empty and at most {MAX_BEARER_LEN} characters once base64url-encoded"
+            ),
+        ));
+    }
+    Ok(format!("{BEARER_PROTOCOL}.{encoded}, {BEARER_PROTOCOL}"))
+}
+
+fn upgrade_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
+    let base = service_error_from_response(status, headers, body);
+    let (kind, message) = match status {
+        403 => (
+            ServiceErrorKind::AccessDenied,
+            format!(
+                "shell upgrade denied; the caller needs IAM action {IAM_ACTION}: {}",
+                base.message()
+            ),
+        ),
+        424 => (
+            ServiceErrorKind::RuntimeClient,
+            format!("the session's agent VM is not ready: {}", base.message()),
+        ),
+        429 => (
+            ServiceErrorKind::Throttling,
+            format!(
+                "too many shells (at most 10 concurrent per runtime): {}",
+                base.message()
+            ),
+        ),
+        _ => return base.into(),
+    };
+    ServiceError::new(kind, message)
+        .with_status(status)
+        .with_request_id(base.request_id().map(str::to_owned))
+        .into()
+}
+
+/// Opens the WebSocket and waits for the confirmation STATUS.
+async fn open(target: &Target) -> Result<(Ws, Status), Error> {
+    const OP: &str = "InvokeAgentRuntimeCommandShell";
+    let (url, extra_headers): (Url, Vec<(String, String)>) = match &target.auth {
+        ShellAuth::SigV4 => {
+            let url = shell_url(target, false)?;
+            let mut headers = http::HeaderMap::new();
+            let http_url = as_http(&url);
+            let parsed = Url::parse(&http_url).map_err(|e| Error::Config(e.to_string()))?;
+            headers.insert(
+                http::header::HOST,
+                http::HeaderValue::from_str(&host_value(&parsed))
+                    .map_err(|e| Error::Config(e.to_string()))?,
+            );
+            headers.insert(
+                SESSION_ID_HEADER,
+                http::HeaderValue::from_str(target.session_id.as_str()).map_err(|_| {
+                    Error::invalid("runtimeSessionId", "must be a valid header value")
+                })?,
+            );
+            let cfg = &target.client.config().inner;
+            if let Some(creds) = signing::credentials(cfg).await? {
+                signing::sign_headers(&creds, &cfg.region, "GET", &http_url, &mut headers, &[])?;
+            }
+            headers.remove(http::header::HOST);
+            let pairs = headers
+                .iter()
+                .filter_map(|(k, v)| {
+                    v.to_str()
+                        .ok()
+                        .map(|v| (k.as_str().to_owned(), v.to_owned()))
+                })
+                .collect();
+            (url, pairs)
+        }
+        ShellAuth::Presigned { expires } => (presign(target, *expires).await?, Vec::new()),
+        ShellAuth::Bearer(token) => (
+            shell_url(target, true)?,
+            vec![("sec-websocket-protocol".to_owned(), bearer_protocol(token)?)],
+        ),
+    };
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Error::Config(format!("invalid shell URL: {e}")))?;
+    for (k, v) in extra_headers {
+        let name =
+            http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| Error::Config(e.to_string()))?;
+        let value = http::HeaderValue::from_str(&v).map_err(|e| Error::Config(e.to_string()))?;
+        request.headers_mut().insert(name, value);
+    }
+    let user_agent = http::HeaderValue::from_str(&target.client.config().inner.user_agent)
+        .unwrap_or(http::HeaderValue::from_static("agentcore-rs"));
+    request
+        .headers_mut()
+        .insert(http::header::USER_AGENT, user_agent);
+    let connector = if url.scheme() == "wss" {
+        tls_connector()
+    } else {
+        Connector::Plain
+    };
+    let timeout = target.client.config().timeouts().get_operation();
+    let connected = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)),
+    )
+    .await
+    .map_err(|_| Error::Timeout {
+        operation: OP,
+        after: timeout,
+    })?;
+    let (mut ws, response) = match connected {
+        Ok(ok) => ok,
+        Err(tungstenite::Error::Http(resp)) => {
+            let body = resp.body().clone().unwrap_or_default();
+            return Err(upgrade_error(resp.status().as_u16(), resp.headers(), &body));
+        }
+        Err(e) => return Err(Error::transport(OP, e)),
+    };
+    if let Some(id) = response
+        .headers()
+        .get(SHELL_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        && id != target.shell_id.as_str()
+    {
+        return Err(Error::malformed(format!(
+            "the server attached shell {id:?}, not the requested {:?}",
+            target.shell_id.as_str()
+        )));
+    }
+    let wait = target.keepalive.confirmation_timeout;
+    let status = tokio::time::timeout(wait, async {
+        while let Some(msg) = ws.next().await {
+            match msg.map_err(|e| Error::transport(OP, e))? {
+                Message::Binary(b) => match Frame::decode(&b)? {
+                    Frame::Status(s) if s.is_confirmation() => return Ok(*s),
+                    Frame::Status(s) => {
+                        return Err(Error::malformed(format!(
+                            "expected the shell confirmation, got status {:?}: {}",
+                            s.status,
+                            s.message.unwrap_or_default()
+                        )));
+                    }
+                    _ => {
+                        return Err(Error::malformed(
+                            "shell data arrived before the confirmation",
+                        ));
+                    }
+                },
+                Message::Close(frame) => {
+                    return Err(Error::malformed(format!(
+                        "the server closed the shell before confirming it ({})",
+                        frame
+                            .map(|f| format!("{} {}", u16::from(f.code), f.reason))
+                            .unwrap_or_default()
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Err(Error::malformed(
+            "the connection ended before the shell confirmation",
+        ))
+    })
+    .await
+    .map_err(|_| Error::Timeout {
+        operation: "shell confirmation",
+        after: wait,
+    })??;
+    Ok((ws, status))
+}
+
+pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
+    let arn = b.arn.map_err(|rule| {
+        Error::invalid(
+            "agentRuntimeArn",
+            rule.trim_start_matches("invalid agentRuntimeArn: ")
+                .to_owned(),
+        )
+    })?;
+    let session_id = match &b.session_id {
+        Some(s) => s.parse()?,
+        None => SessionId::generate(),
+    };
+    let shell_id = match &b.shell_id {
+        Some(s) => s.parse()?,
+        None => ShellId::generate(),
+    };
+    let qualifier = match &b.qualifier {
+        Some(q) => q.parse::<EndpointName>()?.into_string(),
+        None => "DEFAULT".to_owned(),
+    };
+    match &b.auth {
+        ShellAuth::Presigned { expires } => check_expiry(*expires)?,
+        ShellAuth::Bearer(t) => {
+            bearer_protocol(t)?;
+        }
+        ShellAuth::SigV4 => {}
+    }
+    let target = Target {
+        client: b.client,
+        arn,
+        session_id,
+        shell_id,
+        qualifier,
+        auth: b.auth,
+        keepalive: b.keepalive,
+    };
+    let span = tracing::info_span!(
+        "agentcore.shell",
+        runtime = %target.arn,
+        session = %target.session_id,
+        shell = %target.shell_id,
+    );
+    let (ws, _confirmation) = tracing::Instrument::instrument(open(&target), span.clone()).await?;
+    let handle = ShellHandle {
+        runtime_arn: target.arn.clone(),
+        session_id: target.session_id.clone(),
+        shell_id: target.shell_id.clone(),
+    };
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(64);
+    let (out_tx, out_rx) = mpsc::channel::<ReadItem>(64);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::channel(256);
+    let (exit_tx, exit_rx) = watch::channel(None);
+    let conn = Connection {
+        target,
+        policy: b.reconnect,
+        size: b.size,
+        stdin: stdin_rx,
+        stdin_open: true,
+        out: out_tx,
+        control: control_rx,
+        events: event_tx,
+        exit: exit_tx,
+        pending_in: None,
+        pending_out: None,
+    };
+    tokio::spawn(tracing::Instrument::instrument(conn.run(ws), span));
+    Ok(Shell {
+        reader: ShellReader {
+            rx: out_rx,
+            current: Bytes::new(),
+            failed: None,
+        },
+        writer: ShellWriter {
+            tx: PollSender::new(stdin_tx),
+            control: control_tx,
+            exit: exit_rx,
+            handle,
+        },
+        events: Some(event_rx),
+    })
+}
+
+/// Why one connection ended.
+enum End {
+    /// Shell exited or server closed normally: done.
+    Finished,
+    /// Detached on purpose (or every handle dropped): done, shell keeps running.
+    Detached,
+    /// Kicked by another client: done, never reconnect.
+    Kicked,
+    /// Lost: reconnect if the policy allows.
+    Lost(String),
+    /// Unrecoverable protocol error.
+    Failed(io::ErrorKind, String),
+}
+
+struct Connection {
+    target: Target,
+    policy: ReconnectPolicy,
+    size: Option<(u16, u16)>,
+    stdin: mpsc::Receiver<Bytes>,
+    stdin_open: bool,
+    out: mpsc::Sender<ReadItem>,
+    control: mpsc::UnboundedReceiver<Control>,
+    events: mpsc::Sender<ShellEvent>,
+    exit: watch::Sender<Option<ShellExit>>,
+    /// Input taken from the writer but not yet sent (kept across a reconnect).
+    pending_in: Option<Bytes>,
+    /// Output received but not yet taken by the reader.
+    pending_out: Option<Bytes>,
+}
+
+impl Connection {
+    fn emit(&self, ev: ShellEvent) {
+        let _ = self.events.try_send(ev);
+    }
+
+    async fn run(mut self, mut ws: Ws) {
+        loop {
+            let end = self.pump(&mut ws).await;
+            match end {
+                End::Finished | End::Detached => break,
+                End::Kicked => {
+                    self.emit(ShellEvent::Kicked);
+                    self.fail(
+                        io::ErrorKind::ConnectionAborted,
+                        "another client attached this shell (kicked)",
+                    )
+                    .await;
+                    break;
+                }
+                End::Failed(kind, msg) => {
+                    self.fail(kind, &msg).await;
+                    break;
+                }
+                End::Lost(reason) => {
+                    tracing::debug!(%reason, "shell connection lost");
+                    if !self.policy.is_enabled() {
+                        self.fail(
+                            io::ErrorKind::ConnectionReset,
+                            &format!("shell connection lost: {reason}"),
+                        )
+                        .await;
+                        break;
+                    }
+                    match self.reconnect(reason).await {
+                        Some(new_ws) => ws = new_ws,
+                        None => break,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn fail(&mut self, kind: io::ErrorKind, msg: &str) {
+        if let Some(b) = self.pending_out.take() {
+            let _ = self.out.send(ReadItem::Data(b)).await;
+        }
+        let _ = self.out.send(ReadItem::Failed(kind, msg.to_owned())).await;
+    }
+
+    async fn reconnect(&mut self, mut reason: String) -> Option<Ws> {
+        let lost_at = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let left = self.policy.window.saturating_sub(lost_at.elapsed());
+            if left.is_zero() {
+                self.emit(ShellEvent::GaveUp {
+                    reason: reason.clone(),
+                });
+                self.fail(
+                    io::ErrorKind::ConnectionReset,
+                    &format!("could not reconnect the shell: {reason}"),
+                )
+                .await;
+                return None;
+            }
+            self.emit(ShellEvent::Reconnecting {
+                attempt,
+                reason: reason.clone(),
+            });
+            tokio::time::sleep(self.policy.delay(attempt).min(left)).await;
+            match open(&self.target).await {
+                Ok((ws, status)) => {
+                    if status.metadata.reconnected == Some(false) {
+                        self.emit(ShellEvent::NewShell);
+                    } else {
+                        self.emit(ShellEvent::Reconnected {
+                            bytes_dropped: status.metadata.bytes_dropped.unwrap_or(0),
+                        });
+                    }
+                    return Some(ws);
+                }
+                Err(e) => {
+                    let retry = match &e {
+                        Error::Service(s) => {
+                            matches!(
+                                s.kind(),
+                                ServiceErrorKind::Throttling
+                                    | ServiceErrorKind::RuntimeClient
+                                    | ServiceErrorKind::InternalServer
+                            ) || s.status().is_some_and(|c| c >= 500)
+                        }
+                        Error::InvalidInput { .. }
+                        | Error::Config(_)
+                        | Error::Credentials { .. } => false,
+                        _ => true,
+                    };
+                    reason = e.to_string();
+                    if !retry {
+                        self.emit(ShellEvent::GaveUp {
+                            reason: reason.clone(),
+                        });
+                        self.fail(
+                            io::ErrorKind::ConnectionRefused,
+                            &format!("could not reconnect the shell: {reason}"),
+                        )
+                        .await;
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(ws: &mut Ws, frame: &Frame) -> Result<(), String> {
+        ws.send(Message::Binary(frame.encode().into()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs one connection until it ends.
+    async fn pump(&mut self, ws: &mut Ws) -> End {
+        // After every (re)connect: the terminal size, then any input that did not make it.
+        if let Some((w, h)) = self.size
+            && let Err(e) = Self::send(
+                ws,
+                &Frame::Resize {
+                    width: w,
+                    height: h,
+                },
+            )
+            .await
+        {
+            return End::Lost(e);
+        }
+        if let Some(data) = self.pending_in.take()
+            && let Err(e) = Self::send(ws, &Frame::Stdin(data.clone())).await
+        {
+            self.pending_in = Some(data);
+            return End::Lost(e);
+        }
+        let keep = self.target.keepalive;
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + keep.ping_interval,
+            keep.ping_interval,
+        );
+        let mut last_pong = Instant::now();
+        let out = self.out.clone();
+        let events = self.events.clone();
+        loop {
+            tokio::select! {
+                permit = out.reserve(), if self.pending_out.is_some() => {
+                    match permit {
+                        Ok(p) => {
+                            if let Some(b) = self.pending_out.take() {
+                                p.send(ReadItem::Data(b));
+                            }
+                        }
+                        // Nobody reads any more; output is discarded.
+                        Err(_) => self.pending_out = None,
+                    }
+                }
+                msg = ws.next(), if self.pending_out.is_none() => {
+                    let msg = match msg {
+                        None => return End::Lost("connection ended without a close frame".into()),
+                        Some(Err(e)) => return End::Lost(e.to_string()),
+                        Some(Ok(m)) => m,
+                    };
+                    last_pong = Instant::now();
+                    match msg {
+                        Message::Binary(b) => match Frame::decode(&b) {
+                            Ok(Frame::Stdout(data)) => self.pending_out = Some(data),
+                            Ok(Frame::Stderr(data)) => {
+                                let _ = events.try_send(ShellEvent::Diagnostic(String::from_utf8_lossy(&data).into_owned()));
+                            }
+                            Ok(Frame::Status(s)) => on_status(&s, &self.exit, &events),
+                            Ok(Frame::Close) => return End::Lost("the platform is shutting the connection down".into()),
+                            Ok(_) => {}
+                            Err(e) => return End::Failed(io::ErrorKind::InvalidData, e.to_string()),
+                        },
+                        Message::Close(frame) => {
+                            let code = frame.as_ref().map(|f| u16::from(f.code));
+                            return match code {
+                                Some(CLOSE_NORMAL) => End::Finished,
+                                Some(CLOSE_KICKED) => End::Kicked,
+                                Some(c) => End::Lost(format!("server closed the connection with code {c}")),
+                                None => End::Lost("server closed the connection without a code".into()),
+                            };
+                        }
+                        _ => {}
+                    }
+                }
+                data = self.stdin.recv(), if self.stdin_open && self.pending_in.is_none() => {
+                    match data {
+                        Some(data) => {
+                            if let Err(e) = Self::send(ws, &Frame::Stdin(data.clone())).await {
+                                self.pending_in = Some(data);
+                                return End::Lost(e);
+                            }
+                        }
+                        None => self.stdin_open = false,
+                    }
+                }
+                ctl = self.control.recv() => match ctl {
+                    Some(Control::Resize(w, h)) => {
+                        self.size = Some((w, h));
+                        if let Err(e) = Self::send(ws, &Frame::Resize { width: w, height: h }).await {
+                            return End::Lost(e);
+                        }
+                    }
+                    Some(Control::Close) => {
+                        if let Err(e) = Self::send(ws, &Frame::Close).await {
+                            return End::Lost(e);
+                        }
+                    }
+                    Some(Control::Detach(done)) => {
+                        let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "detach".into() })).await;
+                        let _ = done.send(());
+                        return End::Detached;
+                    }
+                    None => {
+                        // Every handle was dropped: leave the shell running for a re-attach.
+                        let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "detach".into() })).await;
+                        return End::Detached;
+                    }
+                },
+                _ = ping.tick() => {
+                    if self.pending_out.is_some() {
+                        // Not reading on purpose (the reader is slow): not a dead connection.
+                        last_pong = Instant::now();
+                    } else if last_pong.elapsed() > keep.pong_timeout {
+                        return End::Lost(format!("no pong for {:?}", keep.pong_timeout));
+                    }
+                    if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
+                        return End::Lost(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn on_status(
+    s: &Status,
+    exit: &watch::Sender<Option<ShellExit>>,
+    events: &mpsc::Sender<ShellEvent>,
+) {
+    if s.is_confirmation() {
+        return;
+    }
+    if s.reason.as_deref() == Some("InternalError") {
+        let _ = events.try_send(ShellEvent::Diagnostic(
+            s.message.clone().unwrap_or_else(|| "internal error".into()),
+        ));
+        return;
+    }
+    if let Some(code) = s.exit_code() {
+        let e = ShellExit {
+            code: Some(code),
+            signal: s.signal(),
+        };
+        let _ = exit.send(Some(e));
+        let _ = events.try_send(ShellEvent::Exited(e));
+    }
+}

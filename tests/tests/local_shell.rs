@@ -1,0 +1,289 @@
+//! Interactive shells against agentcore-local's real PTY: I/O, resize, exit codes, large
+//! pastes, reconnect through a fault-injecting proxy, detach/re-attach, kick, limits, auth.
+
+use std::time::Duration;
+
+use agentcore_sdk::shell::{ReconnectPolicy, ShellAuth, ShellEvent};
+use agentcore_sdk::{Client, Config, ServiceErrorKind};
+use futures::StreamExt;
+use tests::{FaultProxy, Fixture, read_until};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn fast_reconnect() -> ReconnectPolicy {
+    ReconnectPolicy::default()
+        .delays(vec![Duration::from_millis(50), Duration::from_millis(100)])
+        .window(Duration::from_secs(20))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_session_resize_and_exit_code() {
+    let f = Fixture::new().await;
+    let mut shell = f
+        .session()
+        .shell()
+        .terminal_size(80, 24)
+        .connect()
+        .await
+        .unwrap();
+    shell.write_all(b"echo $((40+2))-ok\n").await.unwrap();
+    read_until(&mut shell, "42-ok").await;
+    shell
+        .write_all(b"stty size; echo size-$((1+1))\n")
+        .await
+        .unwrap();
+    let out = read_until(&mut shell, "size-2").await;
+    assert!(out.contains("24 80"), "{out}");
+    shell.resize(132, 43);
+    shell
+        .write_all(b"stty size; echo size-$((2+1))\n")
+        .await
+        .unwrap();
+    let out = read_until(&mut shell, "size-3").await;
+    assert!(out.contains("43 132"), "{out}");
+    shell.write_all(b"exit 5\n").await.unwrap();
+    let mut rest = Vec::new();
+    shell.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(shell.exit_status().unwrap().code, Some(5));
+    let err = shell.write_all(b"echo too late\n").await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_mebibyte_paste_arrives_intact() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    let mut shell = session.shell().connect().await.unwrap();
+    const N: usize = 1024 * 1024;
+    // Printable, varied, with newlines: every byte must survive the PTY in raw mode.
+    let data: Vec<u8> = (0..N)
+        .map(|i| {
+            if i % 97 == 96 {
+                b'\n'
+            } else {
+                b'!' + ((i * 7 + i / 13) % 90) as u8
+            }
+        })
+        .collect();
+    shell
+        .write_all(format!("stty raw -echo; echo READY$((1)); head -c {N} > /mnt/workspace/paste; stty sane; echo DONE$((2))\n").as_bytes())
+        .await
+        .unwrap();
+    read_until(&mut shell, "READY1").await;
+    shell.write_all(&data).await.unwrap();
+    read_until(&mut shell, "DONE2").await;
+    let out = session
+        .command("cat /mnt/workspace/paste")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.len(), N);
+    assert!(
+        out.stdout.as_bytes() == data.as_slice(),
+        "pasted bytes differ"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_a_dropped_connection_and_keeps_state() {
+    let f = Fixture::new().await;
+    let proxy = FaultProxy::start(f.local.addr()).await;
+    let client = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(proxy.endpoint())
+            .static_credentials("local", "local")
+            .build()
+            .unwrap(),
+    );
+    let mut shell = client
+        .shell(&f.arn)
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .unwrap();
+    let mut events = shell.events();
+    shell
+        .write_all(b"export MARK=kept; cd /mnt/workspace; echo set-$((3*3))\n")
+        .await
+        .unwrap();
+    read_until(&mut shell, "set-9").await;
+    assert!(proxy.cut() >= 1);
+    let mut saw = Vec::new();
+    // Once the client knows the connection is gone, input is queued for the next one.
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let reconnecting = matches!(ev, ShellEvent::Reconnecting { .. });
+        saw.push(ev);
+        if reconnecting {
+            break;
+        }
+    }
+    shell
+        .write_all(b"echo \"$MARK in $PWD\" $((5*5))\n")
+        .await
+        .unwrap();
+    let out = read_until(&mut shell, "kept in /mnt/workspace 25").await;
+    assert!(out.contains("kept in /mnt/workspace 25"));
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(200), events.next()).await {
+        saw.push(ev);
+    }
+    assert!(
+        saw.iter()
+            .any(|e| matches!(e, ShellEvent::Reconnecting { .. })),
+        "{saw:?}"
+    );
+    assert!(
+        saw.iter()
+            .any(|e| matches!(e, ShellEvent::Reconnected { .. })),
+        "{saw:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detach_and_reattach_the_same_shell() {
+    let f = Fixture::new().await;
+    let shell = {
+        let mut s = f
+            .session()
+            .shell()
+            .shell_id("work")
+            .connect()
+            .await
+            .unwrap();
+        s.write_all(b"export TOPIC=reattach; echo ok-$((2*2))\n")
+            .await
+            .unwrap();
+        read_until(&mut s, "ok-4").await;
+        s
+    };
+    let handle = shell.detach().await;
+    assert_eq!(handle.shell_id.as_str(), "work");
+    // Output produced while detached is replayed on re-attach.
+    let mut again = f
+        .client
+        .shell(&handle.runtime_arn)
+        .session_id(handle.session_id.as_str())
+        .shell_id(handle.shell_id.as_str())
+        .connect()
+        .await
+        .unwrap();
+    again
+        .write_all(b"echo \"$TOPIC\"-$((3+4))\n")
+        .await
+        .unwrap();
+    read_until(&mut again, "reattach-7").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_client_kicks_the_first() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    let mut first = session
+        .shell()
+        .shell_id("shared")
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .unwrap();
+    let mut first_events = first.events();
+    first
+        .write_all(b"export WHO=first; echo in-$((1+1))\n")
+        .await
+        .unwrap();
+    read_until(&mut first, "in-2").await;
+    let mut second = session.shell().shell_id("shared").connect().await.unwrap();
+    second.write_all(b"echo \"$WHO\"-$((4+4))\n").await.unwrap();
+    read_until(&mut second, "first-8").await;
+    // The first handle ends with an error and does not reconnect.
+    let mut sink = Vec::new();
+    let err = tokio::time::timeout(Duration::from_secs(10), first.read_to_end(&mut sink))
+        .await
+        .expect("first handle ends")
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionAborted);
+    let mut kicked = false;
+    while let Ok(Some(ev)) =
+        tokio::time::timeout(Duration::from_millis(200), first_events.next()).await
+    {
+        kicked |= ev == ShellEvent::Kicked;
+        assert!(
+            !matches!(ev, ShellEvent::Reconnecting { .. }),
+            "a kicked shell must not reconnect"
+        );
+    }
+    assert!(kicked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_ten_shells_per_runtime() {
+    let f = Fixture::new().await;
+    let mut shells = Vec::new();
+    for i in 0..10 {
+        shells.push(
+            f.session()
+                .shell()
+                .shell_id(format!("s{i}"))
+                .connect()
+                .await
+                .unwrap(),
+        );
+    }
+    let err = f.session().shell().connect().await.unwrap_err();
+    let s = err.as_service().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(s.kind(), &ServiceErrorKind::Throttling);
+    assert_eq!(s.status(), Some(429));
+    // Closing one frees a slot.
+    let exit = shells.pop().unwrap().close().await;
+    assert!(exit.is_some());
+    f.session().shell().connect().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_auth_path() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    let url = agentcore_sdk::shell::presigned_shell_url(
+        &f.client,
+        &f.arn,
+        session.id().as_str(),
+        "web",
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(url.scheme(), "ws");
+    assert_eq!(q["X-Amz-Algorithm"], "AWS4-HMAC-SHA256");
+    assert_eq!(q["X-Amz-Expires"], "60");
+    assert_eq!(q["shellId"], "web");
+    assert_eq!(
+        q["X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"],
+        session.id().as_str()
+    );
+    assert!(q["X-Amz-Credential"].contains("/us-east-1/bedrock-agentcore/aws4_request"));
+    let mut shell = session
+        .shell()
+        .shell_id("web")
+        .auth(ShellAuth::Presigned {
+            expires: Duration::from_secs(60),
+        })
+        .connect()
+        .await
+        .unwrap();
+    shell.write_all(b"echo presigned-$((6+6))\n").await.unwrap();
+    read_until(&mut shell, "presigned-12").await;
+    assert!(
+        session
+            .shell()
+            .auth(ShellAuth::Presigned {
+                expires: Duration::from_secs(301)
+            })
+            .connect()
+            .await
+            .is_err(),
+        "expiry over 300 s is rejected before connecting"
+    );
+}
