@@ -91,7 +91,6 @@ pub(crate) fn sign_headers(
 
 /// Presigns a GET of `url` with query-string SigV4 valid for `expires_in`; returns the URL
 /// with `X-Amz-*` parameters appended. `headers` are signed too (the server must see them).
-
 pub(crate) fn presign_url(
     creds: &Credentials,
     region: &str,

@@ -1,0 +1,59 @@
+//! Interop: boto3 (AWS's Python SDK) drives agentcore-local. The test builds its own venv.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use agentcore_local::LocalRuntime;
+
+/// A venv with boto3, made once per target directory.
+fn python_with_boto3() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boto3-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(".boto3-installed");
+    if !ready.exists() {
+        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 runs");
+        assert!(status.success(), "python3 -m venv failed (run scripts/setup.sh)");
+        let status = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3>=1.40"])
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "pip install boto3 failed");
+        std::fs::write(&ready, b"").expect("marker");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_creates_runs_stops_and_finds_the_file() {
+    let python = tokio::task::spawn_blocking(python_with_boto3).await.unwrap();
+    let local = LocalRuntime::builder().start().await.unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/boto3_interop.py");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(local.endpoint())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "boto3 script failed:\n{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["validationCode"], "ValidationException");
+    assert_eq!(r["validationStatus"], 400);
+    assert_eq!(r["createStatus"], "CREATING");
+    assert_eq!(r["status"], "READY");
+    assert_eq!(r["mountPath"], "/mnt/workspace");
+    assert_eq!(r["createdAtType"], "datetime");
+    assert_eq!(r["listed"], serde_json::json!(["boto3_interop"]));
+    let first = &r["first"];
+    assert_eq!(first["stdout"], "streamed\n");
+    assert_eq!(first["stderr"], "to-stderr\n");
+    assert_eq!(first["stop"]["exitCode"], 3);
+    assert_eq!(first["stop"]["status"], "COMPLETED");
+    assert_eq!(first["first"], "contentStart");
+    assert_eq!(first["last"], "contentStop");
+    assert_eq!(first["sessionHeader"], "boto3-interop-session-0000000000000000001");
+    assert_eq!(r["afterStop"]["stdout"], "before-stop\n");
+}
