@@ -32,6 +32,7 @@
 
 pub mod agent;
 pub mod api_error;
+pub mod auth;
 pub mod command;
 pub mod sandbox;
 pub mod server;
@@ -63,6 +64,7 @@ pub struct LocalRuntimeBuilder {
     isolation: Option<Isolation>,
     reap_interval: Option<Duration>,
     max_idle_timeout: Option<Duration>,
+    verifier: Option<auth::Verifier>,
 }
 
 impl LocalRuntimeBuilder {
@@ -113,6 +115,20 @@ impl LocalRuntimeBuilder {
         self
     }
 
+    /// Verify SigV4 signatures (headers and presigned URLs) against these access keys, and
+    /// bearer tokens on shell upgrades against `bearer_tokens`. Off by default.
+    pub fn verify_sigv4(
+        mut self,
+        keys: impl IntoIterator<Item = (String, String)>,
+        bearer_tokens: impl IntoIterator<Item = String>,
+    ) -> Self {
+        self.verifier = Some(auth::Verifier {
+            keys: keys.into_iter().collect(),
+            bearer_tokens: bearer_tokens.into_iter().collect(),
+        });
+        self
+    }
+
     /// Binds, loads state, and serves in the background.
     pub async fn start(self) -> std::io::Result<LocalRuntime> {
         let (data_dir, temp) = match self.data_dir {
@@ -150,7 +166,13 @@ impl LocalRuntimeBuilder {
         let listener = TcpListener::bind(self.listen.unwrap_or(([127, 0, 0, 1], 0).into())).await?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
-        let app = server::router(state.clone());
+        let mut app = server::router(state.clone());
+        if let Some(v) = self.verifier {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                Arc::new(v),
+                auth::verify,
+            ));
+        }
         let serve_token = shutdown.clone();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app)

@@ -11,10 +11,24 @@ fn python_with_boto3() -> PathBuf {
     let python = venv.join("bin/python");
     let ready = venv.join(".boto3-installed");
     if !ready.exists() {
-        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 runs");
-        assert!(status.success(), "python3 -m venv failed (run scripts/setup.sh)");
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(
+            status.success(),
+            "python3 -m venv failed (run scripts/setup.sh)"
+        );
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3>=1.40"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "boto3>=1.40",
+            ])
             .status()
             .expect("pip runs");
         assert!(status.success(), "pip install boto3 failed");
@@ -25,8 +39,15 @@ fn python_with_boto3() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_creates_runs_stops_and_finds_the_file() {
-    let python = tokio::task::spawn_blocking(python_with_boto3).await.unwrap();
-    let local = LocalRuntime::builder().start().await.unwrap();
+    let python = tokio::task::spawn_blocking(python_with_boto3)
+        .await
+        .unwrap();
+    // Signatures are verified: botocore's own SigV4 must pass agentcore-local's verifier.
+    let local = LocalRuntime::builder()
+        .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
+        .start()
+        .await
+        .unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/boto3_interop.py");
     let out = tokio::process::Command::new(python)
         .arg(script)
@@ -54,6 +75,9 @@ async fn boto3_creates_runs_stops_and_finds_the_file() {
     assert_eq!(first["stop"]["status"], "COMPLETED");
     assert_eq!(first["first"], "contentStart");
     assert_eq!(first["last"], "contentStop");
-    assert_eq!(first["sessionHeader"], "boto3-interop-session-0000000000000000001");
+    assert_eq!(
+        first["sessionHeader"],
+        "boto3-interop-session-0000000000000000001"
+    );
     assert_eq!(r["afterStop"]["stdout"], "before-stop\n");
 }

@@ -24,6 +24,17 @@ struct Args {
     /// NAME=COMMAND; the command must serve the container contract on $PORT. Repeatable.
     #[arg(long = "agent", value_name = "NAME=COMMAND")]
     agents: Vec<AgentSpec>,
+    /// Reject requests whose SigV4 signature (or presigned URL) does not verify against
+    /// --credentials, with 403 AccessDeniedException.
+    #[arg(long)]
+    verify_sigv4: bool,
+    /// Access key pairs accepted by --verify-sigv4, as ACCESS_KEY_ID:SECRET. Repeatable;
+    /// default local:local.
+    #[arg(long = "credentials", value_name = "ACCESS_KEY_ID:SECRET")]
+    credentials: Vec<String>,
+    /// Bearer tokens accepted on shell upgrades by --verify-sigv4. Repeatable.
+    #[arg(long = "bearer-token", value_name = "TOKEN")]
+    bearer_tokens: Vec<String>,
     /// Milliseconds a new runtime stays CREATING.
     #[arg(long, default_value_t = 300)]
     ready_delay_ms: u64,
@@ -43,6 +54,24 @@ async fn main() -> std::process::ExitCode {
         .listen(args.listen)
         .data_dir(&args.data_dir)
         .ready_delay(std::time::Duration::from_millis(args.ready_delay_ms));
+    if args.verify_sigv4 {
+        let mut keys = Vec::new();
+        for c in &args.credentials {
+            match c.split_once(':') {
+                Some((k, s)) if !k.is_empty() && !s.is_empty() => {
+                    keys.push((k.to_owned(), s.to_owned()))
+                }
+                _ => {
+                    eprintln!("agentcore-local: --credentials expects ACCESS_KEY_ID:SECRET");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+        if keys.is_empty() {
+            keys.push(("local".to_owned(), "local".to_owned()));
+        }
+        builder = builder.verify_sigv4(keys, args.bearer_tokens.clone());
+    }
     for a in args.agents {
         builder = builder.agent(a.name, a.command);
     }

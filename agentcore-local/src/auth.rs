@@ -1,0 +1,397 @@
+//! Optional SigV4 verification (`--verify-sigv4`): signed headers, presigned URLs, and bearer
+//! tokens on shell upgrades. A request that fails gets 403 `AccessDeniedException`.
+//!
+//! Verification recomputes the signature with `aws-sigv4` from exactly the headers the client
+//! says it signed, at the time it says it signed, with the secret of its access key.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use agentcore_sdk::ServiceErrorKind;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+
+use crate::api_error::ApiError;
+
+/// Largest body the verifier buffers (the invocation payload limit plus slack).
+const MAX_BODY: usize = agentcore_sdk::data::MAX_PAYLOAD_BYTES + 1024;
+/// Allowed clock skew for signed requests.
+const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// Who may call when verification is on.
+#[derive(Debug, Clone, Default)]
+pub struct Verifier {
+    /// Access key id → secret access key.
+    pub keys: HashMap<String, String>,
+    /// Bearer tokens accepted on shell upgrades.
+    pub bearer_tokens: Vec<String>,
+}
+
+fn denied(message: impl Into<String>) -> Response {
+    ApiError::new(ServiceErrorKind::AccessDenied, message).into_response()
+}
+
+fn parse_amz_date(s: &str) -> Option<SystemTime> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    // 20261121T133320Z → 2026-11-21T13:33:20Z
+    if s.len() != 16 {
+        return None;
+    }
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    );
+    DateTime::from_str(&iso, Format::DateTime)
+        .ok()
+        .and_then(|d| SystemTime::try_from(d).ok())
+}
+
+struct Claimed {
+    access_key: String,
+    region: String,
+    signed_headers: Vec<String>,
+    signature: String,
+    time: SystemTime,
+}
+
+fn parse_credential(cred: &str) -> Option<(String, String, String)> {
+    // AKID/20261121/us-east-1/bedrock-agentcore/aws4_request
+    let parts: Vec<&str> = cred.split('/').collect();
+    match parts[..] {
+        [akid, _date, region, service, "aws4_request"] => {
+            Some((akid.to_owned(), region.to_owned(), service.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+fn claimed_from_header(auth: &str, date: Option<&str>) -> Result<Claimed, String> {
+    let rest = auth
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or("unsupported authorization scheme")?;
+    let mut cred = None;
+    let mut signed = None;
+    let mut sig = None;
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            cred = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            sig = Some(v);
+        }
+    }
+    let (access_key, region, service) =
+        parse_credential(cred.ok_or("no Credential")?).ok_or("malformed Credential")?;
+    if service != "bedrock-agentcore" {
+        return Err(format!(
+            "credential scope names service {service:?}, not bedrock-agentcore"
+        ));
+    }
+    let time = date
+        .and_then(parse_amz_date)
+        .ok_or("missing or malformed x-amz-date")?;
+    Ok(Claimed {
+        access_key,
+        region,
+        signed_headers: signed
+            .ok_or("no SignedHeaders")?
+            .split(';')
+            .map(str::to_owned)
+            .collect(),
+        signature: sig.ok_or("no Signature")?.to_owned(),
+        time,
+    })
+}
+
+fn skew_ok(t: SystemTime) -> bool {
+    let now = SystemTime::now();
+    let d = now
+        .duration_since(t)
+        .or_else(|e| Ok::<_, ()>(e.duration()))
+        .unwrap_or_default();
+    d <= MAX_SKEW
+}
+
+/// The signature `aws-sigv4` computes for this request.
+#[allow(clippy::too_many_arguments)]
+fn compute(
+    secret: &str,
+    claimed: &Claimed,
+    token: Option<&str>,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    presign_expires: Option<Duration>,
+) -> Result<String, String> {
+    let creds = Credentials::new(
+        &claimed.access_key,
+        secret,
+        token.map(str::to_owned),
+        None,
+        "verify",
+    );
+    let identity: Identity = creds.into();
+    let mut settings = SigningSettings::default();
+    settings.excluded_headers = Some(Vec::<Cow<'static, str>>::new());
+    if let Some(exp) = presign_expires {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(exp);
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&claimed.region)
+        .name("bedrock-agentcore")
+        .time(claimed.time)
+        .settings(settings)
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    // Presigned GETs sign the empty payload's hash, like the SDK and botocore do.
+    let body = SignableBody::Bytes(body);
+    let req = SignableRequest::new(method, url, headers.iter().copied(), body)
+        .map_err(|e| e.to_string())?;
+    let (_, signature) = sign(req, &params).map_err(|e| e.to_string())?.into_parts();
+    Ok(signature)
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Axum middleware: verifies every request or answers 403.
+pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::validation("body", "request body too large").into_response(),
+    };
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let q = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+
+    let result: Result<(), String> = if let Some(sig) = q("X-Amz-Signature") {
+        // Presigned URL.
+        (|| {
+            let (access_key, region, service) =
+                parse_credential(q("X-Amz-Credential").ok_or("no X-Amz-Credential")?)
+                    .ok_or("malformed X-Amz-Credential")?;
+            if service != "bedrock-agentcore" {
+                return Err("wrong service in X-Amz-Credential".to_owned());
+            }
+            let time = q("X-Amz-Date")
+                .and_then(parse_amz_date)
+                .ok_or("bad X-Amz-Date")?;
+            let expires: u64 = q("X-Amz-Expires")
+                .and_then(|e| e.parse().ok())
+                .ok_or("bad X-Amz-Expires")?;
+            let limit = if parts.uri.path().ends_with("/ws/shells") {
+                300
+            } else {
+                604_800
+            };
+            if expires > limit {
+                return Err(format!("X-Amz-Expires {expires} exceeds {limit} s"));
+            }
+            let age = SystemTime::now().duration_since(time).unwrap_or_default();
+            if age > Duration::from_secs(expires) {
+                return Err("the presigned URL has expired".to_owned());
+            }
+            let claimed = Claimed {
+                access_key,
+                region,
+                signed_headers: q("X-Amz-SignedHeaders")
+                    .unwrap_or("host")
+                    .split(';')
+                    .map(str::to_owned)
+                    .collect(),
+                signature: sig.to_owned(),
+                time,
+            };
+            let secret = v
+                .keys
+                .get(&claimed.access_key)
+                .ok_or("unknown access key")?;
+            // Re-sign the URL without its X-Amz-* parameters, as the client did.
+            let kept: Vec<(String, String)> = query
+                .iter()
+                .filter(|(k, _)| !k.starts_with("X-Amz-"))
+                .cloned()
+                .collect();
+            let mut unsigned = format!("http://{host}{}", parts.uri.path());
+            if !kept.is_empty() {
+                let qs = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(kept)
+                    .finish();
+                unsigned.push('?');
+                unsigned.push_str(&qs);
+            }
+            let headers: Vec<(&str, &str)> = claimed
+                .signed_headers
+                .iter()
+                .filter_map(|h| {
+                    if h == "host" {
+                        Some(("host", host.as_str()))
+                    } else {
+                        parts
+                            .headers
+                            .get(h.as_str())
+                            .and_then(|v| v.to_str().ok())
+                            .map(|v| (h.as_str(), v))
+                    }
+                })
+                .collect();
+            let expected = compute(
+                secret,
+                &claimed,
+                q("X-Amz-Security-Token"),
+                parts.method.as_str(),
+                &unsigned,
+                &headers,
+                &[],
+                Some(Duration::from_secs(expires)),
+            )?;
+            if constant_eq(&expected, &claimed.signature) {
+                Ok(())
+            } else {
+                Err("the presigned URL's signature does not match".to_owned())
+            }
+        })()
+    } else if let Some(auth) = parts
+        .headers
+        .get("authorization")
+        .and_then(|a| a.to_str().ok())
+    {
+        (|| {
+            let claimed = claimed_from_header(
+                auth,
+                parts
+                    .headers
+                    .get("x-amz-date")
+                    .and_then(|d| d.to_str().ok()),
+            )?;
+            if !skew_ok(claimed.time) {
+                return Err("the request time is too far from the server's".to_owned());
+            }
+            let secret = v
+                .keys
+                .get(&claimed.access_key)
+                .ok_or("unknown access key")?;
+            let headers: Vec<(&str, &str)> = claimed
+                .signed_headers
+                .iter()
+                .filter_map(|h| {
+                    if h == "host" {
+                        Some(("host", host.as_str()))
+                    } else {
+                        parts
+                            .headers
+                            .get(h.as_str())
+                            .and_then(|v| v.to_str().ok())
+                            .map(|v| (h.as_str(), v))
+                    }
+                })
+                .collect();
+            if headers.len() != claimed.signed_headers.len() {
+                return Err("a signed header is missing from the request".to_owned());
+            }
+            let token = parts
+                .headers
+                .get("x-amz-security-token")
+                .and_then(|t| t.to_str().ok());
+            let url = format!("http://{host}{path_and_query}");
+            let expected = compute(
+                secret,
+                &claimed,
+                token,
+                parts.method.as_str(),
+                &url,
+                &headers,
+                &body,
+                None,
+            )?;
+            if constant_eq(&expected, &claimed.signature) {
+                Ok(())
+            } else {
+                Err(
+                    "the request signature does not match the signature the server calculated"
+                        .to_owned(),
+                )
+            }
+        })()
+    } else if let Some(protocols) = parts
+        .headers
+        .get("sec-websocket-protocol")
+        .and_then(|p| p.to_str().ok())
+    {
+        let token = protocols
+            .split(',')
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix("base64UrlBearerAuthorization."))
+            .and_then(|t| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(t)
+                    .ok()
+            })
+            .and_then(|t| String::from_utf8(t).ok());
+        match token {
+            Some(t) if v.bearer_tokens.iter().any(|b| constant_eq(b, &t)) => Ok(()),
+            Some(_) => Err("the bearer token is not valid".to_owned()),
+            None => Err("missing authentication".to_owned()),
+        }
+    } else {
+        Err("missing authentication token".to_owned())
+    };
+    match result {
+        Ok(()) => next.run(Request::from_parts(parts, Body::from(body))).await,
+        Err(why) => {
+            tracing::info!(%why, "request rejected by SigV4 verification");
+            denied(why)
+        }
+    }
+}
