@@ -16,7 +16,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agentcore_sdk::{Client, CommandEvent, CommandStatus, Config, RuntimeArn};
+use agentcore_sdk::{CommandEvent, CommandStatus};
 use clap::Parser;
 use futures::StreamExt;
 
@@ -73,49 +73,21 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error + Send + 
         args.command.join(" ")
     };
 
-    // Either the given runtime, or a local one started here.
-    let mut _local = None;
-    let (client, arn) = match &args.runtime {
-        Some(arn) => {
-            let arn: RuntimeArn = arn.parse()?;
-            let sdk = aws_config_from_env().await;
-            let mut b = Config::builder_from_sdk_config(&sdk);
-            if sdk.region().is_none() {
-                b = b.region(arn.region());
-            }
-            if let Some(e) = &args.endpoint {
-                b = b.endpoint_url(e);
-            }
-            (Client::from_conf(b.build()?), arn)
-        }
-        None => {
-            let (client, arn) = match &args.endpoint {
-                Some(e) => {
-                    let client = Client::from_conf(
-                        Config::builder()
-                            .region(agentcore_local::REGION)
-                            .endpoint_url(e)
-                            .static_credentials("local", "local")
-                            .build()?,
-                    );
-                    let arn = local_runtime(&client).await?;
-                    (client, arn)
-                }
-                None => {
-                    let local = agentcore_local::LocalRuntime::builder().start().await?;
-                    eprintln!(
-                        "[exec] no --runtime: using an in-process agentcore-local at {}",
-                        local.endpoint()
-                    );
-                    let client = local.client();
-                    _local = Some(local);
-                    let arn = local_runtime(&client).await?;
-                    (client, arn)
-                }
-            };
-            (client, arn)
-        }
-    };
+    // Either the given runtime, or a local one (in process when no endpoint is given).
+    if args.runtime.is_none() && args.endpoint.is_none() && !args.json {
+        eprintln!("[exec] no --runtime: using an in-process agentcore-local");
+    }
+    let examples::Target {
+        client,
+        arn,
+        local: _local,
+        ..
+    } = examples::target(
+        args.runtime.as_deref(),
+        args.endpoint.as_deref(),
+        "exec_demo",
+    )
+    .await?;
 
     let session = match &args.session {
         Some(id) => client.session_with_id(&arn, id)?,
@@ -173,45 +145,9 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error + Send + 
     Err("the command stream ended without an exit status".into())
 }
 
-/// A runtime with session storage on a local server, created once and reused by name.
-async fn local_runtime(client: &Client) -> Result<RuntimeArn, agentcore_sdk::Error> {
-    use futures::TryStreamExt;
-    let existing: Vec<_> = client
-        .list_agent_runtimes()
-        .into_stream()
-        .try_collect()
-        .await?;
-    if let Some(rt) = existing
-        .into_iter()
-        .find(|r| r.agent_runtime_name.as_str() == "exec_demo")
-    {
-        return Ok(rt.agent_runtime_arn);
-    }
-    let created = client
-        .create_agent_runtime()
-        .name("exec_demo")
-        .container_uri("local/exec-demo:latest")
-        .role_arn("arn:aws:iam::123456789012:role/local")
-        .session_storage("/mnt/workspace")
-        .send()
-        .await?;
-    Ok(client
-        .wait_until_ready(created.agent_runtime_id.as_str())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await?
-        .agent_runtime_arn)
-}
-
 fn exit_code(code: i32, status: &CommandStatus) -> ExitCode {
     if *status == CommandStatus::TimedOut {
         return ExitCode::from(124);
     }
     ExitCode::from(u8::try_from(code).unwrap_or(1))
-}
-
-async fn aws_config_from_env() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
 }
