@@ -39,6 +39,7 @@ pub mod server;
 pub mod sessions;
 pub mod shell;
 pub mod store;
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

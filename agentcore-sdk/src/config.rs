@@ -194,6 +194,7 @@ pub(crate) struct ConfigInner {
     pub(crate) user_agent: String,
     pub(crate) http: reqwest::Client,
     pub(crate) credentials_cache: tokio::sync::Mutex<Option<Credentials>>,
+    pub(crate) command_limiter: Option<Arc<crate::data::CommandRateLimiter>>,
 }
 
 impl fmt::Debug for Config {
@@ -279,6 +280,7 @@ pub struct ConfigBuilder {
     timeouts: TimeoutConfig,
     user_agent_suffix: Option<String>,
     http: Option<reqwest::Client>,
+    command_rate: Option<u32>,
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -373,6 +375,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Start at most `n` commands per second from this client (the service allows 25 per
+    /// agent); `Session::with_rate_limiter` overrides it per session.
+    pub fn command_rate_limit(mut self, n: u32) -> Self {
+        self.command_rate = Some(n);
+        self
+    }
+
     /// Use this `reqwest::Client` (shared connection pool, custom TLS roots, proxies). The
     /// connect timeout in [`TimeoutConfig`] then does not apply: set it on your client.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
@@ -435,6 +444,9 @@ impl ConfigBuilder {
                 user_agent,
                 http,
                 credentials_cache: tokio::sync::Mutex::new(None),
+                command_limiter: self
+                    .command_rate
+                    .map(|n| Arc::new(crate::data::CommandRateLimiter::per_second(n))),
             }),
         })
     }

@@ -101,6 +101,24 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 
+    /// A command ran but failed: non-zero exit code or timed out. Raised by
+    /// [`CommandOutput::check`](crate::CommandOutput::check) and the workflow helpers; carries
+    /// the end of the output (never the command line, which may hold secrets).
+    #[error(
+        "command failed with exit code {exit_code} ({status}){}",
+        last_line(stderr_tail, stdout_tail)
+    )]
+    CommandFailed {
+        /// The exit code.
+        exit_code: i32,
+        /// `COMPLETED` or `TIMED_OUT`.
+        status: String,
+        /// The last few KiB of stdout.
+        stdout_tail: String,
+        /// The last few KiB of stderr.
+        stderr_tail: String,
+    },
+
     /// A waiter saw the resource reach a failed state.
     #[error("agent runtime {id} reached {status}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     WaiterFailed {
@@ -111,6 +129,18 @@ pub enum Error {
         /// The service's `failureReason`, when it gave one.
         reason: Option<String>,
     },
+}
+
+fn last_line(stderr: &str, stdout: &str) -> String {
+    let pick = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        stderr
+    };
+    match pick.trim_end().lines().last() {
+        Some(l) if !l.is_empty() => format!(": {l}"),
+        _ => String::new(),
+    }
 }
 
 impl Error {

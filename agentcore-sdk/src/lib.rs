@@ -58,6 +58,7 @@ mod session;
 pub mod shell;
 mod transport;
 pub mod types;
+pub mod workflow;
 
 pub use client::Client;
 pub use config::{Config, ConfigBuilder, RetryConfig, TimeoutConfig};
@@ -68,6 +69,9 @@ pub use types::{
     Command, EndpointName, IntoRuntimeArn, MountPath, RuntimeArn, RuntimeId, RuntimeName,
     SessionId, ShellId,
 };
+
+#[cfg(feature = "macros")]
+pub use agentcore_sdk_macros::{sh, test};
 
 /// Re-exported so users can name credential types without another dependency.
 pub use aws_credential_types::Credentials;

@@ -34,6 +34,7 @@ pub struct Session {
     arn: RuntimeArn,
     id: SessionId,
     qualifier: Option<String>,
+    limiter: Option<std::sync::Arc<crate::data::CommandRateLimiter>>,
 }
 
 impl fmt::Debug for Session {
@@ -53,7 +54,18 @@ impl Session {
             arn,
             id,
             qualifier: None,
+            limiter: None,
         }
+    }
+
+    /// Commands of this session wait for permits of `limiter` (share one limiter between the
+    /// sessions of one agent to stay under its command rate limit).
+    pub fn with_rate_limiter(
+        mut self,
+        limiter: std::sync::Arc<crate::data::CommandRateLimiter>,
+    ) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// Calls go to this endpoint instead of `DEFAULT`.
@@ -91,7 +103,11 @@ impl Session {
 
     /// A command in this session; finish with `.send()` (stream) or `.output()` (collected).
     pub fn command(&self, command: impl Into<Command>) -> CommandRequest {
-        CommandRequest::new(self.client.clone(), self.common()).command(command)
+        let req = CommandRequest::new(self.client.clone(), self.common()).command(command);
+        match &self.limiter {
+            Some(l) => req.rate_limiter(l.clone()),
+            None => req,
+        }
     }
 
     /// An invocation of the agent in this session with `payload`.

@@ -82,10 +82,45 @@ pub struct CommandOutput {
     pub status: CommandStatus,
 }
 
+/// How much of each stream [`CommandOutput::check`] keeps in its error.
+pub const OUTPUT_TAIL_BYTES: usize = 4096;
+
+/// The last `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn tail(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    s[start..].to_owned()
+}
+
 impl CommandOutput {
     /// `true` when the command completed with exit code 0.
     pub fn success(&self) -> bool {
         self.status == CommandStatus::Completed && self.exit_code == 0
+    }
+
+    /// `Ok(self)` on success, else [`Error::CommandFailed`] with the exit code and the last
+    /// 4 KiB of stdout and stderr.
+    ///
+    /// ```no_run
+    /// # async fn f(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
+    /// let tests = session.run("cd /mnt/workspace/repo && cargo test").await?.check()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn check(self) -> Result<Self, Error> {
+        if self.success() {
+            return Ok(self);
+        }
+        Err(Error::CommandFailed {
+            exit_code: self.exit_code,
+            status: self.status.to_string(),
+            stdout_tail: tail(&self.stdout, OUTPUT_TAIL_BYTES),
+            stderr_tail: tail(&self.stderr, OUTPUT_TAIL_BYTES),
+        })
     }
 }
 

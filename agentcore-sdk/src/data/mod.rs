@@ -6,6 +6,7 @@
 mod command;
 pub mod event_stream;
 mod invoke;
+mod limiter;
 
 use std::time::Duration;
 
@@ -14,11 +15,18 @@ use futures::TryStreamExt;
 use http::Method;
 use tracing::Instrument;
 
+pub use command::OUTPUT_TAIL_BYTES;
 pub use command::{
     CommandEvent, CommandOutput, CommandStatus, CommandStream, ResponseChunk,
     decode_command_message,
 };
 pub use invoke::{ByteStream, InvokeResponse, SseEvent, SseStream};
+pub use limiter::CommandRateLimiter;
+
+/// The last [`OUTPUT_TAIL_BYTES`] of a command's output, cut at a character boundary.
+pub(crate) fn command_tail(s: &str) -> String {
+    command::tail(s, OUTPUT_TAIL_BYTES)
+}
 
 use crate::client::Client;
 use crate::config::Plane;
@@ -189,6 +197,7 @@ pub struct CommandRequest {
     common: Common,
     command: Option<Command>,
     timeout: Option<Duration>,
+    limiter: Option<std::sync::Arc<CommandRateLimiter>>,
 }
 
 #[derive(serde::Serialize)]
@@ -205,10 +214,17 @@ impl CommandRequest {
             common,
             command: None,
             timeout: None,
+            limiter: None,
         }
     }
 
     common_setters!();
+
+    /// Wait for a permit of this limiter before starting (overrides the client's).
+    pub fn rate_limiter(mut self, limiter: std::sync::Arc<CommandRateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
 
     /// The command line, run with `bash -c` (1..=65536 bytes).
     pub fn command(mut self, command: impl Into<Command>) -> Self {
@@ -236,6 +252,13 @@ impl CommandRequest {
         let (req, arn) =
             self.common
                 .request("InvokeAgentRuntimeCommand", "commands", session.as_ref())?;
+        let limiter = self
+            .limiter
+            .as_ref()
+            .or(self.client.config().inner.command_limiter.as_ref());
+        if let Some(l) = limiter {
+            l.acquire().await;
+        }
         let req = req
             .json_body(&CommandBody {
                 command: command.as_str(),

@@ -33,7 +33,8 @@ impl Command {
         &self.0
     }
 
-    /// Checks the service's length limit.
+    /// Checks the service's length limit, and that there is no NUL byte (which `bash -c`
+    /// cannot receive).
     pub fn validate(&self) -> Result<(), Error> {
         let n = self.0.len();
         if n == 0 || n > Self::MAX_BYTES {
@@ -42,7 +43,50 @@ impl Command {
                 format!("must be 1 to 65536 bytes, got {n}"),
             ));
         }
+        if self.0.contains('\0') {
+            return Err(Error::invalid("command", "must not contain a NUL byte"));
+        }
         Ok(())
+    }
+
+    /// `value` quoted for POSIX shells: one word, no expansion of any kind.
+    ///
+    /// ```
+    /// use agentcore_sdk::Command;
+    /// assert_eq!(Command::quote("it's $HOME"), r#"'it'\''s $HOME'"#);
+    /// assert_eq!(Command::quote(""), "''");
+    /// assert_eq!(Command::quote("plain-word_1.0/x"), "plain-word_1.0/x");
+    /// ```
+    pub fn quote(value: &str) -> String {
+        let mut out = String::with_capacity(value.len() + 2);
+        Self::push_quoted(&mut out, value);
+        out
+    }
+
+    /// Appends `value` quoted for POSIX shells to `out` (used by `sh!`).
+    pub fn push_quoted(out: &mut String, value: &str) {
+        let safe = !value.is_empty()
+            && value.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'_' | b'.' | b'/' | b',' | b':' | b'@' | b'%' | b'+'
+                    )
+            });
+        if safe {
+            out.push_str(value);
+            return;
+        }
+        out.push('\'');
+        for c in value.chars() {
+            if c == '\'' {
+                // Close the quote, add an escaped quote, reopen.
+                out.push_str("'\\''");
+            } else {
+                out.push(c);
+            }
+        }
+        out.push('\'');
     }
 }
 

@@ -1,0 +1,298 @@
+//! Run one task over N sessions at once — the "race" and "bench" experiments of several
+//! agents on the same issue — with bounded concurrency and a shared command rate limiter,
+//! and collect a report.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::CommandOutput;
+use crate::client::Client;
+use crate::data::CommandRateLimiter;
+use crate::error::Error;
+use crate::session::Session;
+use crate::types::{IntoRuntimeArn, RuntimeArn};
+
+/// Runs a task on many sessions. See [`Fleet::builder`].
+///
+/// ```no_run
+/// # async fn f(client: agentcore_sdk::Client, arn: &str) -> Result<(), agentcore_sdk::Error> {
+/// use agentcore_sdk::workflow::fleet::Fleet;
+/// let report = Fleet::builder(&client, arn)?
+///     .sessions(20)
+///     .concurrency(8)
+///     .commands_per_second(25)
+///     .run(|session, i| async move {
+///         session.run(format!("cd /mnt/workspace && ./attempt.sh {i}")).await
+///     })
+///     .await;
+/// println!("{}", report.table());
+/// std::fs::write("fleet.csv", report.to_csv()).unwrap();
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Fleet {
+    client: Client,
+    arn: RuntimeArn,
+    sessions: usize,
+    concurrency: usize,
+    limiter: Arc<CommandRateLimiter>,
+    stop_sessions: bool,
+}
+
+impl Fleet {
+    /// A fleet on the runtime `arn`: 10 sessions, 10 at a time, 25 commands per second.
+    pub fn builder(client: &Client, arn: impl IntoRuntimeArn) -> Result<Self, Error> {
+        Ok(Self {
+            client: client.clone(),
+            arn: arn.into_runtime_arn()?,
+            sessions: 10,
+            concurrency: 10,
+            limiter: Arc::new(CommandRateLimiter::per_second(
+                CommandRateLimiter::SERVICE_LIMIT,
+            )),
+            stop_sessions: true,
+        })
+    }
+
+    /// How many sessions (one task run each).
+    pub fn sessions(mut self, n: usize) -> Self {
+        self.sessions = n;
+        self
+    }
+
+    /// How many run at the same time (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Command starts per second across the whole fleet (the service allows 25 per agent).
+    pub fn commands_per_second(mut self, n: u32) -> Self {
+        self.limiter = Arc::new(CommandRateLimiter::per_second(n));
+        self
+    }
+
+    /// Share a limiter with other work on the same agent.
+    pub fn rate_limiter(mut self, limiter: Arc<CommandRateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// Stop each session after its task (default `true`); `false` keeps them for inspection.
+    pub fn stop_sessions(mut self, stop: bool) -> Self {
+        self.stop_sessions = stop;
+        self
+    }
+
+    /// Runs `task(session, index)` for every index, each on a new session, and reports.
+    /// A task's error is recorded in its row; it does not stop the others.
+    pub async fn run<F, Fut>(self, task: F) -> FleetReport
+    where
+        F: Fn(Session, usize) -> Fut,
+        Fut: Future<Output = Result<CommandOutput, Error>>,
+    {
+        let started = Instant::now();
+        let task = &task;
+        let this = &self;
+        let mut runs: Vec<FleetRun> = futures::stream::iter(0..self.sessions)
+            .map(|i| async move {
+                let session = Session::new(
+                    this.client.clone(),
+                    this.arn.clone(),
+                    crate::SessionId::generate(),
+                )
+                .with_rate_limiter(this.limiter.clone());
+                let t0 = Instant::now();
+                let result = task(session.clone(), i).await;
+                let latency = t0.elapsed();
+                if this.stop_sessions {
+                    let _ = session.stop().await;
+                }
+                FleetRun::new(i, session.id().as_str(), latency, result)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        runs.sort_by_key(|r| r.index);
+        FleetReport {
+            wall_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+            commands_per_second: self.limiter.rate(),
+            runs,
+        }
+    }
+}
+
+/// One session's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct FleetRun {
+    /// The task index.
+    pub index: usize,
+    /// The session it ran in.
+    pub session_id: String,
+    /// Task duration in milliseconds.
+    pub latency_ms: f64,
+    /// Exit code of the task's command, when it got that far.
+    pub exit_code: Option<i32>,
+    /// `COMPLETED` / `TIMED_OUT`, when the command ended.
+    pub status: Option<String>,
+    /// Exit code 0 and completed.
+    pub success: bool,
+    /// Size of stdout.
+    pub stdout_bytes: usize,
+    /// The last 4 KiB of stdout.
+    pub stdout_tail: String,
+    /// The last 4 KiB of stderr.
+    pub stderr_tail: String,
+    /// The error, when the task failed before a command result.
+    pub error: Option<String>,
+}
+
+impl FleetRun {
+    fn new(
+        index: usize,
+        session_id: &str,
+        latency: Duration,
+        result: Result<CommandOutput, Error>,
+    ) -> Self {
+        let mut run = Self {
+            index,
+            session_id: session_id.to_owned(),
+            latency_ms: latency.as_secs_f64() * 1000.0,
+            exit_code: None,
+            status: None,
+            success: false,
+            stdout_bytes: 0,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            error: None,
+        };
+        match result {
+            Ok(out) => {
+                run.success = out.success();
+                run.exit_code = Some(out.exit_code);
+                run.status = Some(out.status.to_string());
+                run.stdout_bytes = out.stdout.len();
+                run.stdout_tail = crate::data::command_tail(&out.stdout);
+                run.stderr_tail = crate::data::command_tail(&out.stderr);
+            }
+            Err(Error::CommandFailed {
+                exit_code,
+                status,
+                stdout_tail,
+                stderr_tail,
+            }) => {
+                run.exit_code = Some(exit_code);
+                run.status = Some(status);
+                run.stdout_tail = stdout_tail;
+                run.stderr_tail = stderr_tail;
+            }
+            Err(e) => run.error = Some(e.to_string()),
+        }
+        run
+    }
+}
+
+/// Everything a fleet did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct FleetReport {
+    /// One row per session, by index.
+    pub runs: Vec<FleetRun>,
+    /// Time for the whole fleet.
+    pub wall_time_ms: f64,
+    /// The rate limit in force.
+    pub commands_per_second: u32,
+}
+
+impl FleetReport {
+    /// How many runs succeeded.
+    pub fn succeeded(&self) -> usize {
+        self.runs.iter().filter(|r| r.success).count()
+    }
+
+    /// The `p`-th percentile (0..=100) of task latency, in milliseconds.
+    pub fn latency_percentile(&self, p: f64) -> f64 {
+        let mut l: Vec<f64> = self.runs.iter().map(|r| r.latency_ms).collect();
+        if l.is_empty() {
+            return 0.0;
+        }
+        l.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0) * (l.len() - 1) as f64).round() as usize;
+        l[rank.min(l.len() - 1)]
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// One CSV row per run (RFC 4180 quoting).
+    pub fn to_csv(&self) -> String {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_owned()
+            }
+        }
+        let mut out = String::from(
+            "index,session_id,latency_ms,exit_code,status,success,stdout_bytes,error\n",
+        );
+        for r in &self.runs {
+            out.push_str(&format!(
+                "{},{},{:.1},{},{},{},{},{}\n",
+                r.index,
+                field(&r.session_id),
+                r.latency_ms,
+                r.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                field(r.status.as_deref().unwrap_or_default()),
+                r.success,
+                r.stdout_bytes,
+                field(r.error.as_deref().unwrap_or_default()),
+            ));
+        }
+        out
+    }
+
+    /// A plain-text comparison table with a summary line.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:>5}  {:<38}  {:>10}  {:>5}  {:<10}  {}\n",
+            "#", "session", "latency", "exit", "status", "result"
+        );
+        for r in &self.runs {
+            out.push_str(&format!(
+                "{:>5}  {:<38}  {:>8.0}ms  {:>5}  {:<10}  {}\n",
+                r.index,
+                r.session_id,
+                r.latency_ms,
+                r.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                r.status.as_deref().unwrap_or("-"),
+                if r.success {
+                    "ok".to_owned()
+                } else {
+                    r.error.clone().unwrap_or_else(|| "failed".into())
+                }
+            ));
+        }
+        out.push_str(&format!(
+            "{} of {} succeeded · p50 {:.0} ms · p90 {:.0} ms · wall {:.0} ms · limit {} commands/s\n",
+            self.succeeded(),
+            self.runs.len(),
+            self.latency_percentile(50.0),
+            self.latency_percentile(90.0),
+            self.wall_time_ms,
+            self.commands_per_second
+        ));
+        out
+    }
+}

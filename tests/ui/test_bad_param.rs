@@ -1,0 +1,4 @@
+#[agentcore_sdk::test]
+async fn bad_param(_x: u32) {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[agentcore_sdk::test]
+fn not_async(_session: agentcore_sdk::Session) {}
+
+fn main() {}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = agentcore_sdk::sh!("echo {}", 1, 2);
+}
