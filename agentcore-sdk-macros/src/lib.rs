@@ -403,7 +403,7 @@ fn last_segment(ty: &syn::Type) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
+    #[::core::prelude::v1::test]
     fn parses_placeholders() {
         assert_eq!(
             parse_format("a {} {x} {0:raw} {{b}}").unwrap(),
