@@ -38,13 +38,9 @@ async fn custom_mount_path(session: Session, local: &LocalRuntime) {
     assert!(local.data_dir().exists());
 }
 
-#[test]
+#[agentcore_sdk::test]
 #[should_panic(expected = "test returned an error")]
-fn an_error_result_fails_the_test() {
-    #[agentcore_sdk::test]
-    async fn inner(session: Session) -> Result<(), agentcore_sdk::Error> {
-        session.run("exit 3").await?.check()?;
-        Ok(())
-    }
-    inner();
+async fn an_error_result_fails_the_test(session: Session) -> Result<(), agentcore_sdk::Error> {
+    session.run("exit 3").await?.check()?;
+    Ok(())
 }
