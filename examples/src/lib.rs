@@ -1,6 +1,8 @@
 //! Shared setup for the examples: a client for AWS, for a local endpoint, or for an
 //! in-process local runtime, and a demo runtime with session storage.
 
+pub mod coding;
+
 use std::time::Duration;
 
 use agentcore_local::LocalRuntime;

@@ -167,3 +167,19 @@ pub async fn read_until<R: tokio::io::AsyncRead + Unpin>(r: &mut R, needle: &str
         }
     }
 }
+
+/// The path of an example binary (`target/debug/examples/<name>`), building it if needed.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    // target/debug/deps/<test binary> → target/debug/examples/<name>
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let bin = debug.join("examples").join(name);
+    if !bin.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "examples", "--example", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building example {name} failed");
+    }
+    bin
+}

@@ -1,26 +1,10 @@
 //! Drives `examples/shell.rs` in a real terminal (tmux): banner, a command's output, Ctrl+]
 //! detach with the re-attach command, and re-attaching the same shell from a new process.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use agentcore_local::LocalRuntime;
-
-fn example_binary() -> PathBuf {
-    // target/debug/deps/<this test> → target/debug/examples/shell
-    let exe = std::env::current_exe().unwrap();
-    let debug = exe.parent().unwrap().parent().unwrap();
-    let bin = debug.join("examples/shell");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "examples", "--example", "shell"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
 
 struct Tmux(String);
 
@@ -84,7 +68,7 @@ impl Drop for Tmux {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shell_example_in_a_real_terminal() {
-    let bin = example_binary();
+    let bin = tests::example_binary("shell");
     let local = LocalRuntime::builder().start().await.unwrap();
     let endpoint = local.endpoint();
     let name = format!("agentcore-shell-{}", std::process::id());
