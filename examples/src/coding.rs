@@ -280,7 +280,8 @@ pub fn fix(repo: &str, failure: &str) -> serde_json::Value {
         .next()
         .unwrap_or('?')
         .to_string();
-    let candidates: [(&str, fn(i64, i64) -> Option<i64>); 4] = [
+    type Op = fn(i64, i64) -> Option<i64>;
+    let candidates: [(&str, Op); 4] = [
         ("+", |a, b| a.checked_add(b)),
         ("-", |a, b| a.checked_sub(b)),
         ("*", |a, b| a.checked_mul(b)),
@@ -326,32 +327,6 @@ pub async fn serve_fixer_agent() -> std::io::Result<()> {
     axum::serve(listener, app).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixer_repairs_one_function_per_call() {
-        let dir = std::env::temp_dir().join(format!("fixer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("calc.sh"), CALC_SH).unwrap();
-        let repo = dir.to_str().unwrap();
-        let r = fix(
-            repo,
-            "PASS x\nFAIL add 2 3: expected 5, got -1\nFAIL mul 3 4: expected 12, got 7\n",
-        );
-        assert_eq!(r["fixed"], "add");
-        assert_eq!(r["to"], "+");
-        let r = fix(repo, "FAIL mul 3 4: expected 12, got 7\n");
-        assert_eq!(r["to"], "*");
-        let src = std::fs::read_to_string(dir.join("calc.sh")).unwrap();
-        assert!(src.contains("add() { echo $(( $1 + $2 )); }"));
-        assert!(src.contains("mul() { echo $(( $1 * $2 )); }"));
-        assert_eq!(fix(repo, "all good")["fixed"], serde_json::Value::Null);
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-}
-
 /// A target for the coding examples: on AWS / a given endpoint as [`crate::target`] does, or
 /// (with neither) an in-process agentcore-local whose runtime `name` is hosted by *this
 /// program* run with `--agent-mode` (see [`serve_fixer_agent`]).
@@ -380,4 +355,30 @@ pub async fn target_with_fixer(
         endpoint: Some(local.endpoint()),
         local: Some(local),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixer_repairs_one_function_per_call() {
+        let dir = std::env::temp_dir().join(format!("fixer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("calc.sh"), CALC_SH).unwrap();
+        let repo = dir.to_str().unwrap();
+        let r = fix(
+            repo,
+            "PASS x\nFAIL add 2 3: expected 5, got -1\nFAIL mul 3 4: expected 12, got 7\n",
+        );
+        assert_eq!(r["fixed"], "add");
+        assert_eq!(r["to"], "+");
+        let r = fix(repo, "FAIL mul 3 4: expected 12, got 7\n");
+        assert_eq!(r["to"], "*");
+        let src = std::fs::read_to_string(dir.join("calc.sh")).unwrap();
+        assert!(src.contains("add() { echo $(( $1 + $2 )); }"));
+        assert!(src.contains("mul() { echo $(( $1 * $2 )); }"));
+        assert_eq!(fix(repo, "all good")["fixed"], serde_json::Value::Null);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

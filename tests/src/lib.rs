@@ -90,7 +90,7 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Proxies 127.0.0.1:<random> → `upstream`.
+    /// Proxies `127.0.0.1:<random port>` → `upstream`.
     pub async fn start(upstream: std::net::SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -116,7 +116,7 @@ impl FaultProxy {
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, the proxy endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
