@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentcore_sdk::shell::protocol::{
-    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, REPLAY_BUFFER, SHELL_ID_HEADER, Status,
+    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, REPLAY_BUFFER, RESUME_OFFSET_HEADER,
+    SHELL_ID_HEADER, Status,
 };
 use agentcore_sdk::{ServiceErrorKind, ShellId};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -19,6 +20,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -46,7 +48,8 @@ struct ExitInfo {
 }
 
 enum Out {
-    Stdout(Bytes),
+    /// Output starting at this absolute offset.
+    Stdout(u64, Bytes),
     Exit(ExitInfo),
 }
 
@@ -54,14 +57,34 @@ struct Attachment {
     id: u64,
     tx: mpsc::Sender<Out>,
     kick: Option<oneshot::Sender<()>>,
+    /// Offset up to which output was handed to this connection's socket.
+    delivered: Arc<AtomicU64>,
 }
 
+/// Output bookkeeping: the last [`REPLAY_BUFFER`] bytes with their absolute offsets.
 #[derive(Default)]
 struct Inner {
     attached: Option<Attachment>,
-    replay: BytesMut,
-    dropped: u64,
+    ring: BytesMut,
+    ring_start: u64,
+    /// Where the last connection stopped receiving: the replay point for clients that do
+    /// not say where they are.
+    detach_offset: u64,
     detached_at: Option<Instant>,
+}
+
+impl Inner {
+    fn produced(&self) -> u64 {
+        self.ring_start + self.ring.len() as u64
+    }
+
+    fn detach(&mut self, id: u64) {
+        if let Some(a) = self.attached.as_ref().filter(|a| a.id == id) {
+            self.detach_offset = a.delivered.load(Ordering::SeqCst);
+            self.attached = None;
+            self.detached_at = Some(Instant::now());
+        }
+    }
 }
 
 struct ShellProc {
@@ -77,14 +100,17 @@ impl ShellProc {
         *self.exit.borrow()
     }
 
-    /// Appends to the replay buffer, dropping (and counting) the oldest bytes past its size.
-    fn buffer(inner: &mut Inner, bytes: &[u8]) {
-        inner.replay.extend_from_slice(bytes);
-        if inner.replay.len() > REPLAY_BUFFER {
-            let excess = inner.replay.len() - REPLAY_BUFFER;
-            let _ = inner.replay.split_to(excess);
-            inner.dropped += excess as u64;
+    /// Appends output to the ring, forgetting the oldest bytes past its size; returns the
+    /// absolute offset of the first appended byte.
+    fn record(inner: &mut Inner, bytes: &[u8]) -> u64 {
+        let start = inner.produced();
+        inner.ring.extend_from_slice(bytes);
+        if inner.ring.len() > REPLAY_BUFFER {
+            let excess = inner.ring.len() - REPLAY_BUFFER;
+            let _ = inner.ring.split_to(excess);
+            inner.ring_start += excess as u64;
         }
+        start
     }
 }
 
@@ -200,34 +226,15 @@ fn spawn_shell(
                 Ok(n) => n,
             };
             let Some(proc) = weak.upgrade() else { break };
-            let mut bytes = Bytes::copy_from_slice(&buf[..n]);
-            // Deliver to whoever is attached now; if that connection goes away mid-send, try
-            // the one that replaced it, else keep the bytes for the next attach.
-            loop {
-                let tx = proc
-                    .inner
-                    .lock()
-                    .ok()
-                    .and_then(|i| i.attached.as_ref().map(|a| (a.id, a.tx.clone())));
-                let Some((id, tx)) = tx else {
-                    if let Ok(mut inner) = proc.inner.lock() {
-                        ShellProc::buffer(&mut inner, &bytes);
-                    }
-                    break;
-                };
-                match tx.send(Out::Stdout(bytes)).await {
-                    Ok(()) => break,
-                    Err(mpsc::error::SendError(out)) => {
-                        let Out::Stdout(b) = out else { break };
-                        bytes = b;
-                        if let Ok(mut inner) = proc.inner.lock()
-                            && inner.attached.as_ref().is_some_and(|a| a.id == id)
-                        {
-                            inner.attached = None;
-                            inner.detached_at = Some(Instant::now());
-                        }
-                    }
-                }
+            let bytes = Bytes::copy_from_slice(&buf[..n]);
+            // Every byte goes to the ring first: a connection that misses it (gone, or
+            // replaced) is replayed from there by offset.
+            let target = proc.inner.lock().ok().map(|mut inner| {
+                let offset = ShellProc::record(&mut inner, &bytes);
+                (offset, inner.attached.as_ref().map(|a| a.tx.clone()))
+            });
+            if let Some((offset, Some(tx))) = target {
+                let _ = tx.send(Out::Stdout(offset, bytes)).await;
             }
         }
         let status = child.wait().await.ok();
@@ -301,10 +308,14 @@ pub async fn upgrade(
     } else {
         ws
     };
+    let resume_at = headers
+        .get(RESUME_OFFSET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let st = state.clone();
     let mut resp = ws
         .max_message_size(1024 * 1024)
-        .on_upgrade(move |socket| async move { serve(st, session, key, socket).await });
+        .on_upgrade(move |socket| async move { serve(st, session, key, resume_at, socket).await });
     if let Ok(v) = HeaderValue::from_str(shell_id.as_str()) {
         resp.headers_mut().insert(SHELL_ID_HEADER, v);
     }
@@ -335,6 +346,7 @@ async fn serve(
     state: Arc<AppState>,
     session: Arc<SessionState>,
     key: ShellKey,
+    resume_at: Option<u64>,
     mut socket: WebSocket,
 ) {
     // Attach: to the live shell of this key, or a new one.
@@ -365,27 +377,40 @@ async fn serve(
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let (tx, mut rx) = mpsc::channel::<Out>(16);
     let (kick_tx, mut kick_rx) = oneshot::channel();
-    let (replay, dropped) = {
+    let delivered = Arc::new(AtomicU64::new(0));
+    let (replay, start, dropped) = {
         let Ok(mut inner) = proc.inner.lock() else {
             return;
+        };
+        // Where this client resumes: the offset it asked for, else where the previous
+        // connection stopped.
+        let from = match (resume_at, inner.attached.as_ref()) {
+            (Some(o), _) => o.min(inner.produced()),
+            (None, Some(a)) => a.delivered.load(Ordering::SeqCst),
+            (None, None) => inner.detach_offset,
         };
         if let Some(mut old) = inner.attached.take()
             && let Some(k) = old.kick.take()
         {
             let _ = k.send(());
         }
+        let start = from.max(inner.ring_start);
+        let dropped = inner.ring_start.saturating_sub(from);
+        let skip = ((start - inner.ring_start) as usize).min(inner.ring.len());
+        let replay = Bytes::copy_from_slice(&inner.ring[skip..]);
+        delivered.store(start, Ordering::SeqCst);
         inner.attached = Some(Attachment {
             id,
             tx,
             kick: Some(kick_tx),
+            delivered: delivered.clone(),
         });
         inner.detached_at = None;
-        let replay = inner.replay.split().freeze();
-        let dropped = std::mem::take(&mut inner.dropped);
-        (replay, dropped)
+        (replay, start, dropped)
     };
     let confirmation =
-        Status::confirmation(&key.shell_id, reconnected, reconnected.then_some(dropped));
+        Status::confirmation(&key.shell_id, reconnected, reconnected.then_some(dropped))
+            .with_output_offset(start);
     if !send_frame(&mut socket, &Frame::Status(Box::new(confirmation))).await {
         detach(&proc, id);
         return;
@@ -395,6 +420,7 @@ async fn serve(
             detach(&proc, id);
             return;
         }
+        delivered.fetch_add(part.len() as u64, Ordering::SeqCst);
     }
     if let Some(info) = proc.exited() {
         finish(&state, &proc, &mut socket, info).await;
@@ -447,12 +473,19 @@ async fn serve(
                 }
             }
             out = rx.recv() => match out {
-                Some(Out::Stdout(bytes)) => {
-                    if !send_frame(&mut socket, &Frame::Stdout(bytes.clone())).await {
-                        if let Ok(mut inner) = proc.inner.lock() { ShellProc::buffer(&mut inner, &bytes); }
+                Some(Out::Stdout(offset, bytes)) => {
+                    // Skip what the replay already covered (output racing the attach).
+                    let done = delivered.load(Ordering::SeqCst);
+                    let end = offset + bytes.len() as u64;
+                    if end <= done {
+                        continue;
+                    }
+                    let fresh = bytes.slice((done.saturating_sub(offset) as usize).min(bytes.len())..);
+                    if !send_frame(&mut socket, &Frame::Stdout(fresh)).await {
                         detach(&proc, id);
                         return;
                     }
+                    delivered.store(end, Ordering::SeqCst);
                 }
                 Some(Out::Exit(info)) => {
                     finish(&state, &proc, &mut socket, info).await;
@@ -477,24 +510,12 @@ async fn serve(
 }
 
 fn detach(proc: &ShellProc, id: u64) {
-    if let Ok(mut inner) = proc.inner.lock()
-        && inner.attached.as_ref().is_some_and(|a| a.id == id)
-    {
-        inner.attached = None;
-        inner.detached_at = Some(Instant::now());
+    if let Ok(mut inner) = proc.inner.lock() {
+        inner.detach(id);
     }
 }
 
 async fn finish(state: &AppState, proc: &ShellProc, socket: &mut WebSocket, info: ExitInfo) {
-    // Output that raced the exit notification is still in the replay buffer.
-    let rest = proc
-        .inner
-        .lock()
-        .map(|mut i| i.replay.split().freeze())
-        .unwrap_or_default();
-    if !rest.is_empty() {
-        let _ = send_frame(socket, &Frame::Stdout(rest)).await;
-    }
     let _ = send_frame(
         socket,
         &Frame::Status(Box::new(Status::exited(info.code, info.signal))),

@@ -57,14 +57,18 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
-    /// A command stream ended before its `contentStop` event, so the command's exit code is
-    /// unknown. This is never reported as success.
+    /// A command stream ended before its `contentStop` event — the response ended early or
+    /// the connection broke mid-stream — so the command's exit code is unknown. This is never
+    /// reported as success.
     #[error(
         "command stream ended before contentStop (after {events} events); the outcome is unknown"
     )]
     TruncatedStream {
         /// How many events had been received before the stream ended.
         events: u64,
+        /// The connection error that cut the stream, when there was one.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The operation did not finish in time.

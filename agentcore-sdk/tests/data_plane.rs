@@ -163,7 +163,7 @@ async fn stream_cut_before_content_stop_is_truncated_not_success() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::TruncatedStream { events: 2 }),
+        matches!(err, Error::TruncatedStream { events: 2, .. }),
         "{err:?}"
     );
 }

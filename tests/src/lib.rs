@@ -82,29 +82,89 @@ pub fn peak_rss() -> u64 {
         .unwrap_or(0)
 }
 
-/// A TCP proxy on loopback that can cut every connection through it, to test reconnects.
+/// What the [`FaultProxy`] does to traffic from the server to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward everything.
+    None,
+    /// Close each connection once it has forwarded this many bytes to the client.
+    CutAfter(u64),
+    /// Forward nothing (connections stay open).
+    Stall,
+    /// Forward at most this many bytes per second.
+    Throttle(u64),
+}
+
+/// A TCP proxy on loopback that injects faults: cut connections (now, or after N bytes),
+/// stall them, or slow them down.
 pub struct FaultProxy {
     addr: std::net::SocketAddr,
     conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    fault: std::sync::Arc<std::sync::Mutex<Fault>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
 impl FaultProxy {
     /// Proxies `127.0.0.1:<random port>` → `upstream`.
     pub async fn start(upstream: std::net::SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> =
             Default::default();
+        let fault = std::sync::Arc::new(std::sync::Mutex::new(Fault::None));
         let list = conns.clone();
+        let shared = fault.clone();
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let fault = shared.clone();
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    let Ok(outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    let (mut ci, mut co) = inbound.into_split();
+                    let (mut ui, mut uo) = outbound.into_split();
+                    let up = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut ci, &mut uo).await;
+                    });
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut sent = 0u64;
+                    loop {
+                        let current = *fault.lock().expect("fault");
+                        if current == Fault::Stall {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                            continue;
+                        }
+                        let n = match ui.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut n = n;
+                        let now = *fault.lock().expect("fault");
+                        match now {
+                            Fault::CutAfter(limit) if sent + n as u64 >= limit => {
+                                n = (limit - sent.min(limit)) as usize;
+                                let _ = co.write_all(&buf[..n]).await;
+                                break;
+                            }
+                            Fault::Throttle(bps) if bps > 0 => {
+                                tokio::time::sleep(std::time::Duration::from_secs_f64(
+                                    n as f64 / bps as f64,
+                                ))
+                                .await;
+                            }
+                            _ => {}
+                        }
+                        if co.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        sent += n as u64;
                     }
+                    up.abort();
                 });
                 list.lock().expect("proxy list").push(task.abort_handle());
             }
@@ -112,6 +172,7 @@ impl FaultProxy {
         Self {
             addr,
             conns,
+            fault,
             accept,
         }
     }
@@ -119,6 +180,11 @@ impl FaultProxy {
     /// `http://127.0.0.1:<port>`, the proxy endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Sets the fault for all traffic from now on.
+    pub fn set_fault(&self, fault: Fault) {
+        *self.fault.lock().expect("fault") = fault;
     }
 
     /// Drops every live connection (both sides see the TCP connection end abruptly).
@@ -137,6 +203,18 @@ impl Drop for FaultProxy {
         self.accept.abort();
         self.cut();
     }
+}
+
+/// A client for `endpoint` with dummy credentials.
+pub fn client_for(endpoint: &str, timeouts: Option<agentcore_sdk::TimeoutConfig>) -> Client {
+    let mut b = agentcore_sdk::Config::builder()
+        .region("us-east-1")
+        .endpoint_url(endpoint)
+        .static_credentials("local", "local");
+    if let Some(t) = timeouts {
+        b = b.timeout_config(t);
+    }
+    Client::from_conf(b.build().expect("config"))
 }
 
 /// Reads from `r` until `needle` appears in what was read (or 30 s pass); returns everything

@@ -312,6 +312,7 @@ impl CommandStream {
         // second call after an error, which `output` never makes.
         Err(Error::TruncatedStream {
             events: self.events,
+            source: None,
         })
     }
 
@@ -355,12 +356,23 @@ impl Stream for CommandStream {
             }
             match ready!(this.body.as_mut().poll_next(cx)) {
                 Some(Ok(chunk)) => this.decoder.push(&chunk),
+                // The connection broke mid-stream: the outcome is unknown.
+                Some(Err(Error::Transport { source, .. })) => {
+                    let events = this.events;
+                    return this.finish(Error::TruncatedStream {
+                        events,
+                        source: Some(source),
+                    });
+                }
                 Some(Err(e)) => return this.finish(e),
                 None => {
                     // Whether the cut fell between frames or inside one, the command's
                     // outcome is unknown: that is a truncation, never a success.
                     let events = this.events;
-                    return this.finish(Error::TruncatedStream { events });
+                    return this.finish(Error::TruncatedStream {
+                        events,
+                        source: None,
+                    });
                 }
             }
         }

@@ -50,6 +50,10 @@ pub const SHELL_ID_HEADER: &str = "x-amzn-bedrock-agentcore-shell-id";
 pub const BEARER_PROTOCOL: &str = "base64UrlBearerAuthorization";
 /// The largest encoded bearer token.
 pub const MAX_BEARER_LEN: usize = 4096;
+/// Extension request header: re-attach and resume the output at this absolute offset (sent
+/// only to servers whose confirmation carried `outputOffset`).
+pub const RESUME_OFFSET_HEADER: &str = "x-agentcore-output-offset";
+
 /// Bytes of output the server keeps for a detached shell.
 pub const REPLAY_BUFFER: usize = 256 * 1024;
 
@@ -188,6 +192,11 @@ pub struct StatusMetadata {
     /// Output lost while detached, beyond the replay buffer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_dropped: Option<u64>,
+    /// Extension (agentcore-local): the absolute offset, in the shell's output, of the next
+    /// byte this connection receives. A server that sends it accepts
+    /// [`RESUME_OFFSET_HEADER`] on re-attach and replays from exactly that byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_offset: Option<u64>,
 }
 
 /// STATUS details.
@@ -219,6 +228,7 @@ impl Status {
                 shell_id: Some(shell_id.to_owned()),
                 reconnected: Some(reconnected),
                 bytes_dropped,
+                output_offset: None,
             },
             status: "Success".into(),
             ..Self::default()
@@ -263,6 +273,12 @@ impl Status {
             code: Some(500),
             ..Self::default()
         }
+    }
+
+    /// Adds the `outputOffset` extension to a confirmation.
+    pub fn with_output_offset(mut self, offset: u64) -> Self {
+        self.metadata.output_offset = Some(offset);
+        self
     }
 
     /// `true` for a confirmation frame (it names the shell).

@@ -19,7 +19,8 @@ use tokio_util::sync::PollSender;
 use url::Url;
 
 use super::protocol::{
-    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, MAX_BEARER_LEN, SHELL_ID_HEADER, Status,
+    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, MAX_BEARER_LEN, RESUME_OFFSET_HEADER,
+    SHELL_ID_HEADER, Status,
 };
 use super::{
     Control, IAM_ACTION, Keepalive, ReadItem, ReconnectPolicy, Shell, ShellAuth, ShellBuilder,
@@ -223,8 +224,9 @@ fn upgrade_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
         .into()
 }
 
-/// Opens the WebSocket and waits for the confirmation STATUS.
-async fn open(target: &Target) -> Result<(Ws, Status), Error> {
+/// Opens the WebSocket and waits for the confirmation STATUS. `resume_at` asks a server that
+/// supports the extension to replay from that output offset.
+async fn open(target: &Target, resume_at: Option<u64>) -> Result<(Ws, Status), Error> {
     const OP: &str = "InvokeAgentRuntimeCommandShell";
     let (url, extra_headers): (Url, Vec<(String, String)>) = match &target.auth {
         ShellAuth::SigV4 => {
@@ -273,6 +275,13 @@ async fn open(target: &Target) -> Result<(Ws, Status), Error> {
             http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| Error::Config(e.to_string()))?;
         let value = http::HeaderValue::from_str(&v).map_err(|e| Error::Config(e.to_string()))?;
         request.headers_mut().insert(name, value);
+    }
+    if let Some(offset) = resume_at {
+        request.headers_mut().insert(
+            RESUME_OFFSET_HEADER,
+            http::HeaderValue::from_str(&offset.to_string())
+                .map_err(|e| Error::Config(e.to_string()))?,
+        );
     }
     let user_agent = http::HeaderValue::from_str(&target.client.config().inner.user_agent)
         .unwrap_or(http::HeaderValue::from_static("agentcore-rs"));
@@ -397,7 +406,8 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
         session = %target.session_id,
         shell = %target.shell_id,
     );
-    let (ws, _confirmation) = tracing::Instrument::instrument(open(&target), span.clone()).await?;
+    let (ws, confirmation) =
+        tracing::Instrument::instrument(open(&target, None), span.clone()).await?;
     let handle = ShellHandle {
         runtime_arn: target.arn.clone(),
         session_id: target.session_id.clone(),
@@ -420,6 +430,7 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
         exit: exit_tx,
         pending_in: None,
         pending_out: None,
+        offset: confirmation.metadata.output_offset,
     };
     tokio::spawn(tracing::Instrument::instrument(conn.run(ws), span));
     Ok(Shell {
@@ -466,6 +477,8 @@ struct Connection {
     pending_in: Option<Bytes>,
     /// Output received but not yet taken by the reader.
     pending_out: Option<Bytes>,
+    /// Absolute offset of the next output byte, when the server supports resuming by offset.
+    offset: Option<u64>,
 }
 
 impl Connection {
@@ -539,8 +552,10 @@ impl Connection {
                 reason: reason.clone(),
             });
             tokio::time::sleep(self.policy.delay(attempt).min(left)).await;
-            match open(&self.target).await {
+            match open(&self.target, self.offset).await {
                 Ok((ws, status)) => {
+                    // Resume exactly where we are if the server says it did.
+                    self.offset = status.metadata.output_offset;
                     if status.metadata.reconnected == Some(false) {
                         self.emit(ShellEvent::NewShell);
                     } else {
@@ -639,7 +654,12 @@ impl Connection {
                     last_pong = Instant::now();
                     match msg {
                         Message::Binary(b) => match Frame::decode(&b) {
-                            Ok(Frame::Stdout(data)) => self.pending_out = Some(data),
+                            Ok(Frame::Stdout(data)) => {
+                                if let Some(o) = self.offset.as_mut() {
+                                    *o += data.len() as u64;
+                                }
+                                self.pending_out = Some(data);
+                            }
                             Ok(Frame::Stderr(data)) => {
                                 let _ = events.try_send(ShellEvent::Diagnostic(String::from_utf8_lossy(&data).into_owned()));
                             }

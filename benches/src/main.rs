@@ -1,0 +1,450 @@
+//! `agentcore-bench`: performance figures of agentcore-sdk against agentcore-local on
+//! loopback, printed as a table (and optionally JSON).
+//!
+//! ```text
+//! cargo build --release -p agentcore-local -p agentcore-bench
+//! target/release/agentcore-bench --server target/release/agentcore-local [--quick] [--json out.json]
+//! ```
+//!
+//! The server runs as its own process, so the client's peak RSS is the client's alone
+//! (reset per row through `/proc/self/clear_refs`).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agentcore_sdk::data::decode_command_message;
+use agentcore_sdk::data::event_stream::FrameDecoder;
+use agentcore_sdk::shell::protocol::Frame;
+use agentcore_sdk::{Client, CommandEvent, Config, RuntimeArn};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[derive(serde::Serialize)]
+struct Row {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    note: String,
+}
+
+struct Bench {
+    rows: Vec<Row>,
+}
+
+impl Bench {
+    fn add(&mut self, name: &str, value: f64, unit: &'static str, note: impl Into<String>) {
+        let note = note.into();
+        println!("{name:<44} {value:>12.2} {unit:<8} {note}");
+        self.rows.push(Row {
+            name: name.into(),
+            value,
+            unit,
+            note,
+        });
+    }
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return 0.0;
+    }
+    v[(((p / 100.0) * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)]
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18555)
+}
+
+async fn start_server(bin: &str) -> (Server, String) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("agentcore-bench-{}", std::process::id()));
+    let mut child = Command::new(bin)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&dir)
+        .args(["--ready-delay-ms", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agentcore-local starts");
+    let mut line = String::new();
+    let mut out = child.stdout.take().expect("stdout");
+    let mut buf = [0u8; 1];
+    while !line.ends_with('\n') {
+        if out.read(&mut buf).unwrap_or(0) == 0 {
+            break;
+        }
+        line.push(buf[0] as char);
+    }
+    let endpoint = line.trim().trim_start_matches("listening on ").to_owned();
+    (Server(child), endpoint)
+}
+
+async fn runtime(client: &Client) -> RuntimeArn {
+    let rt = client
+        .create_agent_runtime()
+        .name(format!("bench{}", std::process::id()))
+        .container_uri("local/bench:latest")
+        .role_arn("arn:aws:iam::123456789012:role/local")
+        .session_storage("/mnt/workspace")
+        .send()
+        .await
+        .expect("create runtime");
+    client
+        .wait_until_ready(rt.agent_runtime_id.as_str())
+        .send()
+        .await
+        .expect("ready")
+        .agent_runtime_arn
+}
+
+/// Streams `bytes` of output through `bash -c`; returns (MiB/s, peak client RSS MiB).
+async fn stream_output(client: &Client, arn: &RuntimeArn, bytes: u64) -> (f64, f64) {
+    reset_peak_rss();
+    let session = client.session(arn).expect("session");
+    let t0 = Instant::now();
+    let mut stream = session
+        .command(format!("head -c {bytes} /dev/zero | tr '\\0' x"))
+        .timeout(Duration::from_secs(3600))
+        .send()
+        .await
+        .expect("command");
+    let mut got = 0u64;
+    while let Some(ev) = stream.next().await {
+        if let CommandEvent::Delta { stdout, .. } = ev.expect("event") {
+            got += stdout.len() as u64;
+        }
+    }
+    assert_eq!(got, bytes, "every byte arrives");
+    (
+        bytes as f64 / MIB / t0.elapsed().as_secs_f64(),
+        peak_rss_mib(),
+    )
+}
+
+fn raw_tcp_ceiling(bytes: u64) -> f64 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let writer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let buf = vec![b'x'; 64 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            s.write_all(&buf[..n]).expect("write");
+            left -= n as u64;
+        }
+    });
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let t0 = Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0u64;
+    while got < bytes {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        got += n as u64;
+    }
+    let _ = writer.join();
+    got as f64 / MIB / t0.elapsed().as_secs_f64()
+}
+
+fn event_stream_decode(total: usize) -> f64 {
+    use agentcore_sdk::data::ResponseChunk;
+    use aws_smithy_eventstream::frame::write_message_to;
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let text: String = "x".repeat(64 * 1024);
+    let payload = serde_json::to_vec(&ResponseChunk::ContentDelta {
+        stdout: Some(text),
+        stderr: None,
+    })
+    .expect("json");
+    let msg = Message::new(payload)
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String("event".into()),
+        ))
+        .add_header(Header::new(
+            ":event-type",
+            HeaderValue::String("chunk".into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
+    let mut frame = Vec::new();
+    write_message_to(&msg, &mut frame).expect("encode");
+    let n = total / (64 * 1024);
+    let t0 = Instant::now();
+    let mut decoder = FrameDecoder::new();
+    let mut out = 0usize;
+    for _ in 0..n {
+        // Network-sized pieces, as they would arrive.
+        for piece in frame.chunks(16 * 1024) {
+            decoder.push(piece);
+            while let Some(m) = decoder.next_message().expect("decode") {
+                if let Some(CommandEvent::Delta { stdout, .. }) =
+                    decode_command_message(&m).expect("event")
+                {
+                    out += stdout.len();
+                }
+            }
+        }
+    }
+    assert_eq!(out, n * 64 * 1024);
+    out as f64 / MIB / t0.elapsed().as_secs_f64()
+}
+
+fn shell_frame_decode(total: usize) -> f64 {
+    let frame = Frame::Stdout(Bytes::from(vec![b'x'; 32 * 1024])).encode();
+    let n = total / (32 * 1024);
+    let t0 = Instant::now();
+    let mut out = 0usize;
+    for _ in 0..n {
+        if let Frame::Stdout(b) = Frame::decode(&frame).expect("decode") {
+            out += b.len();
+        }
+    }
+    out as f64 / MIB / t0.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let quick = args.iter().any(|a| a == "--quick");
+    let server_bin = arg("--server").unwrap_or_else(|| "target/release/agentcore-local".into());
+    let (_server, endpoint) = start_server(&server_bin).await;
+    let client = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(&endpoint)
+            .static_credentials("local", "local")
+            .build()
+            .expect("config"),
+    );
+    let arn = runtime(&client).await;
+    let scale = if quick { 16 } else { 1 };
+    let mut b = Bench { rows: Vec::new() };
+    println!("{:<44} {:>12} {:<8} note", "row", "value", "unit");
+
+    let raw = raw_tcp_ceiling(2048 * 1024 * 1024 / scale as u64);
+    b.add(
+        "loopback raw TCP ceiling",
+        raw,
+        "MiB/s",
+        "plain socket copy, 64 KiB writes",
+    );
+
+    let bytes = 512 * 1024 * 1024 / scale as u64;
+    let (mbs, rss) = stream_output(&client, &arn, bytes).await;
+    b.add(
+        "command output throughput (512 MiB)",
+        mbs,
+        "MiB/s",
+        format!(
+            "{:.0}% of raw TCP; client peak RSS {rss:.1} MiB",
+            100.0 * mbs / raw
+        ),
+    );
+
+    let (_, rss) = stream_output(&client, &arn, 1024 * 1024 * 1024 / scale as u64).await;
+    b.add(
+        "peak client RSS streaming 1 GiB",
+        rss,
+        "MiB",
+        "backpressure end to end",
+    );
+
+    let mut firsts = Vec::new();
+    for _ in 0..(200 / scale).max(20) {
+        let session = client.session(&arn).expect("session");
+        let t0 = Instant::now();
+        let mut s = session.command("true").send().await.expect("send");
+        let _ = s.next().await;
+        firsts.push(t0.elapsed().as_secs_f64() * 1000.0);
+        while s.next().await.is_some() {}
+    }
+    b.add(
+        "time to first ContentStart p50",
+        percentile(&mut firsts, 50.0),
+        "ms",
+        "new session each",
+    );
+    b.add(
+        "time to first ContentStart p99",
+        percentile(&mut firsts, 99.0),
+        "ms",
+        "",
+    );
+
+    let session = client.session(&arn).expect("session");
+    let n = (1000 / scale).max(50);
+    let t0 = Instant::now();
+    for _ in 0..n {
+        session.command("true").output().await.expect("true");
+    }
+    b.add(
+        "per-command overhead (1,000 × `true`)",
+        t0.elapsed().as_secs_f64() * 1000.0 / n as f64,
+        "ms",
+        "sequential, one session, full round trip",
+    );
+
+    reset_peak_rss();
+    let n = (1000 / scale).max(50);
+    let t0 = Instant::now();
+    let client_ref = &client;
+    let arn_ref = &arn;
+    let results = futures::future::join_all((0..n).map(|_| async move {
+        client_ref
+            .session(arn_ref)
+            .expect("session")
+            .command("sleep 1; echo done")
+            .output()
+            .await
+    }))
+    .await;
+    let ok = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|o| o.stdout == "done\n"))
+        .count();
+    b.add(
+        "1,000 concurrent command streams",
+        t0.elapsed().as_secs_f64(),
+        "s",
+        format!(
+            "{ok}/{n} ok (each sleeps 1 s); client peak RSS {:.1} MiB",
+            peak_rss_mib()
+        ),
+    );
+
+    // Shell echo round trip: one byte through `cat` on a raw PTY.
+    let session = client.session(&arn).expect("session");
+    let mut shell = session.shell().connect().await.expect("shell");
+    shell
+        .write_all(b"stty raw -echo; echo READY; cat\n")
+        .await
+        .expect("write");
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while !String::from_utf8_lossy(&seen).contains("READY\r\n")
+        && !String::from_utf8_lossy(&seen).contains("READY\n")
+    {
+        let n = shell.read(&mut buf).await.expect("read");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut rtts = Vec::new();
+    for i in 0..(500 / scale).max(50) {
+        let byte = [b'a' + (i % 26) as u8];
+        let t0 = Instant::now();
+        shell.write_all(&byte).await.expect("write");
+        let mut one = [0u8; 1];
+        shell.read_exact(&mut one).await.expect("read");
+        rtts.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    b.add(
+        "shell echo round trip p50",
+        percentile(&mut rtts, 50.0),
+        "ms",
+        "1 byte through `cat` on a raw PTY",
+    );
+    b.add(
+        "shell echo round trip p99",
+        percentile(&mut rtts, 99.0),
+        "ms",
+        "",
+    );
+    drop(shell);
+
+    let session = client.session(&arn).expect("session");
+    let mut shell = session.shell().connect().await.expect("shell");
+    let bulk = 256 * 1024 * 1024 / scale as u64;
+    shell
+        .write_all(
+            format!("stty raw -echo; echo GO; head -c {bulk} /dev/zero | tr '\\0' x; echo; exit\n")
+                .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("GO") {
+        let n = shell.read(&mut buf).await.expect("read");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let t0 = Instant::now();
+    let mut got = 0u64;
+    loop {
+        let n = shell.read(&mut buf).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        got += buf[..n].iter().filter(|&&c| c == b'x').count() as u64;
+    }
+    b.add(
+        "shell bulk output throughput",
+        got as f64 / MIB / t0.elapsed().as_secs_f64(),
+        "MiB/s",
+        format!("{} MiB through the PTY and WebSocket", got >> 20),
+    );
+
+    let dec = event_stream_decode(1024 * 1024 * 1024 / scale);
+    b.add(
+        "event-stream decode (in memory)",
+        dec,
+        "MiB/s",
+        format!("{:.0}% of raw TCP", 100.0 * dec / raw),
+    );
+    b.add(
+        "shell frame decode (in memory)",
+        shell_frame_decode(4096 * 1024 * 1024 / scale),
+        "MiB/s",
+        "32 KiB STDOUT frames",
+    );
+
+    if let Some(path) = arg("--json") {
+        let _ = std::fs::write(
+            path,
+            serde_json::to_string_pretty(&b.rows).unwrap_or_default(),
+        );
+    }
+}
