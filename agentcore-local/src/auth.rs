@@ -173,6 +173,27 @@ fn compute(
     Ok(signature)
 }
 
+/// The values of the headers a client says it signed (`host` from the request's Host).
+fn signed_header_values<'a>(
+    names: &'a [String],
+    host: &'a str,
+    headers: &'a axum::http::HeaderMap,
+) -> Vec<(&'a str, &'a str)> {
+    names
+        .iter()
+        .filter_map(|h| {
+            if h == "host" {
+                Some(("host", host))
+            } else {
+                headers
+                    .get(h.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| (h.as_str(), v))
+            }
+        })
+        .collect()
+}
+
 fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
@@ -271,21 +292,7 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
                 unsigned.push('?');
                 unsigned.push_str(&qs);
             }
-            let headers: Vec<(&str, &str)> = claimed
-                .signed_headers
-                .iter()
-                .filter_map(|h| {
-                    if h == "host" {
-                        Some(("host", host.as_str()))
-                    } else {
-                        parts
-                            .headers
-                            .get(h.as_str())
-                            .and_then(|v| v.to_str().ok())
-                            .map(|v| (h.as_str(), v))
-                    }
-                })
-                .collect();
+            let headers = signed_header_values(&claimed.signed_headers, &host, &parts.headers);
             let expected = compute(
                 secret,
                 &claimed,
@@ -322,21 +329,7 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
                 .keys
                 .get(&claimed.access_key)
                 .ok_or("unknown access key")?;
-            let headers: Vec<(&str, &str)> = claimed
-                .signed_headers
-                .iter()
-                .filter_map(|h| {
-                    if h == "host" {
-                        Some(("host", host.as_str()))
-                    } else {
-                        parts
-                            .headers
-                            .get(h.as_str())
-                            .and_then(|v| v.to_str().ok())
-                            .map(|v| (h.as_str(), v))
-                    }
-                })
-                .collect();
+            let headers = signed_header_values(&claimed.signed_headers, &host, &parts.headers);
             if headers.len() != claimed.signed_headers.len() {
                 return Err("a signed header is missing from the request".to_owned());
             }

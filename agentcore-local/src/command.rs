@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use agentcore_sdk::CommandStatus;
 use agentcore_sdk::data::ResponseChunk;
-use aws_smithy_eventstream::frame::write_message_to;
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
@@ -25,49 +23,9 @@ const READ_SIZE: usize = 64 * 1024;
 /// a pipe buffer); a background process holding the pipe open does not keep the stream open.
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
 
-/// Encodes one event-stream `chunk` event.
-pub fn chunk_frame(chunk: &ResponseChunk) -> Bytes {
-    let payload = serde_json::to_vec(chunk).unwrap_or_default();
-    let msg = Message::new(payload)
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String("event".into()),
-        ))
-        .add_header(Header::new(
-            ":event-type",
-            HeaderValue::String("chunk".into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String("application/json".into()),
-        ));
-    let mut out = Vec::with_capacity(128);
-    // Writing to a Vec cannot fail for messages under the format's size limit.
-    let _ = write_message_to(&msg, &mut out);
-    Bytes::from(out)
-}
-
-/// Encodes an exception event (`:message-type: exception`).
-pub fn exception_frame(kind: &str, message: &str) -> Bytes {
-    let payload =
-        serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
-    let msg = Message::new(payload)
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String("exception".into()),
-        ))
-        .add_header(Header::new(
-            ":exception-type",
-            HeaderValue::String(kind.to_owned().into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String("application/json".into()),
-        ));
-    let mut out = Vec::new();
-    let _ = write_message_to(&msg, &mut out);
-    Bytes::from(out)
-}
+pub use agentcore_sdk::data::event_stream::{
+    encode_chunk as chunk_frame, encode_exception as exception_frame,
+};
 
 /// Turns a byte stream into UTF-8 text without ever splitting a character: an incomplete
 /// sequence at the end of a read waits for the next read; invalid bytes become U+FFFD.

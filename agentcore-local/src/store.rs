@@ -309,6 +309,13 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))
     }
 
+    fn runtime_mut(&mut self, id: &str) -> Result<&mut StoredRuntime, ApiError> {
+        self.state
+            .runtimes
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))
+    }
+
     /// A runtime by ARN (data plane).
     pub fn by_arn(&self, arn: &RuntimeArn) -> Result<&StoredRuntime, ApiError> {
         self.state
@@ -384,11 +391,7 @@ impl Store {
     pub fn update(&mut self, id: &str, input: AgentRuntimeInput) -> Result<Value, ApiError> {
         validate(&input, false)?;
         let delay = self.ready_delay.as_secs_f64();
-        let rt = self
-            .state
-            .runtimes
-            .get_mut(id)
-            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        let rt = self.runtime_mut(id)?;
         let t = now();
         let version = rt.latest().version + 1;
         rt.versions.push(RuntimeVersion {
@@ -430,11 +433,7 @@ impl Store {
             .ok_or_else(|| ApiError::validation("name", "name is required"))?;
         name.parse::<agentcore_sdk::EndpointName>()?;
         let delay = self.ready_delay.as_secs_f64();
-        let rt = self
-            .state
-            .runtimes
-            .get_mut(id)
-            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        let rt = self.runtime_mut(id)?;
         if rt.endpoints.contains_key(&name) {
             return Err(ApiError::conflict(format!(
                 "Endpoint {name} already exists"
@@ -463,11 +462,7 @@ impl Store {
         name: &str,
         input: AgentRuntimeEndpointInput,
     ) -> Result<Value, ApiError> {
-        let rt = self
-            .state
-            .runtimes
-            .get_mut(id)
-            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        let rt = self.runtime_mut(id)?;
         let version = match input.agent_runtime_version.as_deref() {
             Some(v) => Some(parse_version(rt, Some(v))?),
             None => None,
@@ -497,11 +492,7 @@ impl Store {
                 "the DEFAULT endpoint cannot be deleted",
             ));
         }
-        let rt = self
-            .state
-            .runtimes
-            .get_mut(id)
-            .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
+        let rt = self.runtime_mut(id)?;
         rt.endpoints
             .remove(name)
             .ok_or_else(|| ApiError::not_found(format!("Endpoint {name} not found")))?;

@@ -185,29 +185,11 @@ fn raw_tcp_ceiling(bytes: u64) -> f64 {
 
 fn event_stream_decode(total: usize) -> f64 {
     use agentcore_sdk::data::ResponseChunk;
-    use aws_smithy_eventstream::frame::write_message_to;
-    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
     let text: String = "x".repeat(64 * 1024);
-    let payload = serde_json::to_vec(&ResponseChunk::ContentDelta {
+    let frame = agentcore_sdk::data::event_stream::encode_chunk(&ResponseChunk::ContentDelta {
         stdout: Some(text),
         stderr: None,
-    })
-    .expect("json");
-    let msg = Message::new(payload)
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String("event".into()),
-        ))
-        .add_header(Header::new(
-            ":event-type",
-            HeaderValue::String("chunk".into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String("application/json".into()),
-        ));
-    let mut frame = Vec::new();
-    write_message_to(&msg, &mut frame).expect("encode");
+    });
     let n = total / (64 * 1024);
     let t0 = Instant::now();
     let mut decoder = FrameDecoder::new();

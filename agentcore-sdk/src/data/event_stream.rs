@@ -70,6 +70,40 @@ impl FrameDecoder {
     }
 }
 
+/// Encodes one message: `:message-type` = `message_type`, the type header (`:event-type` for
+/// events, `:exception-type` for exceptions), `:content-type: application/json`, and
+/// `payload`. Servers (agentcore-local) and tests use it to produce what the SDK decodes.
+pub fn encode_message(
+    message_type: &str,
+    type_header: (&'static str, &str),
+    payload: &[u8],
+) -> Bytes {
+    use aws_smithy_types::event_stream::Header;
+    let string = |v: &str| HeaderValue::String(v.to_owned().into());
+    let msg = Message::new(Bytes::copy_from_slice(payload))
+        .add_header(Header::new(":message-type", string(message_type)))
+        .add_header(Header::new(type_header.0, string(type_header.1)))
+        .add_header(Header::new(":content-type", string("application/json")));
+    let mut out = Vec::with_capacity(payload.len() + 96);
+    // Writing to a Vec only fails for messages over the format's size limit; such a message
+    // comes out empty and the decoder on the other side reports the stream as truncated.
+    let _ = aws_smithy_eventstream::frame::write_message_to(&msg, &mut out);
+    Bytes::from(out)
+}
+
+/// Encodes a command response `chunk` event.
+pub fn encode_chunk(chunk: &crate::data::ResponseChunk) -> Bytes {
+    let payload = serde_json::to_vec(chunk).unwrap_or_default();
+    encode_message("event", (":event-type", "chunk"), &payload)
+}
+
+/// Encodes an exception event with `{"message": message}`.
+pub fn encode_exception(exception_type: &str, message: &str) -> Bytes {
+    let payload =
+        serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
+    encode_message("exception", (":exception-type", exception_type), &payload)
+}
+
 /// A header's string value.
 pub fn header_str<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
     msg.headers()
@@ -117,22 +151,8 @@ pub fn classify(msg: &Message) -> Result<Frame<'_>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_smithy_eventstream::frame::write_message_to;
-    use aws_smithy_types::event_stream::Header;
-
     fn frame(payload: &[u8]) -> Vec<u8> {
-        let msg = Message::new(Bytes::copy_from_slice(payload))
-            .add_header(Header::new(
-                ":message-type",
-                HeaderValue::String("event".into()),
-            ))
-            .add_header(Header::new(
-                ":event-type",
-                HeaderValue::String("chunk".into()),
-            ));
-        let mut out = Vec::new();
-        write_message_to(&msg, &mut out).unwrap();
-        out
+        encode_message("event", (":event-type", "chunk"), payload).to_vec()
     }
 
     #[test]
