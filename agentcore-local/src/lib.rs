@@ -176,6 +176,10 @@ impl LocalRuntimeBuilder {
         }
         let serve_token = shutdown.clone();
         let server = tokio::spawn(async move {
+            // Small frames (a contentStart, an echoed keystroke) must not wait for Nagle.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { serve_token.cancelled().await })
                 .await;
