@@ -145,6 +145,27 @@ pub enum ResponseChunk {
     Unknown(serde_json::Value),
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireChunk {
+    content_start: Option<serde::de::IgnoredAny>,
+    content_delta: Option<WireDelta>,
+    content_stop: Option<WireStop>,
+}
+
+#[derive(Deserialize)]
+struct WireDelta {
+    stdout: Option<String>,
+    stderr: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireStop {
+    exit_code: i32,
+    status: CommandStatus,
+}
+
 /// Decodes one event-stream message of a command response. `Ok(None)` for events this SDK
 /// does not know (skipped for forward compatibility).
 pub fn decode_command_message(
@@ -152,24 +173,25 @@ pub fn decode_command_message(
 ) -> Result<Option<CommandEvent>, Error> {
     match classify(msg)? {
         Frame::Event("chunk", payload) => {
-            let chunk: ResponseChunk = serde_json::from_slice(payload)
+            // A plain struct of optional members (not the `ResponseChunk` enum, whose
+            // forward-compatible fallback would make serde buffer every delta first).
+            let chunk: WireChunk = serde_json::from_slice(payload)
                 .map_err(|e| Error::malformed_with("chunk event payload is not valid JSON", e))?;
-            Ok(match chunk {
-                ResponseChunk::ContentStart {} => Some(CommandEvent::Start),
-                ResponseChunk::ContentDelta { stdout, stderr } => Some(CommandEvent::Delta {
-                    stdout: stdout.unwrap_or_default(),
-                    stderr: stderr.unwrap_or_default(),
-                }),
-                ResponseChunk::ContentStop { exit_code, status } => {
-                    Some(CommandEvent::Stop { exit_code, status })
-                }
-                ResponseChunk::Unknown(v) => {
-                    if !v.is_object() {
-                        return Err(Error::malformed("chunk event payload is not a JSON object"));
-                    }
-                    tracing::debug!(chunk = %v, "skipping unknown chunk member");
-                    None
-                }
+            Ok(if chunk.content_start.is_some() {
+                Some(CommandEvent::Start)
+            } else if let Some(d) = chunk.content_delta {
+                Some(CommandEvent::Delta {
+                    stdout: d.stdout.unwrap_or_default(),
+                    stderr: d.stderr.unwrap_or_default(),
+                })
+            } else if let Some(stop) = chunk.content_stop {
+                Some(CommandEvent::Stop {
+                    exit_code: stop.exit_code,
+                    status: stop.status,
+                })
+            } else {
+                tracing::debug!("skipping a chunk with no member this SDK knows");
+                None
             })
         }
         Frame::Event(other, _) => {
@@ -187,6 +209,11 @@ pub fn decode_command_message(
 }
 
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// Bytes read after `contentStop` to reach the end of the body, at most.
+const DRAIN_LIMIT: usize = 64 * 1024;
+/// Time spent reaching the end of the body after `contentStop`, at most.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The output of a running command, as a `Stream` of [`CommandEvent`]s.
 ///
@@ -217,6 +244,8 @@ pub struct CommandStream {
     deadline_after: Duration,
     events: u64,
     done: bool,
+    /// After `Stop`: reading the rest of the body so the connection can be reused.
+    draining: Option<usize>,
     session_id: Option<SessionId>,
     request_id: Option<String>,
     span: tracing::Span,
@@ -247,6 +276,7 @@ impl CommandStream {
             deadline_after,
             events: 0,
             done: false,
+            draining: None,
             session_id: None,
             request_id: None,
             span: tracing::Span::none(),
@@ -298,6 +328,8 @@ impl CommandStream {
                     stderr.push_str(&e);
                 }
                 CommandEvent::Stop { exit_code, status } => {
+                    // Let the connection be reused.
+                    while self.next().await.is_some() {}
                     return Ok(CommandOutput {
                         stdout,
                         stderr,
@@ -332,6 +364,24 @@ impl Stream for CommandStream {
             if this.done {
                 return Poll::Ready(None);
             }
+            if let Some(left) = this.draining {
+                // The body should end right after contentStop; read that end (bounded in
+                // bytes and time) so the HTTP connection goes back to the pool.
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                match ready!(this.body.as_mut().poll_next(cx)) {
+                    Some(Ok(extra)) if extra.len() <= left => {
+                        this.draining = Some(left - extra.len());
+                        continue;
+                    }
+                    _ => {
+                        this.done = true;
+                        return Poll::Ready(None);
+                    }
+                }
+            }
             match this.decoder.next_message() {
                 Err(e) => return this.finish(e),
                 Ok(Some(msg)) => match decode_command_message(&msg) {
@@ -340,7 +390,9 @@ impl Stream for CommandStream {
                     Ok(Some(event)) => {
                         this.events += 1;
                         if matches!(event, CommandEvent::Stop { .. }) {
-                            this.done = true;
+                            this.draining = Some(DRAIN_LIMIT);
+                            let soon = tokio::time::Instant::now() + DRAIN_TIME;
+                            this.deadline.as_mut().reset(soon);
                         }
                         return Poll::Ready(Some(Ok(event)));
                     }
@@ -355,7 +407,7 @@ impl Stream for CommandStream {
                 });
             }
             match ready!(this.body.as_mut().poll_next(cx)) {
-                Some(Ok(chunk)) => this.decoder.push(&chunk),
+                Some(Ok(chunk)) => this.decoder.push_bytes(chunk),
                 // The connection broke mid-stream: the outcome is unknown.
                 Some(Err(Error::Transport { source, .. })) => {
                     let events = this.events;

@@ -18,9 +18,42 @@ pub const MAX_MESSAGE_LEN: usize = 16 * 1024 * 1024;
 const MAX_HEADERS_LEN: usize = 128 * 1024;
 
 /// Incremental decoder: push bytes as they arrive, pull whole messages.
+///
+/// Chunks pushed with [`FrameDecoder::push_bytes`] are sliced, not copied, while they hold
+/// whole frames; only a frame split across chunks is copied into a buffer.
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
+    /// Partial frame assembled from several chunks.
     buf: BytesMut,
+    /// The current chunk, not yet copied (only used while `buf` is empty).
+    head: Bytes,
+}
+
+/// Checks a prelude; `Ok(total length)` of the message it announces.
+fn check_prelude(b: &[u8]) -> Result<usize, Error> {
+    let total = (&b[0..4]).get_u32() as usize;
+    let headers = (&b[4..8]).get_u32() as usize;
+    let prelude_crc = (&b[8..12]).get_u32();
+    if crc32fast::hash(&b[0..8]) != prelude_crc {
+        return Err(Error::malformed("event-stream prelude CRC mismatch"));
+    }
+    if !(MIN_MESSAGE_LEN..=MAX_MESSAGE_LEN).contains(&total) {
+        return Err(Error::malformed(format!(
+            "event-stream message length {total} outside {MIN_MESSAGE_LEN}..={MAX_MESSAGE_LEN}"
+        )));
+    }
+    if headers > MAX_HEADERS_LEN || headers > total - MIN_MESSAGE_LEN {
+        return Err(Error::malformed(format!(
+            "event-stream headers length {headers} does not fit a {total}-byte message"
+        )));
+    }
+    Ok(total)
+}
+
+fn parse(frame: Bytes) -> Result<Option<Message>, Error> {
+    read_message_from(frame)
+        .map(Some)
+        .map_err(|e| Error::malformed_with("invalid event-stream message", e))
 }
 
 impl FrameDecoder {
@@ -29,44 +62,56 @@ impl FrameDecoder {
         Self::default()
     }
 
-    /// Appends received bytes.
+    /// Appends received bytes (copied).
     pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.push_bytes(Bytes::copy_from_slice(bytes));
+    }
+
+    /// Appends a received chunk without copying it when possible.
+    pub fn push_bytes(&mut self, chunk: Bytes) {
+        if self.buf.is_empty() && self.head.is_empty() {
+            self.head = chunk;
+            return;
+        }
+        if !self.head.is_empty() {
+            self.buf.extend_from_slice(&self.head);
+            self.head = Bytes::new();
+        }
+        self.buf.extend_from_slice(&chunk);
     }
 
     /// `true` when bytes of an unfinished message are buffered.
     pub fn has_partial(&self) -> bool {
-        !self.buf.is_empty()
+        !self.buf.is_empty() || !self.head.is_empty()
     }
 
     /// The next complete message, `Ok(None)` when more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Message>, Error> {
+        if self.buf.is_empty() {
+            if self.head.len() < PRELUDE_LEN {
+                if !self.head.is_empty() {
+                    // A prelude split across chunks: assemble it in the buffer.
+                    self.buf.extend_from_slice(&self.head);
+                    self.head = Bytes::new();
+                }
+                return Ok(None);
+            }
+            let total = check_prelude(&self.head)?;
+            if self.head.len() < total {
+                self.buf.extend_from_slice(&self.head);
+                self.head = Bytes::new();
+                return Ok(None);
+            }
+            return parse(self.head.split_to(total));
+        }
         if self.buf.len() < PRELUDE_LEN {
             return Ok(None);
         }
-        let total = (&self.buf[0..4]).get_u32() as usize;
-        let headers = (&self.buf[4..8]).get_u32() as usize;
-        let prelude_crc = (&self.buf[8..12]).get_u32();
-        if crc32fast::hash(&self.buf[0..8]) != prelude_crc {
-            return Err(Error::malformed("event-stream prelude CRC mismatch"));
-        }
-        if !(MIN_MESSAGE_LEN..=MAX_MESSAGE_LEN).contains(&total) {
-            return Err(Error::malformed(format!(
-                "event-stream message length {total} outside {MIN_MESSAGE_LEN}..={MAX_MESSAGE_LEN}"
-            )));
-        }
-        if headers > MAX_HEADERS_LEN || headers > total - MIN_MESSAGE_LEN {
-            return Err(Error::malformed(format!(
-                "event-stream headers length {headers} does not fit a {total}-byte message"
-            )));
-        }
+        let total = check_prelude(&self.buf)?;
         if self.buf.len() < total {
             return Ok(None);
         }
-        let frame = self.buf.split_to(total).freeze();
-        read_message_from(frame)
-            .map(Some)
-            .map_err(|e| Error::malformed_with("invalid event-stream message", e))
+        parse(self.buf.split_to(total).freeze())
     }
 }
 
