@@ -18,7 +18,7 @@ use crate::types::{Command, IntoRuntimeArn, SessionId};
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), agentcore_sdk::Error> {
-/// let sdk_config = aws_config::load_from_env().await;
+/// let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 /// let client = agentcore_sdk::Client::new(&sdk_config)?;
 /// let out = client
 ///     .command("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345")

@@ -6,7 +6,7 @@
 //! # async fn f() -> Result<(), agentcore_sdk::Error> {
 //! use agentcore_sdk::{Client, Config};
 //! // The usual way: credential chain and region from the environment.
-//! let sdk_config = aws_config::load_from_env().await;
+//! let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 //! let client = Client::new(&sdk_config);
 //!
 //! // By hand, e.g. against a local runtime.

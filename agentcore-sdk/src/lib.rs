@@ -23,7 +23,7 @@
 //! use agentcore_sdk::{Client, CommandEvent};
 //!
 //! # async fn run() -> Result<(), agentcore_sdk::Error> {
-//! let client = Client::new(&aws_config::load_from_env().await)?;
+//! let client = Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)?;
 //! let session = client.session("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345")?;
 //!
 //! // Stream a command's output as it is produced...

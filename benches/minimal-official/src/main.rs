@@ -4,7 +4,7 @@ use aws_sdk_bedrockagentcore::types::{InvokeAgentRuntimeCommandRequestBody, Invo
 #[tokio::main]
 async fn main() {
     let arn = std::env::args().nth(1).expect("runtime ARN");
-    let client = aws_sdk_bedrockagentcore::Client::new(&aws_config::load_from_env().await);
+    let client = aws_sdk_bedrockagentcore::Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
     let out = client
         .invoke_agent_runtime_command()
         .agent_runtime_arn(arn)
