@@ -412,3 +412,36 @@ async fn control_plane_round_trip() {
         Some(&ServiceErrorKind::ResourceNotFound)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_without_namespaces_exports_mount_directories() {
+    use agentcore_local::Isolation;
+    let f = Fixture::with(LocalRuntime::builder().isolation(Isolation::None)).await;
+    assert_eq!(f.local.isolation(), Isolation::None);
+    let s = f.session();
+    // No mount namespace: the storage directory is announced in AGENTCORE_MOUNT_<NAME>.
+    let out = s
+        .command("test -n \"$AGENTCORE_MOUNT_WORKSPACE\" && echo kept > \"$AGENTCORE_MOUNT_WORKSPACE/f\" && cat \"$AGENTCORE_MOUNT_WORKSPACE/f\"")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "kept\n", "{out:?}");
+    s.stop().await.unwrap();
+    let again = s
+        .command("cat \"$AGENTCORE_MOUNT_WORKSPACE/f\"")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(again.stdout, "kept\n");
+    let other = f
+        .session()
+        .command("ls -A \"$AGENTCORE_MOUNT_WORKSPACE\" | wc -l")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.stdout.trim(),
+        "0",
+        "sessions stay isolated in the fallback too"
+    );
+}
