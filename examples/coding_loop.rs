@@ -92,13 +92,7 @@ impl Progress for Spinners {
 async fn main() -> ExitCode {
     let args = Args::parse();
     if args.agent_mode {
-        return match coding::serve_fixer_agent().await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("fixer agent: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return coding::agent_mode().await;
     }
     match run(args).await {
         Ok(true) => ExitCode::SUCCESS,

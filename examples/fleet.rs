@@ -47,10 +47,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     if args.agent_mode {
-        return match coding::serve_fixer_agent().await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(_) => ExitCode::FAILURE,
-        };
+        return coding::agent_mode().await;
     }
     match run(args).await {
         Ok(all_ok) if all_ok => ExitCode::SUCCESS,

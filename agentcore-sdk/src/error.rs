@@ -203,6 +203,35 @@ impl Error {
     }
 }
 
+/// A validation failure a builder keeps until `send()`: builders are `Clone` and `Error` is
+/// not, so the field and rule are kept instead of the error.
+#[derive(Debug, Clone)]
+pub(crate) struct Deferred {
+    field: &'static str,
+    rule: String,
+}
+
+impl From<Error> for Deferred {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidInput { field, rule } => Self { field, rule },
+            other => Self {
+                field: "input",
+                rule: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<Deferred> for Error {
+    fn from(d: Deferred) -> Self {
+        Error::InvalidInput {
+            field: d.field,
+            rule: d.rule,
+        }
+    }
+}
+
 impl From<ServiceError> for Error {
     fn from(e: ServiceError) -> Self {
         Error::Service(Box::new(e))

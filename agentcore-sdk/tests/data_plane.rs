@@ -707,3 +707,27 @@ async fn errors_and_debug_never_show_secrets() {
         assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn a_bad_arn_is_reported_once_with_its_field() {
+    let c = client("http://127.0.0.1:9");
+    let errors = [
+        c.run("arn:aws:s3:::bucket", "x").send().await.unwrap_err(),
+        c.invoke("nope").send().await.unwrap_err(),
+        c.shell("nope").connect().await.unwrap_err(),
+    ];
+    for err in errors {
+        match &err {
+            Error::InvalidInput { field, rule } => {
+                assert_eq!(*field, "agentRuntimeArn");
+                assert!(!rule.contains("invalid agentRuntimeArn"), "{rule}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            err.to_string().matches("invalid agentRuntimeArn").count(),
+            1,
+            "{err}"
+        );
+    }
+}

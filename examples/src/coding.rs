@@ -327,6 +327,18 @@ pub async fn serve_fixer_agent() -> std::io::Result<()> {
     axum::serve(listener, app).await
 }
 
+/// For the examples' hidden `--agent-mode`: serve the fixer agent until killed and turn the
+/// outcome into the process exit code.
+pub async fn agent_mode() -> std::process::ExitCode {
+    match serve_fixer_agent().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fixer agent: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A target for the coding examples: on AWS / a given endpoint as [`crate::target`] does, or
 /// (with neither) an in-process agentcore-local whose runtime `name` is hosted by *this
 /// program* run with `--agent-mode` (see [`serve_fixer_agent`]).

@@ -564,7 +564,7 @@ impl DeleteAgentRuntime {
 pub struct ListRequest<P> {
     client: Client,
     operation: &'static str,
-    path: Result<String, (&'static str, String)>,
+    path: Result<String, crate::error::Deferred>,
     max_results: Option<u32>,
     next_token: Option<String>,
     _page: std::marker::PhantomData<fn() -> P>,
@@ -606,10 +606,7 @@ impl<P: Page> ListRequest<P> {
         operation: &'static str,
         path: Result<String, Error>,
     ) -> Self {
-        let path = path.map_err(|e| match e {
-            Error::InvalidInput { field, rule } => (field, rule),
-            other => ("agentRuntimeId", other.to_string()),
-        });
+        let path = path.map_err(crate::error::Deferred::from);
         Self {
             client,
             operation,
@@ -634,10 +631,7 @@ impl<P: Page> ListRequest<P> {
 
     /// Fetches one page.
     pub async fn send(&self) -> Result<P, Error> {
-        let path = self
-            .path
-            .clone()
-            .map_err(|(field, rule)| Error::InvalidInput { field, rule })?;
+        let path = self.path.clone().map_err(Error::from)?;
         check_range("maxResults", self.max_results, 1, 100)?;
         let span = tracing::info_span!(
             "agentcore.list",

@@ -124,7 +124,9 @@ impl CommandOutput {
     }
 }
 
-/// The wire union inside a `chunk` event.
+/// The wire union inside a `chunk` event, as servers write it (see
+/// [`event_stream::encode_chunk`](super::event_stream::encode_chunk)); the SDK's own decoder
+/// reads chunks through a struct that tolerates unknown members.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[doc(hidden)]
@@ -141,8 +143,6 @@ pub enum ResponseChunk {
         exit_code: i32,
         status: CommandStatus,
     },
-    #[serde(untagged)]
-    Unknown(serde_json::Value),
 }
 
 #[derive(Deserialize)]

@@ -30,7 +30,7 @@ pub(crate) fn command_tail(s: &str) -> String {
 
 use crate::client::Client;
 use crate::config::Plane;
-use crate::error::{Error, request_id};
+use crate::error::{Deferred, Error, request_id};
 use crate::transport::Request;
 use crate::types::{
     ClientToken, Command, EndpointName, IntoRuntimeArn, RuntimeArn, SessionId,
@@ -48,7 +48,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 100 * 1024 * 1024;
 /// Request parts every data-plane call shares: target, qualifier, tracing headers.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Common {
-    pub(crate) arn: Option<Result<RuntimeArn, String>>,
+    pub(crate) arn: Option<Result<RuntimeArn, Deferred>>,
     pub(crate) session_id: Option<String>,
     pub(crate) qualifier: Option<String>,
     pub(crate) account_id: Option<String>,
@@ -61,7 +61,7 @@ pub(crate) struct Common {
 impl Common {
     pub(crate) fn new(arn: impl IntoRuntimeArn) -> Self {
         Self {
-            arn: Some(arn.into_runtime_arn().map_err(|e| e.to_string())),
+            arn: Some(arn.into_runtime_arn().map_err(Deferred::from)),
             ..Self::default()
         }
     }
@@ -69,11 +69,7 @@ impl Common {
     fn arn(&self) -> Result<RuntimeArn, Error> {
         match &self.arn {
             Some(Ok(a)) => Ok(a.clone()),
-            Some(Err(rule)) => Err(Error::invalid(
-                "agentRuntimeArn",
-                rule.trim_start_matches("invalid agentRuntimeArn: ")
-                    .to_owned(),
-            )),
+            Some(Err(invalid)) => Err(invalid.clone().into()),
             None => Err(Error::invalid("agentRuntimeArn", "is required")),
         }
     }

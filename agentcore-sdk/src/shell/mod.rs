@@ -239,7 +239,7 @@ pub enum ShellEvent {
 #[must_use = "call .connect().await"]
 pub struct ShellBuilder {
     pub(crate) client: Client,
-    pub(crate) arn: Result<RuntimeArn, String>,
+    pub(crate) arn: Result<RuntimeArn, crate::error::Deferred>,
     pub(crate) session_id: Option<String>,
     pub(crate) shell_id: Option<String>,
     pub(crate) qualifier: Option<String>,
@@ -253,7 +253,7 @@ impl ShellBuilder {
     pub(crate) fn new(client: Client, arn: impl IntoRuntimeArn) -> Self {
         Self {
             client,
-            arn: arn.into_runtime_arn().map_err(|e| e.to_string()),
+            arn: arn.into_runtime_arn().map_err(crate::error::Deferred::from),
             session_id: None,
             shell_id: None,
             qualifier: None,

@@ -365,13 +365,7 @@ async fn open(target: &Target, resume_at: Option<u64>) -> Result<(Ws, Status), E
 }
 
 pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
-    let arn = b.arn.map_err(|rule| {
-        Error::invalid(
-            "agentRuntimeArn",
-            rule.trim_start_matches("invalid agentRuntimeArn: ")
-                .to_owned(),
-        )
-    })?;
+    let arn = b.arn.map_err(Error::from)?;
     let session_id = match &b.session_id {
         Some(s) => s.parse()?,
         None => SessionId::generate(),
