@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::api_error::ApiError;
-use crate::sandbox::Isolation;
+use crate::sandbox::User;
 use crate::sessions::{SessionState, kill_group};
+use http_body_util::{BodyExt, Full, Limited};
 use crate::store::StoredRuntime;
 use agentcore_sdk::ServiceErrorKind;
 
@@ -28,6 +29,11 @@ pub struct AgentSpec {
     pub name: String,
     /// Shell command that starts the agent; it must listen on `$PORT`.
     pub command: String,
+    /// The agent's code on the host (a file or a directory), visible read-only inside the
+    /// session at `/var/task` (a directory) or `/var/task/<file name>` (a file). The sandbox
+    /// shows nothing else of the host, so an agent program outside the system directories
+    /// must be given here.
+    pub code: Option<std::path::PathBuf>,
 }
 
 impl std::str::FromStr for AgentSpec {
@@ -42,6 +48,7 @@ impl std::str::FromStr for AgentSpec {
         Ok(Self {
             name: name.to_owned(),
             command: command.to_owned(),
+            code: None,
         })
     }
 }
@@ -60,46 +67,85 @@ pub fn resolve<'a>(specs: &'a [AgentSpec], runtime: &StoredRuntime) -> Option<&'
 #[derive(Debug)]
 pub struct AgentProcess {
     port: u16,
-    pgid: i32,
     child: tokio::process::Child,
+}
+
+impl AgentProcess {
+    /// Whether the process is still running (reaps it if not).
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for AgentProcess {
     fn drop(&mut self) {
-        kill_group(self.pgid);
+        // Its process group id is ours to kill only while the leader is unreaped.
+        if let (Ok(None), Some(pid)) = (self.child.try_wait(), self.child.id()) {
+            kill_group(pid as i32);
+        }
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+type AgentResponse = http::Response<hyper::body::Incoming>;
 
-async fn healthy(http: &reqwest::Client, port: u16) -> bool {
-    match http
-        .get(format!("http://127.0.0.1:{port}/ping"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-    {
-        Ok(r) if r.status().is_success() => r
-            .json::<serde_json::Value>()
+/// Sends one request to the agent on `port` inside the session's sandbox, over a fresh
+/// connection; `keep` lives until the response body has been read.
+async fn send(
+    session: &SessionState,
+    port: u16,
+    req: http::Request<Full<Bytes>>,
+    keep: impl Send + 'static,
+) -> std::io::Result<AgentResponse> {
+    let stream = session.sandbox.connect(port).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
-            .map(|v| matches!(v["status"].as_str(), Some("Healthy" | "HealthyBusy")))
-            .unwrap_or(false),
-        _ => false,
-    }
+            .map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let _keep = keep;
+        let _ = conn.await;
+    });
+    sender.send_request(req).await.map_err(std::io::Error::other)
 }
 
-async fn start(
-    session: &Arc<SessionState>,
-    isolation: Isolation,
-    spec: &AgentSpec,
-    http: &reqwest::Client,
-) -> Result<AgentProcess, ApiError> {
-    let port = free_port().map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut cmd = session.command(isolation, "sh", &["-c", &spec.command]);
+async fn healthy(session: &SessionState, port: u16) -> bool {
+    let Ok(req) = http::Request::get("/ping")
+        .header("host", format!("127.0.0.1:{port}"))
+        .body(Full::new(Bytes::new()))
+    else {
+        return false;
+    };
+    let ask = async {
+        let resp = send(session, port, req, ()).await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let body = Limited::new(resp.into_body(), 64 * 1024)
+            .collect()
+            .await
+            .ok()?
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        Some(matches!(
+            v["status"].as_str(),
+            Some("Healthy" | "HealthyBusy")
+        ))
+    };
+    tokio::time::timeout(Duration::from_secs(2), ask)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+async fn start(session: &Arc<SessionState>, spec: &AgentSpec) -> Result<AgentProcess, ApiError> {
+    let port = session
+        .sandbox
+        .agent_port()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // Agents start in their code directory, as in the service's container.
+    let script = format!("cd /var/task 2>/dev/null || true\n{}", spec.command);
+    let mut cmd = session.command(User::Root, "sh", &["-c", &script]);
     cmd.process_group(0)
         .env("PORT", port.to_string())
         .env("AGENTCORE_PORT", port.to_string())
@@ -111,12 +157,13 @@ async fn start(
             format!("cannot start agent: {e}"),
         )
     })?;
-    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-    session.track(pgid);
-    let mut agent = AgentProcess { port, pgid, child };
+    if let Some(pid) = child.id() {
+        session.track(pid as i32);
+    }
+    let mut agent = AgentProcess { port, child };
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
-        if healthy(http, port).await {
+        if healthy(session, port).await {
             return Ok(agent);
         }
         if let Ok(Some(status)) = agent.child.try_wait() {
@@ -135,13 +182,20 @@ async fn start(
     }
 }
 
+/// Request headers passed on to the agent.
+const FORWARDED: [&str; 5] = [
+    "content-type",
+    "accept",
+    agentcore_sdk::data::USER_ID_HEADER,
+    "mcp-session-id",
+    "mcp-protocol-version",
+];
+
 /// InvokeAgentRuntime for `session`: proxies to its agent, starting it if needed, and
 /// streams the agent's response back.
 pub async fn invoke(
     session: Arc<SessionState>,
-    isolation: Isolation,
     spec: Option<AgentSpec>,
-    http: reqwest::Client,
     headers: HeaderMap,
     payload: Bytes,
 ) -> Result<Response, ApiError> {
@@ -151,52 +205,40 @@ pub async fn invoke(
     let busy = session.busy();
     let port = {
         let mut slot = session.agent.lock().await;
-        let alive = match slot.as_mut() {
-            Some(a) => a.child.try_wait().ok().flatten().is_none(),
-            None => false,
-        };
-        if !alive {
-            *slot = Some(start(&session, isolation, &spec, &http).await?);
+        if !slot.as_mut().is_some_and(AgentProcess::alive) {
+            *slot = Some(start(&session, &spec).await?);
         }
         slot.as_ref().map(|a| a.port).unwrap_or_default()
     };
-    let mut req = http
-        .post(format!("http://127.0.0.1:{port}/invocations"))
+    let mut req = http::Request::post("/invocations")
+        .header("host", format!("127.0.0.1:{port}"))
         .header(
             agentcore_sdk::data::SESSION_ID_HEADER,
             &session.key.session_id,
-        )
-        .body(payload);
-    for name in [
-        "content-type",
-        "accept",
-        agentcore_sdk::data::USER_ID_HEADER,
-        "mcp-session-id",
-        "mcp-protocol-version",
-    ] {
+        );
+    for name in FORWARDED {
         if let Some(v) = headers.get(name) {
             req = req.header(name, v);
         }
     }
-    let resp = req.send().await.map_err(|e| {
+    let req = req
+        .body(Full::new(payload))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // The session stays busy while its answer streams.
+    let resp = send(&session, port, req, busy).await.map_err(|e| {
         ApiError::new(
             ServiceErrorKind::RuntimeClient,
             format!("agent request failed: {e}"),
         )
     })?;
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::OK);
-    let content_type = resp
-        .headers()
+    let (parts, body) = resp.into_parts();
+    let content_type = parts
+        .headers
         .get("content-type")
         .cloned()
         .unwrap_or_else(|| axum::http::HeaderValue::from_static("application/json"));
-    let stream = futures::StreamExt::map(resp.bytes_stream(), move |chunk| {
-        // Keep the session busy while its answer streams.
-        let _ = &busy;
-        chunk.map_err(std::io::Error::other)
-    });
-    let mut out = Response::new(Body::from_stream(stream));
-    *out.status_mut() = status;
+    let mut out = Response::new(Body::new(body));
+    *out.status_mut() = parts.status;
     out.headers_mut().insert("content-type", content_type);
     Ok(out)
 }

@@ -29,13 +29,23 @@ const MAX_BODY: usize = agentcore_sdk::data::MAX_PAYLOAD_BYTES + 1024;
 /// Allowed clock skew for signed requests.
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
-/// Who may call when verification is on.
-#[derive(Debug, Clone, Default)]
+/// Who may call when verification is on. `Debug` shows access key ids, never secrets or
+/// tokens.
+#[derive(Clone, Default)]
 pub struct Verifier {
     /// Access key id → secret access key.
     pub keys: HashMap<String, String>,
     /// Bearer tokens accepted on shell upgrades.
     pub bearer_tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("access_key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("bearer_tokens", &format_args!("{} redacted", self.bearer_tokens.len()))
+            .finish()
+    }
 }
 
 fn denied(message: impl Into<String>) -> Response {

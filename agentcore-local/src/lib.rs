@@ -50,7 +50,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use agent::AgentSpec;
-pub use sandbox::Isolation;
+pub use sandbox::{Isolation, Limits, Network};
 
 /// The region the local runtime reports in ARNs.
 pub const REGION: &str = "us-east-1";
@@ -65,6 +65,10 @@ pub struct LocalRuntimeBuilder {
     isolation: Option<Isolation>,
     reap_interval: Option<Duration>,
     max_idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    network: Network,
+    limits: Limits,
+    insecure_public: bool,
     verifier: Option<auth::Verifier>,
 }
 
@@ -82,12 +86,68 @@ impl LocalRuntimeBuilder {
         self
     }
 
-    /// Hosts runtimes matching `name` (runtime name, container URI or `*`) with `command`.
+    /// Hosts runtimes matching `name` (runtime name, container URI or `*`) with `command`,
+    /// run by `sh -c` inside each session's sandbox. The sandbox shows only the host's system
+    /// directories: an agent program elsewhere needs [`agent_with_code`](Self::agent_with_code).
     pub fn agent(mut self, name: impl Into<String>, command: impl Into<String>) -> Self {
         self.agents.push(AgentSpec {
             name: name.into(),
             command: command.into(),
+            code: None,
         });
+        self
+    }
+
+    /// Like [`agent`](Self::agent), with the agent's code (a host file or directory) bound
+    /// read-only at `/var/task` (a directory) or `/var/task/<file name>` (a file), where
+    /// `command` runs:
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// let exe = std::env::current_exe()?;
+    /// let local = agentcore_local::LocalRuntime::builder()
+    ///     .agent_with_code("coder", "exec ./my-agent --serve", exe)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn agent_with_code(
+        mut self,
+        name: impl Into<String>,
+        command: impl Into<String>,
+        code: impl Into<PathBuf>,
+    ) -> Self {
+        self.agents.push(AgentSpec {
+            name: name.into(),
+            command: command.into(),
+            code: Some(code.into()),
+        });
+        self
+    }
+
+    /// The network of every session (default [`Network::Private`]); a runtime may choose its
+    /// own with the environment variable [`sandbox::NETWORK_ENV`].
+    pub fn network(mut self, network: Network) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// Per-session limits (default 2 vCPU, 8 GiB, 4,096 processes).
+    pub fn session_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Caps every runtime's `maxLifetime`, to exercise it quickly in tests.
+    pub fn max_lifetime(mut self, d: Duration) -> Self {
+        self.max_lifetime = Some(d);
+        self
+    }
+
+    /// Allows listening on a non-loopback address without signature verification. Anyone
+    /// who reaches the port can then run commands in every session.
+    pub fn insecure_public(mut self, yes: bool) -> Self {
+        self.insecure_public = yes;
         self
     }
 
@@ -141,13 +201,36 @@ impl LocalRuntimeBuilder {
                 (t.path().to_owned(), Some(t))
             }
         };
-        std::fs::create_dir_all(&data_dir)?;
+        let listen = self.listen.unwrap_or(([127, 0, 0, 1], 0).into());
+        if !listen.ip().is_loopback() && self.verifier.is_none() && !self.insecure_public {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "refusing to listen on {listen} without signature verification: anyone who \
+                     reaches it could run commands in every session (verify SigV4, or opt in \
+                     with insecure_public / --insecure-public)"
+                ),
+            ));
+        }
+        create_private_dir(&data_dir)?;
         let isolation = match self.isolation {
             Some(i) => i,
             None => tokio::task::spawn_blocking(Isolation::probe)
                 .await
                 .unwrap_or(Isolation::None),
         };
+        match isolation {
+            Isolation::Sandbox => {}
+            Isolation::SingleId => tracing::warn!(
+                "sessions are sandboxed with a single mapped id (no newuidmap or /etc/subuid range): root inside is the server's user, shells run as root"
+            ),
+            _ => tracing::warn!(
+                "NO SANDBOX: user namespaces are unavailable; session processes run directly on the host as the server's user and can see the host, the data directory and each other"
+            ),
+        }
+        if self.network == Network::Host {
+            tracing::warn!("sessions use the host network: any session can reach agentcore-local's own API and every loopback service");
+        }
         let store = store::Store::open(
             &data_dir,
             REGION,
@@ -155,16 +238,19 @@ impl LocalRuntimeBuilder {
         )?;
         let state = Arc::new(server::AppState {
             store: Mutex::new(store),
-            sessions: sessions::Sessions::new(&data_dir, self.max_idle_timeout),
+            sessions: sessions::Sessions::new(sessions::SessionsConfig {
+                data_dir: data_dir.clone(),
+                max_idle: self.max_idle_timeout,
+                max_lifetime: self.max_lifetime,
+                isolation,
+                network: self.network,
+                limits: self.limits,
+            }),
             isolation,
             agents: self.agents,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(std::io::Error::other)?,
             shells: shell::Shells::default(),
         });
-        let listener = TcpListener::bind(self.listen.unwrap_or(([127, 0, 0, 1], 0).into())).await?;
+        let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let mut app = server::router(state.clone());
@@ -208,6 +294,19 @@ impl LocalRuntimeBuilder {
             _temp: temp,
         })
     }
+}
+
+/// Creates `dir` (and parents) readable by its owner only when it is new: it holds every
+/// runtime's environment variables and every session's storage.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// A running local runtime. Dropping it stops the server and every session's processes.

@@ -1,45 +1,73 @@
-//! Where a session's processes run.
+//! Where a session's processes run: one sandbox per session, standing in for its microVM.
 //!
-//! In AgentCore Runtime each session is a microVM whose filesystem configurations are mounted
-//! at their real paths (`/mnt/workspace`). Locally, each process of a session starts in its
-//! own mount namespace (via util-linux `unshare`): a fresh tmpfs over `/mnt`, then one bind
-//! mount per configured mount path onto the session's host directories. Commands, agents and
-//! shells therefore see `/mnt/workspace` exactly as on AWS, and sessions cannot see each
-//! other's storage.
+//! On AgentCore Runtime each session is its own microVM. Locally each session is one set of
+//! Linux namespaces, created once when the session starts and entered by every command, agent
+//! process and shell of that session:
 //!
-//! Where mount namespaces are unavailable (no `unshare`, no privileges, no user namespaces),
-//! the fallback runs processes directly and exports each mount's host directory in
-//! `AGENTCORE_MOUNT_<NAME>` (upper-cased, `-` and `.` as `_`), with the working directory set
-//! to the first session-storage directory. [`Isolation`] tells which mode is active.
+//! - **user**: root inside is mapped to an unprivileged host identity (the server user's
+//!   subordinate id range from `/etc/subuid`, via util-linux `unshare --map-auto`); commands
+//!   run as root inside, shells as `agentcore-runtime-user` (uid 1000 inside);
+//! - **mount**: a fresh root whose base is the host's system directories (`/usr`, `/etc`,
+//!   `/opt`, and `/bin`, `/lib`... where they are not links) read-only under a per-session
+//!   writable overlay layer (the host's files there belong to `nobody` inside: root can
+//!   create files anywhere in `/`, `/etc`, `/usr`, `/usr/local/*` and `/opt` and replace
+//!   host files by rename, as package managers and `sed -i` do, but not edit them in place), `/tmp` as tmpfs, `/root`, `/home/agentcore-runtime-user`,
+//!   `/var/task` (the agent's code), and the session's filesystem configurations at their
+//!   real `/mnt/...` paths. Nothing else of the host: not the data directory, not other
+//!   sessions, not the server user's home;
+//! - **PID**: a reaping init as PID 1; stopping the session kills the init, and with it every
+//!   process of the sandbox, whatever it did (`setsid`, double fork);
+//! - **IPC** and **UTS** (hostname `localhost`);
+//! - **network** ([`Network`]): by default its own namespace with outbound traffic through
+//!   `slirp4netns --disable-host-loopback`, so model APIs are reachable but the host's
+//!   loopback (agentcore-local's own API among it) is not.
+//!
+//! Per-session limits ([`Limits`]) are cgroups where the host offers them, rlimits otherwise.
+//!
+//! The building block is util-linux (`unshare`, `nsenter`, `mount`, `pivot_root`), which every
+//! Linux host has, plus `newuidmap` (Debian `uidmap`) for the id range and `slirp4netns` for
+//! outbound traffic; see docs/ARCHITECTURE.md for why not bubblewrap.
+//!
+//! Where user namespaces are unavailable, [`Isolation::None`] runs processes directly and
+//! exports each mount's host directory in `AGENTCORE_MOUNT_<NAME>`; the server logs a warning
+//! and [`crate::LocalRuntime::isolation`] reports it.
 
+use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncBufReadExt;
 
 /// How session processes are isolated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Isolation {
-    /// Mount namespace as root (`unshare --mount`).
-    MountNamespace,
-    /// User + mount namespace (`unshare --user --map-root-user --mount`) for unprivileged
-    /// users.
-    UserNamespace,
-    /// No namespaces: mount paths are *not* at their real paths; see the module docs.
+    /// One sandbox per session (user, mount, PID, IPC, UTS and network namespaces), root
+    /// inside mapped to the server user's subordinate ids: the microVM stand-in.
+    Sandbox,
+    /// The same namespaces, but only the server's own user id is mapped (no `newuidmap` or
+    /// no `/etc/subuid` range): root inside is the server user, and shells run as that root
+    /// too (no separate `agentcore-runtime-user`).
+    SingleId,
+    /// No namespaces: mount paths are *not* at their real paths and sessions are not isolated
+    /// from the host; see the module docs.
     None,
 }
 
 impl Isolation {
     /// Finds the best mode this machine supports by trying it.
     pub fn probe() -> Self {
-        let works = |args: &[&str]| {
+        let works = |map: &[&str]| {
             std::process::Command::new("unshare")
-                .args(args)
+                .args(map)
+                .args(NAMESPACES)
                 .args([
-                    "--propagation",
-                    "private",
+                    "--net",
                     "--",
                     "sh",
                     "-c",
-                    "mount -t tmpfs agentcore /mnt",
+                    "mount -t tmpfs agentcore /mnt && [ \"$(id -u)\" = 0 ]",
                 ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -47,13 +75,114 @@ impl Isolation {
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        if works(&["--mount"]) {
-            Isolation::MountNamespace
-        } else if works(&["--user", "--map-root-user", "--mount"]) {
-            Isolation::UserNamespace
+        if works(&["--map-auto", "--setuid", "0", "--setgid", "0"]) {
+            Isolation::Sandbox
+        } else if works(&["--map-root-user"]) {
+            Isolation::SingleId
         } else {
             Isolation::None
         }
+    }
+
+    fn namespaced(self) -> bool {
+        matches!(self, Isolation::Sandbox | Isolation::SingleId)
+    }
+}
+
+const NAMESPACES: [&str; 8] = [
+    "--mount",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--ipc",
+    "--uts",
+    "--propagation",
+    "private",
+];
+
+/// A session's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Network {
+    /// Its own network namespace; outbound traffic through `slirp4netns` with the host's
+    /// loopback unreachable. Without `slirp4netns` installed this is [`Network::None`] (the
+    /// server warns).
+    #[default]
+    Private,
+    /// Its own network namespace with only a loopback interface: nothing outside is reachable.
+    None,
+    /// The host's network, loopback included (an agent in the session can call
+    /// agentcore-local's own API). An explicit opt-in; the server warns.
+    Host,
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "private" => Ok(Network::Private),
+            "none" => Ok(Network::None),
+            "host" => Ok(Network::Host),
+            other => Err(format!(
+                "unknown network mode {other:?} (expected private, none or host)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Network::Private => "private",
+            Network::None => "none",
+            Network::Host => "host",
+        })
+    }
+}
+
+/// The runtime environment variable that chooses a runtime's [`Network`] (`private`, `none`
+/// or `host`), overriding the server-wide mode. Any client can set it.
+pub const NETWORK_ENV: &str = "AGENTCORE_LOCAL_NETWORK";
+
+/// Per-session resource limits; the default is the microVM's 2 vCPU / 8 GiB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Memory of all the session's processes together, in bytes.
+    pub memory_bytes: u64,
+    /// Processes (and threads) of the session together.
+    pub pids: u64,
+    /// CPUs (cgroups only).
+    pub cpus: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 8 << 30,
+            pids: 4096,
+            cpus: 2.0,
+        }
+    }
+}
+
+impl Limits {
+    /// Sets the memory limit.
+    pub fn memory_bytes(mut self, bytes: u64) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    /// Sets the process limit.
+    pub fn pids(mut self, pids: u64) -> Self {
+        self.pids = pids;
+        self
+    }
+
+    /// Sets the CPU limit.
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        self.cpus = cpus;
+        self
     }
 }
 
@@ -66,32 +195,285 @@ pub struct Mount {
     pub host_dir: PathBuf,
 }
 
-/// Sets a mount namespace up, then runs the real program (`"$@"`).
-const SETUP: &str = r#"set -e
-mount -t tmpfs -o mode=755 agentcore /mnt
+/// Who a process runs as inside the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum User {
+    /// `root` (one-shot commands, agents).
+    Root,
+    /// `agentcore-runtime-user` (interactive shells).
+    RuntimeUser,
+}
+
+/// The name, uid and home of the shell user, as on the service.
+pub const RUNTIME_USER: &str = "agentcore-runtime-user";
+const RUNTIME_UID: u32 = 1000;
+
+impl User {
+    /// The user's home inside the sandbox.
+    pub fn home(self) -> &'static str {
+        match self {
+            User::Root => "/root",
+            User::RuntimeUser => "/home/agentcore-runtime-user",
+        }
+    }
+}
+
+/// What a session's sandbox is made of.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The isolation mode.
+    pub isolation: Isolation,
+    /// The network mode.
+    pub network: Network,
+    /// Resource limits.
+    pub limits: Limits,
+    /// The session's filesystem configurations.
+    pub mounts: Vec<Mount>,
+    /// A per-session host directory (writable layer, fallback home), deleted on stop.
+    pub scratch: PathBuf,
+    /// Host directories that must stay invisible even if under a system directory.
+    pub hidden: Vec<PathBuf>,
+    /// The agent's code, bound read-only at `/var/task` (a directory) or
+    /// `/var/task/<file name>` (a file).
+    pub code: Option<PathBuf>,
+    /// A name for cgroups and logs.
+    pub name: String,
+}
+
+/// Builds the sandbox in the new namespaces, then becomes its init. Arguments: the new root's
+/// mount point, the writable layer's directory, then `path host_dir` pairs, `--`, the paths
+/// to hide, `--`, the code to bind (or nothing). Prints `ready <host pid>` when done.
+const SETUP: &str = r#"set -eu
+R="$1"; L="$2"; shift 2
+read -r hostpid _ < /proc/self/stat
+mount -t tmpfs -o mode=755 agentcore-root "$R"
+for d in usr etc opt bin sbin lib lib32 lib64 libx32; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d"
+  elif [ -d "/$d" ]; then
+    mkdir -p "$R/$d" "$L/$d/upper" "$L/$d/work"
+    # Directories of the layer belong to root inside, so root can create files in them.
+    if [ "$d" = usr ] && [ -d /usr/local ]; then
+      for sub in /usr/local/*/; do mkdir -p "$L/usr/upper/local/$(basename "$sub")"; done
+    fi
+    mount -t overlay -o "lowerdir=/$d,upperdir=$L/$d/upper,workdir=$L/$d/work,userxattr" "agentcore-$d" "$R/$d"
+  fi
+done
+mkdir -p "$R/proc" "$R/dev" "$R/sys" "$R/tmp" "$R/root" "$R/mnt" "$R/var/task" "$R/var/tmp" \
+  "$R/run" "$R/home/agentcore-runtime-user"
+chmod 700 "$R/root"; chmod 1777 "$R/tmp" "$R/var/tmp"
+chown 1000:1000 "$R/home/agentcore-runtime-user" 2>/dev/null || true
 while [ "$1" != "--" ]; do
-  mkdir -p "$1"
-  mount --bind "$2" "$1"
-  shift 2
+  mkdir -p "$R$1"; mount --bind "$2" "$R$1"; shift 2
 done
 shift
-cd "$AGENTCORE_WORKDIR" 2>/dev/null || cd /
-unset AGENTCORE_WORKDIR
-exec "$@""#;
+while [ "$1" != "--" ]; do
+  if [ -e "$R$1" ]; then mount -t tmpfs -o size=4k,mode=000 agentcore-hidden "$R$1"; fi
+  shift
+done
+shift
+if [ $# -gt 0 ]; then
+  if [ -d "$1" ]; then mount --bind -o ro "$1" "$R/var/task"
+  else t="$R/var/task/$(basename "$1")"; : > "$t"; mount --bind -o ro "$1" "$t"; fi
+fi
+mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+mount -t tmpfs -o mode=755,nosuid agentcore-dev "$R/dev"
+for n in null zero full random urandom tty; do : > "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
+mkdir -p "$R/dev/pts" "$R/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$R/dev/pts"
+ln -s pts/ptmx "$R/dev/ptmx"; ln -s /proc/self/fd "$R/dev/fd"
+mount -t tmpfs -o mode=1777,nosuid,nodev agentcore-shm "$R/dev/shm"
+mount -t tmpfs -o mode=1777,nosuid,nodev agentcore-tmp "$R/tmp"
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys" 2>/dev/null || true
+sed -i '/^[^:]*:[^:]*:1000:/d;/^agentcore-runtime-user:/d' "$R/etc/passwd"
+sed -i '/^[^:]*:[^:]*:1000:/d;/^agentcore-runtime-user:/d' "$R/etc/group"
+echo 'agentcore-runtime-user:x:1000:1000::/home/agentcore-runtime-user:/bin/bash' >> "$R/etc/passwd"
+echo 'agentcore-runtime-user:x:1000:' >> "$R/etc/group"
+hostname localhost 2>/dev/null || true
+rm -f "$R/etc/hostname"; echo localhost > "$R/etc/hostname"
+ip link set lo up 2>/dev/null || true
+cd "$R"; mkdir .agentcore-old; pivot_root . .agentcore-old
+umount -l /.agentcore-old; rmdir /.agentcore-old; cd /
+echo "ready $hostpid"
+exec </dev/null >/dev/null 2>&1
+exec bash -c 'trap : TERM INT HUP USR1 USR2; while :; do sleep 86400 & wait; done'"#;
 
-/// Builds the command that runs `program args...` inside a session's sandbox.
-pub fn command(
+/// How long a sandbox may take to come up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One session's sandbox. Dropping it kills every process in it.
+#[derive(Debug)]
+pub struct Sandbox {
     isolation: Isolation,
-    mounts: &[Mount],
-    workdir: &Path,
-    program: &str,
-    args: &[&str],
-) -> tokio::process::Command {
-    let mut cmd = match isolation {
-        Isolation::None => {
+    network: Network,
+    /// `unshare`, our direct child: killing it kills the init (`--kill-child`), and the
+    /// kernel then kills every process of the PID namespace.
+    holder: std::sync::Mutex<Option<tokio::process::Child>>,
+    /// The init (a pidfd), its namespaces and its root, held open from the moment the init
+    /// was verified to be ours: entering never goes by a pid that may have been reused.
+    entry: Option<Entry>,
+    slirp: std::sync::Mutex<Option<tokio::process::Child>>,
+    has_slirp: bool,
+    confine: Confine,
+    mounts: Vec<Mount>,
+    scratch: PathBuf,
+}
+
+impl Sandbox {
+    /// Creates the sandbox and waits until it is ready.
+    pub async fn start(cfg: SandboxConfig) -> std::io::Result<Sandbox> {
+        let confine = Confine::new(&cfg.name, cfg.limits);
+        if !cfg.isolation.namespaced() {
+            return Ok(Sandbox {
+                isolation: cfg.isolation,
+                network: Network::Host,
+                holder: std::sync::Mutex::new(None),
+                entry: None,
+                slirp: std::sync::Mutex::new(None),
+                has_slirp: false,
+                confine,
+                mounts: cfg.mounts,
+                scratch: cfg.scratch,
+            });
+        }
+        let root = cfg.scratch.join("root");
+        let layer = cfg.scratch.join("layer");
+        std::fs::create_dir_all(&root)?;
+        std::fs::create_dir_all(&layer)?;
+        if cfg.isolation == Isolation::Sandbox {
+            if let Some(base) = subordinate_base() {
+                for dir in [&cfg.scratch, &root, &layer] {
+                    chown(dir, base)?;
+                }
+                for m in &cfg.mounts {
+                    prepare_mount_dir(&m.host_dir, base)?;
+                }
+            }
+        }
+        let mut cmd = tokio::process::Command::new("unshare");
+        if cfg.isolation == Isolation::Sandbox {
+            cmd.args(["--map-auto", "--setuid", "0", "--setgid", "0"]);
+        } else {
+            cmd.arg("--map-root-user");
+        }
+        cmd.args(NAMESPACES);
+        if cfg.network != Network::Host {
+            cmd.arg("--net");
+        }
+        cmd.args(["--", "sh", "-c", SETUP, "agentcore-sandbox"])
+            .arg(&root)
+            .arg(&layer);
+        for m in &cfg.mounts {
+            cmd.arg(m.path.trim_end_matches('/')).arg(&m.host_dir);
+        }
+        cmd.arg("--");
+        for h in &cfg.hidden {
+            cmd.arg(h);
+        }
+        cmd.arg("--");
+        if let Some(code) = &cfg.code {
+            cmd.arg(code);
+        }
+        cmd.env_clear()
+            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        confine.apply(&mut cmd);
+        let mut holder = cmd.spawn()?;
+        let ready = async {
+            let stdout = holder.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+            let mut line = String::new();
+            tokio::io::BufReader::new(stdout).read_line(&mut line).await?;
+            line.trim()
+                .strip_prefix("ready ")
+                .and_then(|p| p.parse::<i32>().ok())
+                .ok_or_else(|| std::io::Error::other("sandbox setup failed"))
+        };
+        let init_pid = match tokio::time::timeout(START_TIMEOUT, ready).await {
+            Ok(Ok(pid)) => pid,
+            other => {
+                let _ = holder.start_kill();
+                let mut err = String::new();
+                if let Some(mut e) = holder.stderr.take() {
+                    use tokio::io::AsyncReadExt;
+                    let mut buf = vec![0u8; 4096];
+                    if let Ok(Ok(n)) =
+                        tokio::time::timeout(Duration::from_secs(1), e.read(&mut buf)).await
+                    {
+                        err = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into();
+                    }
+                }
+                let why = match other {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                return Err(std::io::Error::other(format!(
+                    "cannot create the session sandbox: {why}: {}",
+                    err.trim()
+                )));
+            }
+        };
+        // The setup's stderr is done with; a full pipe must never block the init.
+        drop(holder.stderr.take());
+        let entry = match Entry::open(init_pid, holder.id()) {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = holder.start_kill();
+                return Err(e);
+            }
+        };
+        let slirp = if cfg.network == Network::Private {
+            start_slirp(init_pid)
+        } else {
+            None
+        };
+        Ok(Sandbox {
+            isolation: cfg.isolation,
+            network: cfg.network,
+            holder: std::sync::Mutex::new(Some(holder)),
+            entry: Some(entry),
+            has_slirp: slirp.is_some(),
+            slirp: std::sync::Mutex::new(slirp),
+            confine,
+            mounts: cfg.mounts,
+            scratch: cfg.scratch,
+        })
+    }
+
+    /// The network the sandbox actually has (`Private` without `slirp4netns` is `None`).
+    pub fn network(&self) -> Network {
+        match (self.network, self.has_slirp) {
+            (Network::Private, false) => Network::None,
+            (n, _) => n,
+        }
+    }
+
+    /// A command that runs `program args` in the sandbox as `user`, with a clean environment
+    /// (`PATH`, `HOME`, `USER`, `LOGNAME`) and stdin closed; callers add the session's
+    /// variables and put it in its own process group (or session, for a PTY).
+    pub fn command(&self, user: User, program: &str, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = if let Some(entry) = &self.entry {
+            let mut c = tokio::process::Command::new("nsenter");
+            for (flag, fd) in ENTRY_FLAGS.iter().zip(ENTRY_FDS) {
+                c.arg(format!("{flag}=/proc/self/fd/{fd}"));
+            }
+            // nsenter resolves a --wd path before entering: change directory inside instead.
+            c.args(["--", "env", "-C", user.home()]);
+            if user == User::RuntimeUser && self.isolation == Isolation::Sandbox {
+                let id = RUNTIME_UID.to_string();
+                c.args(["setpriv", "--reuid", &id, "--regid", &id, "--clear-groups"]);
+                c.arg("--");
+            }
+            c.arg(program).args(args);
+            c.current_dir("/");
+            entry.pass_to(&mut c);
+            c
+        } else {
             let mut c = tokio::process::Command::new(program);
             c.args(args);
-            for m in mounts {
+            for m in &self.mounts {
                 let name = m
                     .path
                     .trim_start_matches("/mnt/")
@@ -100,32 +482,448 @@ pub fn command(
                     .replace(['-', '.'], "_");
                 c.env(format!("AGENTCORE_MOUNT_{name}"), &m.host_dir);
             }
-            c.current_dir(workdir);
+            let _ = std::fs::create_dir_all(&self.scratch);
+            c.current_dir(&self.scratch);
             c
+        };
+        let (name, home) = match (self.isolation, user) {
+            (Isolation::Sandbox, User::RuntimeUser) => (RUNTIME_USER, user.home().to_owned()),
+            (Isolation::None, _) => ("root", self.scratch.to_string_lossy().into_owned()),
+            _ => ("root", User::Root.home().to_owned()),
+        };
+        cmd.env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .env("HOME", home)
+            .env("USER", name)
+            .env("LOGNAME", name)
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        self.confine.apply(&mut cmd);
+        cmd
+    }
+
+    /// A TCP connection to `port` on the sandbox's loopback (where its agent listens).
+    pub async fn connect(&self, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if !self.isolation.namespaced() || self.network == Network::Host {
+            return tokio::net::TcpStream::connect(addr).await;
         }
-        Isolation::MountNamespace | Isolation::UserNamespace => {
-            let mut c = tokio::process::Command::new("unshare");
-            if isolation == Isolation::UserNamespace {
-                c.args(["--user", "--map-root-user"]);
-            }
-            c.args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                SETUP,
-                "agentcore-sandbox",
-            ]);
-            for m in mounts {
-                c.arg(m.path.trim_end_matches('/')).arg(&m.host_dir);
-            }
-            c.arg("--").arg(program).args(args);
-            c.env("AGENTCORE_WORKDIR", workdir);
-            c
+        // A socket belongs to the network namespace it was created in: create it on a
+        // short-lived thread that entered the sandbox's namespace, then use it from here.
+        let ns = self
+            .entry
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no sandbox"))?
+            .net()?;
+        let socket = tokio::task::spawn_blocking(move || {
+            std::thread::scope(|s| {
+                s.spawn(|| -> std::io::Result<std::net::TcpStream> {
+                    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                        .map_err(std::io::Error::from)?;
+                    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                })
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("connect thread panicked")))
+            })
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        socket.set_nonblocking(true)?;
+        socket.set_nodelay(true)?;
+        tokio::net::TcpStream::from_std(socket)
+    }
+
+    /// Whether a port is free for an agent: any port inside a private network namespace;
+    /// a free host port otherwise.
+    pub fn agent_port(&self) -> std::io::Result<u16> {
+        if self.isolation.namespaced() && self.network != Network::Host {
+            return Ok(8080);
         }
-    };
-    cmd.stdin(Stdio::null());
-    cmd
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    }
+
+    /// Kills every process in the sandbox now; then, in the background, reaps them and removes
+    /// the scratch directory (the writable layer) and the cgroups.
+    pub fn shutdown(&self) {
+        let take = |m: &std::sync::Mutex<Option<tokio::process::Child>>| {
+            m.lock().ok().and_then(|mut g| g.take())
+        };
+        if let Some(e) = &self.entry {
+            e.kill();
+        }
+        let mut children: Vec<tokio::process::Child> =
+            [take(&self.holder), take(&self.slirp)].into_iter().flatten().collect();
+        for c in &mut children {
+            let _ = c.start_kill();
+        }
+        let cgroups = self.confine.dirs.clone();
+        let scratch = self.scratch.clone();
+        let cleanup = async move {
+            for c in &mut children {
+                let _ = tokio::time::timeout(Duration::from_secs(10), c.wait()).await;
+            }
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = std::fs::remove_dir_all(&scratch);
+                for _ in 0..50 {
+                    if cgroups
+                        .iter()
+                        .all(|d| std::fs::remove_dir(d).is_ok() || !d.exists())
+                    {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+            .await;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(cleanup);
+            }
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(&self.scratch);
+            }
+        }
+    }
+
+    /// Whether processes are contained by the sandbox (so killing it kills them all).
+    pub fn contains_processes(&self) -> bool {
+        self.isolation.namespaced()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// nsenter's flags for the namespaces and root, in [`Entry`]'s order.
+const ENTRY_FLAGS: [&str; 7] = [
+    "--user", "--mount", "--pid", "--ipc", "--uts", "--net", "--root",
+];
+/// The descriptors the entry is passed on as (high, out of the way of stdio and the PTY).
+const ENTRY_FDS: [i32; 7] = [200, 201, 202, 203, 204, 205, 206];
+const NS_FILES: [&str; 6] = ["user", "mnt", "pid", "ipc", "uts", "net"];
+
+/// A handle on a sandbox's init that cannot go stale: a pidfd, and its namespaces and root
+/// opened while the pidfd proved the init alive and ours.
+#[derive(Debug)]
+struct Entry {
+    pidfd: std::os::fd::OwnedFd,
+    /// [`NS_FILES`] in order, then the root directory.
+    fds: Vec<std::os::fd::OwnedFd>,
+}
+
+impl Entry {
+    fn open(pid: i32, holder: Option<u32>) -> std::io::Result<Entry> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: pidfd_open returns a new descriptor or -1.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor we own.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+        // The pid is the init only if its parent is our `unshare` (checked after the pidfd
+        // pinned it, so it cannot change under us).
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid.is_none() || ppid != holder {
+            return Err(std::io::Error::other("sandbox init is not ours"));
+        }
+        let mut fds = Vec::new();
+        for ns in NS_FILES {
+            fds.push(std::fs::File::open(format!("/proc/{pid}/ns/{ns}"))?.into());
+        }
+        fds.push(std::fs::File::open(format!("/proc/{pid}/root"))?.into());
+        let entry = Entry { pidfd, fds };
+        if !entry.signal(0) {
+            return Err(std::io::Error::other("sandbox init died during setup"));
+        }
+        Ok(entry)
+    }
+
+    fn signal(&self, sig: i32) -> bool {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid pidfd, no siginfo.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            ) == 0
+        }
+    }
+
+    /// SIGKILL to the init: the kernel then kills every process of its PID namespace.
+    fn kill(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
+    fn net(&self) -> std::io::Result<std::fs::File> {
+        let fd = self
+            .fds
+            .get(5)
+            .ok_or_else(|| std::io::Error::other("no network namespace"))?;
+        Ok(std::fs::File::from(fd.try_clone()?))
+    }
+
+    /// Makes the descriptors available to the child as [`ENTRY_FDS`].
+    fn pass_to(&self, cmd: &mut tokio::process::Command) {
+        use std::os::fd::AsRawFd;
+        let fds: Vec<i32> = self.fds.iter().map(|f| f.as_raw_fd()).collect();
+        // SAFETY: only dup2 (async-signal-safe) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for (from, to) in fds.iter().zip(ENTRY_FDS) {
+                    if libc::dup2(*from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+fn start_slirp(init_pid: i32) -> Option<tokio::process::Child> {
+    let child = tokio::process::Command::new("slirp4netns")
+        .args([
+            "--configure",
+            "--mtu=65520",
+            "--disable-host-loopback",
+            &init_pid.to_string(),
+            "tap0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    match child {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "slirp4netns unavailable: the session has no outbound network");
+            None
+        }
+    }
+}
+
+/// The first subordinate uid of the server's user (`/etc/subuid`), which is root inside.
+fn subordinate_base() -> Option<u32> {
+    let uid = nix::unistd::getuid();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    let text = std::fs::read_to_string("/etc/subuid").ok()?;
+    text.lines().find_map(|l| {
+        let mut parts = l.split(':');
+        let who = parts.next()?;
+        let start = parts.next()?.parse::<u32>().ok()?;
+        (who == uid.as_raw().to_string() || Some(who) == name.as_deref()).then_some(start)
+    })
+}
+
+fn chown(path: &Path, id: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(id), Some(id))
+}
+
+/// A session-storage directory belongs to root inside; everyone inside may write it (the
+/// shell user too).
+fn prepare_mount_dir(dir: &Path, base: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(dir)?;
+    if meta.uid() != base {
+        chown(dir, base)?;
+    }
+    if meta.mode() & 0o777 != 0o777 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))?;
+    }
+    Ok(())
+}
+
+/// Resource limits for a session: the cgroups its processes join, and rlimits for what no
+/// cgroup controller covers.
+#[derive(Debug, Default)]
+struct Confine {
+    /// `cgroup.procs` of each of the session's cgroups.
+    procs: Vec<CString>,
+    /// The cgroup directories (removed when the sandbox is gone).
+    dirs: Vec<PathBuf>,
+    /// (resource, value) pairs applied with setrlimit.
+    rlimits: Vec<(RlimitResource, u64)>,
+}
+
+#[cfg(target_env = "gnu")]
+type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type RlimitResource = libc::c_int;
+
+impl Confine {
+    fn new(name: &str, limits: Limits) -> Self {
+        let mut c = Confine::default();
+        let mut have_memory = false;
+        let mut have_pids = false;
+        let period: u64 = 100_000;
+        let quota = (limits.cpus * period as f64) as u64;
+        let mem = limits.memory_bytes.to_string();
+        let pids = limits.pids.to_string();
+        let cpu = format!("{quota} {period}");
+        if let Some(dir) = cgroup_v2_dir(name) {
+            let ok = |file: &str, v: &str| std::fs::write(dir.join(file), v).is_ok();
+            have_memory = ok("memory.max", &mem);
+            let _ = ok("memory.swap.max", "0");
+            have_pids = ok("pids.max", &pids);
+            let _ = ok("cpu.max", &cpu);
+            c.add_dir(dir);
+        } else {
+            for (controller, settings) in [
+                (
+                    "memory",
+                    vec![
+                        ("memory.limit_in_bytes", mem.clone()),
+                        ("memory.memsw.limit_in_bytes", mem.clone()),
+                    ],
+                ),
+                ("pids", vec![("pids.max", pids.clone())]),
+                (
+                    "cpu",
+                    vec![
+                        ("cpu.cfs_period_us", period.to_string()),
+                        ("cpu.cfs_quota_us", quota.to_string()),
+                    ],
+                ),
+            ] {
+                let Some(dir) = cgroup_v1_dir(controller, name) else {
+                    continue;
+                };
+                let mut first_ok = false;
+                for (i, (file, value)) in settings.iter().enumerate() {
+                    let ok = std::fs::write(dir.join(file), value).is_ok();
+                    if i == 0 {
+                        first_ok = ok;
+                    }
+                }
+                if !first_ok {
+                    let _ = std::fs::remove_dir(&dir);
+                    continue;
+                }
+                match controller {
+                    "memory" => have_memory = true,
+                    "pids" => have_pids = true,
+                    _ => {}
+                }
+                c.add_dir(dir);
+            }
+        }
+        if !have_memory {
+            c.rlimits.push((libc::RLIMIT_AS, limits.memory_bytes));
+        }
+        if !have_pids {
+            c.rlimits.push((libc::RLIMIT_NPROC, limits.pids));
+        }
+        c
+    }
+
+    fn add_dir(&mut self, dir: PathBuf) {
+        if let Ok(p) = CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes()) {
+            self.procs.push(p);
+            self.dirs.push(dir);
+        }
+    }
+
+    /// Makes the process join the cgroups and take the rlimits before it runs anything.
+    fn apply(&self, cmd: &mut tokio::process::Command) {
+        if self.procs.is_empty() && self.rlimits.is_empty() {
+            return;
+        }
+        let procs = self.procs.clone();
+        let rlimits = self.rlimits.clone();
+        // SAFETY: between fork and exec only async-signal-safe calls (open, write, close,
+        // setrlimit) on data prepared before the fork; nothing allocates.
+        unsafe {
+            cmd.pre_exec(move || {
+                for p in &procs {
+                    let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // "0" means the writing process.
+                    let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                    if n != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for (resource, value) in &rlimits {
+                    let lim = libc::rlimit {
+                        rlim_cur: *value,
+                        rlim_max: *value,
+                    };
+                    if libc::setrlimit(*resource, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+/// This process's cgroup path for `controller` (v1) or the unified hierarchy (`""`).
+fn own_cgroup(controller: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let _id = parts.next()?;
+        let controllers = parts.next()?;
+        let path = parts.next()?;
+        let hit = if controller.is_empty() {
+            controllers.is_empty()
+        } else {
+            controllers.split(',').any(|c| c == controller)
+        };
+        hit.then(|| path.to_owned())
+    })
+}
+
+fn cgroup_v1_dir(controller: &str, name: &str) -> Option<PathBuf> {
+    let mount = Path::new("/sys/fs/cgroup").join(controller);
+    if !mount.join("cgroup.procs").exists() {
+        return None;
+    }
+    let own = own_cgroup(controller)?;
+    let dir = mount
+        .join(own.trim_start_matches('/'))
+        .join("agentcore-local")
+        .join(name);
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+fn cgroup_v2_dir(name: &str) -> Option<PathBuf> {
+    let mount = Path::new("/sys/fs/cgroup");
+    if !mount.join("cgroup.controllers").exists() {
+        return None;
+    }
+    let own = own_cgroup("")?;
+    let parent = mount.join(own.trim_start_matches('/')).join("agentcore-local");
+    std::fs::create_dir_all(&parent).ok()?;
+    let _ = std::fs::write(parent.join("cgroup.subtree_control"), "+memory +pids +cpu");
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
 }

@@ -33,8 +33,6 @@ pub struct AppState {
     pub isolation: Isolation,
     /// Agent commands.
     pub agents: Vec<AgentSpec>,
-    /// Client for talking to agents.
-    pub http: reqwest::Client,
     /// Interactive shells.
     pub shells: crate::shell::Shells,
 }
@@ -43,6 +41,11 @@ type Shared = State<Arc<AppState>>;
 type ApiResult = Result<Response, ApiError>;
 
 impl AppState {
+    /// The agent code to bind into `runtime`'s sessions.
+    pub(crate) fn agent_code(&self, runtime: &StoredRuntime) -> Option<&std::path::Path> {
+        agent::resolve(&self.agents, runtime).and_then(|a| a.code.as_deref())
+    }
+
     fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, ApiError> {
         self.store
             .lock()
@@ -325,11 +328,11 @@ async fn run_command(
     let sid = session_id(&headers, &q, false)?;
     let session = s
         .sessions
-        .get_or_start(&rt, &sid)
+        .get_or_start(&rt, &sid, s.agent_code(&rt))
+        .await
         .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
     let rx = command::spawn(
         session,
-        s.isolation,
         body.command,
         Duration::from_secs(timeout as u64),
     )
@@ -365,10 +368,11 @@ async fn invoke(
     let sid = session_id(&headers, &q, false)?;
     let session = s
         .sessions
-        .get_or_start(&rt, &sid)
+        .get_or_start(&rt, &sid, s.agent_code(&rt))
+        .await
         .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
     let spec = agent::resolve(&s.agents, &rt).cloned();
-    let resp = agent::invoke(session, s.isolation, spec, s.http.clone(), headers, body).await?;
+    let resp = agent::invoke(session, spec, headers, body).await?;
     Ok(with_session_header(resp, &sid))
 }
 

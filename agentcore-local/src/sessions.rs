@@ -1,10 +1,10 @@
 //! Runtime sessions: the local stand-in for a session's microVM.
 //!
 //! A session is created by the first call that names it and lives until
-//! StopRuntimeSession, its idle timeout, or server shutdown. Stopping kills every process
-//! group the session started (commands, agent, shells) and deletes its scratch directory;
-//! its session storage stays on disk, so the next call with the same session id sees the
-//! same files.
+//! StopRuntimeSession, its idle timeout, its max lifetime, or server shutdown. Each session
+//! has its own [`Sandbox`]; stopping kills every process in it (commands, agent, shells) and
+//! deletes its writable layer; its session storage stays on disk, so the next call with the
+//! same session id sees the same files.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::sandbox::{self, Isolation, Mount};
+use crate::sandbox::{Isolation, Limits, Mount, NETWORK_ENV, Network, Sandbox, SandboxConfig, User};
 use crate::store::{MountKind, StoredRuntime};
 
 /// Identifies a session: runtime id + session id.
@@ -32,24 +32,38 @@ pub fn session_dir_name(session_id: &str) -> String {
 }
 
 /// One live session.
-#[derive(Debug)]
 pub struct SessionState {
     /// Its key.
     pub key: SessionKey,
-    /// Mounts (session storage and shared).
-    pub mounts: Vec<Mount>,
-    /// Ephemeral home and working directory, deleted on stop.
-    pub scratch: PathBuf,
-    /// Runtime environment variables.
+    /// Its sandbox (the microVM stand-in).
+    pub sandbox: Sandbox,
+    /// Runtime environment variables (redacted in `Debug`).
     pub env: Vec<(String, String)>,
     /// Cancelled when the session stops.
     pub stopped: CancellationToken,
     idle_timeout: Duration,
+    max_lifetime: Duration,
+    started: Instant,
     last_activity: Mutex<Instant>,
     active: AtomicUsize,
     process_groups: Mutex<HashSet<i32>>,
     /// The agent process of this session, started on first invocation.
     pub agent: tokio::sync::Mutex<Option<crate::agent::AgentProcess>>,
+}
+
+impl std::fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionState")
+            .field("key", &self.key)
+            .field("sandbox", &self.sandbox)
+            .field(
+                "env",
+                &self.env.iter().map(|(k, _)| (k, "***")).collect::<Vec<_>>(),
+            )
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_lifetime", &self.max_lifetime)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionState {
@@ -67,8 +81,12 @@ impl SessionState {
         BusyGuard(self.clone())
     }
 
-    /// Remembers a process group to kill when the session stops.
+    /// Remembers a process group to kill when the session stops (needed only where the
+    /// sandbox does not contain its processes).
     pub fn track(&self, pgid: i32) {
+        if self.sandbox.contains_processes() {
+            return;
+        }
         if let Ok(mut g) = self.process_groups.lock() {
             g.insert(pgid);
         }
@@ -81,45 +99,45 @@ impl SessionState {
         }
     }
 
-    /// A command that runs `program args` in this session's sandbox, with its environment
-    /// and stdin closed. Callers put it in its own process group (or session, for a PTY).
-    pub fn command(
-        &self,
-        isolation: Isolation,
-        program: &str,
-        args: &[&str],
-    ) -> tokio::process::Command {
-        let mut cmd = sandbox::command(isolation, &self.mounts, &self.scratch, program, args);
-        cmd.env("HOME", &self.scratch)
-            .env("AGENTCORE_SESSION_ID", &self.key.session_id)
+    /// A command that runs `program args` as `user` in this session's sandbox, with the
+    /// session's environment and stdin closed. Callers put it in its own process group (or
+    /// session, for a PTY).
+    pub fn command(&self, user: User, program: &str, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = self.sandbox.command(user, program, args);
+        cmd.env("AGENTCORE_SESSION_ID", &self.key.session_id)
             .env("AGENTCORE_RUNTIME_ID", &self.key.runtime_id)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .kill_on_drop(true);
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
     fn kill_all(&self) {
+        self.sandbox.shutdown();
         let groups: Vec<i32> = self
             .process_groups
             .lock()
-            .map(|g| g.iter().copied().collect())
+            .map(|mut g| g.drain().collect())
             .unwrap_or_default();
         for pgid in groups {
             kill_group(pgid);
         }
     }
 
-    fn is_idle(&self) -> bool {
-        self.active.load(Ordering::SeqCst) == 0
+    fn expired(&self) -> Option<&'static str> {
+        if self.started.elapsed() >= self.max_lifetime {
+            return Some("max lifetime");
+        }
+        let idle = self.active.load(Ordering::SeqCst) == 0
             && self
                 .last_activity
                 .lock()
                 .map(|t| t.elapsed() >= self.idle_timeout)
-                .unwrap_or(false)
+                .unwrap_or(false);
+        idle.then_some("idle timeout")
     }
 }
 
-/// Sends SIGKILL to a whole process group.
+/// Sends SIGKILL to a whole process group. Only for a group whose leader is a child of ours
+/// that has not been reaped yet (so the id cannot have been reused).
 pub fn kill_group(pgid: i32) {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
@@ -139,59 +157,98 @@ impl Drop for BusyGuard {
     }
 }
 
+/// How sessions are made.
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Caps every runtime's idle timeout.
+    pub max_idle: Option<Duration>,
+    /// Caps every runtime's max lifetime.
+    pub max_lifetime: Option<Duration>,
+    /// The isolation mode.
+    pub isolation: Isolation,
+    /// The server-wide network mode (a runtime may override it with [`NETWORK_ENV`]).
+    pub network: Network,
+    /// Per-session limits.
+    pub limits: Limits,
+}
+
+type Slot = Arc<tokio::sync::OnceCell<Arc<SessionState>>>;
+
 /// All live sessions.
 #[derive(Debug)]
 pub struct Sessions {
-    data_dir: PathBuf,
-    max_idle: Option<Duration>,
-    live: Mutex<HashMap<SessionKey, Arc<SessionState>>>,
+    cfg: SessionsConfig,
+    live: Mutex<HashMap<SessionKey, Slot>>,
 }
 
 impl Sessions {
-    /// An empty registry storing under `data_dir`; clears scratch left by a previous run.
-    /// `max_idle` caps every runtime's idle timeout.
-    pub fn new(data_dir: &Path, max_idle: Option<Duration>) -> Self {
-        let _ = std::fs::remove_dir_all(data_dir.join("scratch"));
+    /// An empty registry; clears scratch left by a previous run.
+    pub fn new(cfg: SessionsConfig) -> Self {
+        let _ = std::fs::remove_dir_all(cfg.data_dir.join("scratch"));
         Self {
-            data_dir: data_dir.to_owned(),
-            max_idle,
+            cfg,
             live: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The session `session_id` of `runtime`, created if it is not running.
-    pub fn get_or_start(
+    /// The session `session_id` of `runtime`, created (with its sandbox) if it is not running.
+    /// `code` is the agent's code, bound at `/var/task`.
+    pub async fn get_or_start(
         &self,
         runtime: &StoredRuntime,
         session_id: &str,
+        code: Option<&Path>,
     ) -> std::io::Result<Arc<SessionState>> {
         let key = SessionKey {
             runtime_id: runtime.id.clone(),
             session_id: session_id.to_owned(),
         };
-        let mut live = self
+        let slot = self
             .live
             .lock()
-            .map_err(|_| std::io::Error::other("session registry poisoned"))?;
-        if let Some(s) = live.get(&key) {
-            s.touch();
-            return Ok(s.clone());
+            .map_err(|_| std::io::Error::other("session registry poisoned"))?
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let result = slot
+            .get_or_try_init(|| self.start(runtime, key.clone(), code))
+            .await
+            .cloned();
+        match result {
+            Ok(s) => {
+                s.touch();
+                Ok(s)
+            }
+            Err(e) => {
+                if let Ok(mut live) = self.live.lock() {
+                    if live.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                        live.remove(&key);
+                    }
+                }
+                Err(e)
+            }
         }
-        let dir = session_dir_name(session_id);
+    }
+
+    async fn start(
+        &self,
+        runtime: &StoredRuntime,
+        key: SessionKey,
+        code: Option<&Path>,
+    ) -> std::io::Result<Arc<SessionState>> {
+        let dir = session_dir_name(&key.session_id);
+        let data_dir = &self.cfg.data_dir;
         let mut mounts = Vec::new();
         for (path, kind) in runtime.mounts() {
             let host_dir = match kind {
-                MountKind::SessionStorage => self
-                    .data_dir
+                MountKind::SessionStorage => data_dir
                     .join("storage")
                     .join(&runtime.id)
                     .join(&dir)
                     .join(path.name()),
-                MountKind::Shared => self
-                    .data_dir
-                    .join("shared")
-                    .join(&runtime.id)
-                    .join(path.name()),
+                MountKind::Shared => data_dir.join("shared").join(&runtime.id).join(path.name()),
             };
             std::fs::create_dir_all(&host_dir)?;
             mounts.push(Mount {
@@ -199,44 +256,62 @@ impl Sessions {
                 host_dir,
             });
         }
-        let scratch = self
-            .data_dir
+        let instance = uuid::Uuid::new_v4().simple().to_string();
+        let scratch = data_dir
             .join("scratch")
             .join(&runtime.id)
-            .join(format!("{dir}-{}", uuid::Uuid::new_v4().simple()));
+            .join(format!("{dir}-{instance}"));
         std::fs::create_dir_all(&scratch)?;
-        let state = Arc::new(SessionState {
-            key: key.clone(),
+        let env = runtime.environment();
+        let network = match env.iter().find(|(k, _)| k == NETWORK_ENV) {
+            Some((_, v)) => v.parse::<Network>().map_err(std::io::Error::other)?,
+            None => self.cfg.network,
+        };
+        if network == Network::Host {
+            tracing::warn!(runtime = %key.runtime_id, "session on the host network: it can reach every loopback service, agentcore-local's API included");
+        }
+        let hidden = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.clone());
+        let sandbox = Sandbox::start(SandboxConfig {
+            isolation: self.cfg.isolation,
+            network,
+            limits: self.cfg.limits,
             mounts,
             scratch,
-            env: runtime.environment(),
+            hidden: vec![hidden],
+            code: code.map(Path::to_owned),
+            name: format!("{}-{instance}", runtime.id),
+        })
+        .await?;
+        let cap = |v: Duration, max: Option<Duration>| max.map_or(v, |m| v.min(m));
+        let state = Arc::new(SessionState {
+            key: key.clone(),
+            sandbox,
+            env,
             stopped: CancellationToken::new(),
-            idle_timeout: match self.max_idle {
-                Some(max) => runtime.idle_timeout().min(max),
-                None => runtime.idle_timeout(),
-            },
+            idle_timeout: cap(runtime.idle_timeout(), self.cfg.max_idle),
+            max_lifetime: cap(runtime.max_lifetime(), self.cfg.max_lifetime),
+            started: Instant::now(),
             last_activity: Mutex::new(Instant::now()),
             active: AtomicUsize::new(0),
             process_groups: Mutex::new(HashSet::new()),
             agent: tokio::sync::Mutex::new(None),
         });
         tracing::info!(runtime = %key.runtime_id, session = %key.session_id, "session started");
-        live.insert(key, state.clone());
         Ok(state)
     }
 
     /// The running session, if any.
     pub fn get(&self, key: &SessionKey) -> Option<Arc<SessionState>> {
-        self.live.lock().ok()?.get(key).cloned()
+        self.live.lock().ok()?.get(key)?.get().cloned()
     }
 
-    /// Stops a session: kills its processes, deletes its scratch, keeps its storage.
+    /// Stops a session: kills its processes, deletes its writable layer, keeps its storage.
     /// Returns whether it was running.
     pub fn stop(&self, key: &SessionKey) -> bool {
         let removed = self.live.lock().ok().and_then(|mut l| l.remove(key));
-        match removed {
+        match removed.as_ref().and_then(|s| s.get()) {
             Some(s) => {
-                stop_state(&s);
+                stop_state(s);
                 true
             }
             None => false,
@@ -260,39 +335,43 @@ impl Sessions {
         }
     }
 
-    /// Stops sessions idle longer than their runtime's idle timeout.
+    /// Stops sessions idle longer than their runtime's idle timeout, or older than its max
+    /// lifetime.
     pub fn reap_idle(&self) {
-        let idle: Vec<SessionKey> = self
+        let expired: Vec<(SessionKey, &'static str)> = self
             .live
             .lock()
             .map(|l| {
                 l.values()
-                    .filter(|s| s.is_idle())
-                    .map(|s| s.key.clone())
+                    .filter_map(|s| s.get())
+                    .filter_map(|s| s.expired().map(|why| (s.key.clone(), why)))
                     .collect()
             })
             .unwrap_or_default();
-        for k in idle {
-            tracing::info!(runtime = %k.runtime_id, session = %k.session_id, "idle timeout");
+        for (k, why) in expired {
+            tracing::info!(runtime = %k.runtime_id, session = %k.session_id, "{why}");
             self.stop(&k);
         }
     }
 
     /// Stops everything (server shutdown).
     pub fn stop_all(&self) {
-        let all: Vec<Arc<SessionState>> = self
+        let all: Vec<Slot> = self
             .live
             .lock()
             .map(|mut l| l.drain().map(|(_, s)| s).collect())
             .unwrap_or_default();
-        for s in all {
-            stop_state(&s);
+        for s in all.iter().filter_map(|s| s.get()) {
+            stop_state(s);
         }
     }
 
     /// How many sessions are running.
     pub fn len(&self) -> usize {
-        self.live.lock().map(|l| l.len()).unwrap_or(0)
+        self.live
+            .lock()
+            .map(|l| l.values().filter(|s| s.initialized()).count())
+            .unwrap_or(0)
     }
 
     /// `true` when none is running.
@@ -304,6 +383,5 @@ impl Sessions {
 fn stop_state(s: &SessionState) {
     s.stopped.cancel();
     s.kill_all();
-    let _ = std::fs::remove_dir_all(&s.scratch);
     tracing::info!(runtime = %s.key.runtime_id, session = %s.key.session_id, "session stopped");
 }

@@ -26,7 +26,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::api_error::ApiError;
 use crate::server::{AppState, resolve_runtime, session_id};
-use crate::sessions::{SessionState, kill_group};
+use crate::sandbox::User;
+use crate::sessions::SessionState;
 
 /// Shells per runtime at most.
 pub const MAX_SHELLS_PER_RUNTIME: usize = 10;
@@ -100,6 +101,14 @@ impl ShellProc {
         *self.exit.borrow()
     }
 
+    /// Signals the shell's process group, only while the shell has not exited (once it has
+    /// been reaped, its id may belong to an unrelated process).
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        if self.exited().is_none() && self.pgid > 0 {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(self.pgid), sig);
+        }
+    }
+
     /// Appends output to the ring, forgetting the oldest bytes past its size; returns the
     /// absolute offset of the first appended byte.
     fn record(inner: &mut Inner, bytes: &[u8]) -> u64 {
@@ -167,7 +176,7 @@ impl Shells {
                 })
                 .unwrap_or(true);
             if expired {
-                kill_group(s.pgid);
+                s.signal(nix::sys::signal::Signal::SIGKILL);
             }
             !expired
         });
@@ -177,7 +186,7 @@ impl Shells {
     pub fn stop_all(&self) {
         if let Ok(mut live) = self.live.lock() {
             for s in live.values() {
-                kill_group(s.pgid);
+                s.signal(nix::sys::signal::Signal::SIGKILL);
             }
             live.clear();
         }
@@ -185,7 +194,6 @@ impl Shells {
 }
 
 fn spawn_shell(
-    state: &AppState,
     session: &Arc<SessionState>,
     key: ShellKey,
 ) -> Result<Arc<ShellProc>, ApiError> {
@@ -193,7 +201,7 @@ fn spawn_shell(
         pty_process::open().map_err(|e| ApiError::internal(format!("openpty: {e}")))?;
     pty.resize(pty_process::Size::new(24, 80))
         .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
-    let mut cmd = session.command(state.isolation, "bash", &["--login", "-i"]);
+    let mut cmd = session.command(User::RuntimeUser, "bash", &["--login", "-i"]);
     cmd.env("TERM", "xterm-256color")
         .env("AGENTCORE_SHELL_ID", &key.shell_id);
     let child = pty_process::Command::from(cmd).spawn(pts).map_err(|e| {
@@ -297,7 +305,8 @@ pub async fn upgrade(
     }
     let session = state
         .sessions
-        .get_or_start(&rt, &sid)
+        .get_or_start(&rt, &sid, state.agent_code(&rt))
+        .await
         .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
     let wanted_bearer = headers
         .get("sec-websocket-protocol")
@@ -353,7 +362,7 @@ async fn serve(
     let existing = state.shells.get(&key);
     let (proc, reconnected) = match existing {
         Some(p) => (p, true),
-        None => match spawn_shell(&state, &session, key.clone()) {
+        None => match spawn_shell(&session, key.clone()) {
             Ok(p) => {
                 if let Ok(mut l) = state.shells.live.lock() {
                     l.insert(key.clone(), p.clone());
@@ -455,7 +464,7 @@ async fn serve(
                             if !send_frame(&mut socket, &Frame::Heartbeat).await { detach(&proc, id); return; }
                         }
                         Ok(Frame::Close) => {
-                            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(proc.pgid), nix::sys::signal::Signal::SIGHUP).ok();
+                            proc.signal(nix::sys::signal::Signal::SIGHUP);
                             closing_since = Some(Instant::now());
                         }
                         Ok(_) => {}
@@ -502,7 +511,7 @@ async fn serve(
                 return;
             }
             _ = close_deadline => {
-                kill_group(proc.pgid);
+                proc.signal(nix::sys::signal::Signal::SIGKILL);
                 closing_since = None;
             }
         }

@@ -150,6 +150,17 @@ impl StoredRuntime {
         Duration::from_secs(u64::from(secs))
     }
 
+    /// `maxLifetime` of the latest version (default 28,800 s).
+    pub fn max_lifetime(&self) -> Duration {
+        let secs = self
+            .latest()
+            .input
+            .lifecycle_configuration
+            .and_then(|l| l.max_lifetime)
+            .unwrap_or(28_800);
+        Duration::from_secs(u64::from(secs))
+    }
+
     /// The container URI of the latest version, if it is a container.
     pub fn container_uri(&self) -> Option<String> {
         serde_json::to_value(&self.latest().input.agent_runtime_artifact)
@@ -293,11 +304,9 @@ impl Store {
     }
 
     fn persist(&self) -> Result<(), ApiError> {
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(&self.state)
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, &self.path))
+        write_private(&self.path, &bytes)
             .map_err(|e| ApiError::internal(format!("cannot save state: {e}")))
     }
 
@@ -592,4 +601,31 @@ fn validate(input: &AgentRuntimeInput, create: bool) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// Replaces `path` with `bytes` atomically and durably, readable by its owner only (it holds
+/// environment variables): a uniquely named temporary file, fsynced, renamed, and the
+/// directory fsynced.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

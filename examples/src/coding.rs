@@ -350,13 +350,18 @@ pub async fn target_with_fixer(
     if runtime.is_some() || endpoint.is_some() {
         return crate::target(runtime, endpoint, name).await;
     }
+    // The agent is this very program, shown to each session's sandbox at /var/task.
     let exe = std::env::current_exe()?;
+    let file = exe
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let agent = format!(
         "exec {} --agent-mode",
-        agentcore_sdk::Command::quote(&exe.to_string_lossy())
+        agentcore_sdk::Command::quote(&format!("/var/task/{file}"))
     );
     let local = agentcore_local::LocalRuntime::builder()
-        .agent(name, agent)
+        .agent_with_code(name, agent, exe)
         .start()
         .await?;
     let client = local.client();

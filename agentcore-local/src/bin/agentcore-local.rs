@@ -35,6 +35,26 @@ struct Args {
     /// Bearer tokens accepted on shell upgrades by --verify-sigv4. Repeatable.
     #[arg(long = "bearer-token", value_name = "TOKEN")]
     bearer_tokens: Vec<String>,
+    /// The agent's code for runtimes named NAME, as NAME=PATH: a host file or directory bound
+    /// read-only at /var/task (directory) or /var/task/<file name> (file) in each session,
+    /// where the agent command starts. Repeatable.
+    #[arg(long = "agent-code", value_name = "NAME=PATH")]
+    agent_code: Vec<String>,
+    /// Sessions' network: `private` (own namespace, outbound through slirp4netns, host
+    /// loopback unreachable), `none` (sealed), or `host` (shares the host's network, including
+    /// this server's API: an explicit opt-in). A runtime may override it with the
+    /// environment variable AGENTCORE_LOCAL_NETWORK.
+    #[arg(long, default_value = "private")]
+    network: agentcore_local::Network,
+    /// Memory limit of each session, in MiB.
+    #[arg(long, default_value_t = 8192)]
+    session_memory_mib: u64,
+    /// Process limit of each session.
+    #[arg(long, default_value_t = 4096)]
+    session_pids: u64,
+    /// Allow a non-loopback --listen address without --verify-sigv4.
+    #[arg(long)]
+    insecure_public: bool,
     /// Milliseconds a new runtime stays CREATING.
     #[arg(long, default_value_t = 300)]
     ready_delay_ms: u64,
@@ -53,7 +73,14 @@ async fn main() -> std::process::ExitCode {
     let mut builder = LocalRuntime::builder()
         .listen(args.listen)
         .data_dir(&args.data_dir)
-        .ready_delay(std::time::Duration::from_millis(args.ready_delay_ms));
+        .ready_delay(std::time::Duration::from_millis(args.ready_delay_ms))
+        .network(args.network)
+        .session_limits(
+            agentcore_local::Limits::default()
+                .memory_bytes(args.session_memory_mib.saturating_mul(1 << 20))
+                .pids(args.session_pids),
+        )
+        .insecure_public(args.insecure_public);
     if args.verify_sigv4 {
         let mut keys = Vec::new();
         for c in &args.credentials {
@@ -72,8 +99,27 @@ async fn main() -> std::process::ExitCode {
         }
         builder = builder.verify_sigv4(keys, args.bearer_tokens.clone());
     }
+    let mut codes = std::collections::HashMap::new();
+    for c in &args.agent_code {
+        match c.split_once('=') {
+            Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+                codes.insert(name.to_owned(), PathBuf::from(path));
+            }
+            _ => {
+                eprintln!("agentcore-local: --agent-code expects NAME=PATH");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     for a in args.agents {
-        builder = builder.agent(a.name, a.command);
+        builder = match codes.remove(&a.name) {
+            Some(code) => builder.agent_with_code(a.name, a.command, code),
+            None => builder.agent(a.name, a.command),
+        };
+    }
+    if let Some(name) = codes.keys().next() {
+        eprintln!("agentcore-local: --agent-code {name}=... names no --agent");
+        return std::process::ExitCode::FAILURE;
     }
     let local = match builder.start().await {
         Ok(l) => l,

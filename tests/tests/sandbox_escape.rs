@@ -1,0 +1,488 @@
+//! Every case is a real escape attempt from inside a session of agentcore-local, made the way
+//! a model-written command would make it. Each must fail while a sibling session keeps
+//! working with nothing lost from its storage; and the sandbox must look like the service's
+//! microVM (`whoami`, `/var/task`, a writable layer reset on stop, storage kept).
+
+use std::time::Duration;
+
+use agentcore_local::{Isolation, Limits, LocalRuntime};
+use agentcore_sdk::{CommandStatus, Session};
+use tests::{Fixture, create_runtime, read_until};
+use tokio::io::AsyncWriteExt;
+
+/// A server whose sessions are small enough to exhaust in a test, a victim session holding a
+/// secret in its storage and in a process's environment, and an attacker session.
+struct Scene {
+    f: Fixture,
+    victim: Session,
+    attacker: Session,
+    secret: String,
+}
+
+async fn scene() -> Scene {
+    let f = Fixture::with(
+        LocalRuntime::builder().session_limits(
+            Limits::default()
+                .memory_bytes(256 << 20)
+                .pids(200)
+                .cpus(1.0),
+        ),
+    )
+    .await;
+    assert_eq!(
+        f.local.isolation(),
+        Isolation::Sandbox,
+        "these tests need user namespaces and newuidmap with a subordinate id range (scripts/setup.sh installs them)"
+    );
+    let secret = format!("secret-{}", uuid::Uuid::new_v4().simple());
+    let victim = f.session();
+    let out = victim
+        .command(format!(
+            "echo {secret} > /mnt/workspace/secret && \
+             (VICTIM_SECRET={secret} setsid sleep 100000 >/dev/null 2>&1 &) && echo planted"
+        ))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "planted\n", "{out:?}");
+    let attacker = f.session();
+    Scene {
+        f,
+        victim,
+        attacker,
+        secret,
+    }
+}
+
+impl Scene {
+    /// Runs `script` in the attacker's session; its output must not hold the secret.
+    async fn attack(&self, script: &str) -> agentcore_sdk::CommandOutput {
+        let out = self
+            .attacker
+            .command(script)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            !out.stdout.contains(&self.secret) && !out.stderr.contains(&self.secret),
+            "the attack read the victim's secret: {script}\n{out:?}"
+        );
+        out
+    }
+
+    /// The victim still works, and its storage and processes are intact.
+    async fn victim_intact(&self) {
+        let out = self
+            .victim
+            .command("cat /mnt/workspace/secret; pgrep -c -f 'sleep 100000'")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, format!("{}\n1\n", self.secret), "{out:?}");
+    }
+
+    fn data_dir(&self) -> String {
+        self.f.local.data_dir().display().to_string()
+    }
+}
+
+/// Host processes whose command line contains `needle`.
+fn host_processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_sessions_storage_is_out_of_reach_by_every_path() {
+    let s = scene().await;
+    let data = s.data_dir();
+    // The data directory on its host path.
+    let out = s
+        .attack(&format!(
+            "cat {data}/storage/*/*/workspace/secret; ls -la {data}; \
+             test -e {data} && echo DATA-DIR-VISIBLE; true"
+        ))
+        .await;
+    assert!(!out.stdout.contains("DATA-DIR-VISIBLE"), "{out:?}");
+    // Through other processes' roots, working directories and open files.
+    s.attack(
+        "for p in /proc/[0-9]*; do cat $p/root/mnt/workspace/secret $p/cwd/secret \
+         $p/root$PWD/secret 2>/dev/null; ls -l $p/fd 2>/dev/null; done; \
+         cat /proc/*/root/*/storage/*/*/workspace/secret; true",
+    )
+    .await;
+    // A symlink stored in session storage pointing outside, followed now and after a
+    // stop/resume (when the server has set the session up again).
+    s.attack(&format!(
+        "ln -s {data} /mnt/workspace/to-data; ln -s / /mnt/workspace/to-root; \
+         ln -s /proc/1/root /mnt/workspace/to-init; \
+         cat /mnt/workspace/to-data/storage/*/*/workspace/secret \
+             /mnt/workspace/to-root{data}/storage/*/*/workspace/secret \
+             /mnt/workspace/to-init{data}/storage/*/*/workspace/secret; true"
+    ))
+    .await;
+    s.attacker.stop().await.unwrap();
+    let out = s
+        .attack(&format!(
+            "ls -la /mnt/workspace/; cat /mnt/workspace/to-data/storage/*/*/workspace/secret; \
+             find / -xdev -name secret 2>/dev/null; true"
+        ))
+        .await;
+    assert!(out.stdout.contains("to-data"), "the attacker's own storage stays: {out:?}");
+    // `..` in a mount path is refused before anything is mounted.
+    let http = reqwest::Client::new();
+    for path in ["/mnt/../etc", "/mnt/workspace/../../tmp", "/mnt/./x/.."] {
+        let resp = http
+            .put(format!("{}/runtimes/", s.f.local.endpoint()))
+            .json(&serde_json::json!({
+                "agentRuntimeName": "dotdot",
+                "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "local/x:1"}},
+                "roleArn": "arn:aws:iam::123456789012:role/local",
+                "networkConfiguration": {"networkMode": "PUBLIC"},
+                "filesystemConfigurations": [{"sessionStorage": {"mountPath": path}}],
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "mount path {path} was accepted");
+    }
+    s.victim_intact().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_files_host_home_and_other_environments_are_invisible() {
+    let s = scene().await;
+    let env_secret = format!("env-{}", uuid::Uuid::new_v4().simple());
+    s.f.client
+        .create_agent_runtime()
+        .name("withsecret")
+        .container_uri("local/withsecret:1")
+        .role_arn("arn:aws:iam::123456789012:role/local")
+        .environment_variable("API_KEY", &env_secret)
+        .send()
+        .await
+        .unwrap();
+    let data = s.data_dir();
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let out = s
+        .attack(&format!(
+            "cat {data}/runtimes.json; find / -xdev -name runtimes.json 2>/dev/null; \
+             ls -A {home}; cat {home}/.aws/credentials {home}/.ssh/id_* 2>/dev/null; \
+             test -e {repo} && echo REPO-VISIBLE; \
+             cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -i secret; true"
+        ))
+        .await;
+    assert!(!out.stdout.contains(&env_secret), "{out:?}");
+    assert!(!out.stdout.contains("REPO-VISIBLE"), "{out:?}");
+    // The server's own environment does not leak into sessions either.
+    let env = s.attack("env").await;
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("AWS") {
+            assert!(!env.stdout.contains(&format!("{k}=")), "{k} leaked: {env:?}");
+        }
+    }
+    // The state file is for the server's user alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.f.local.data_dir().join("runtimes.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "runtimes.json is readable by others: {mode:o}");
+    s.victim_intact().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_processes_cannot_be_seen_or_signalled() {
+    let s = scene().await;
+    let server = std::process::id();
+    let out = s
+        .attack(&format!(
+            "ps -eo pid,args; kill -9 {server}; kill -9 -1; pkill -9 -f 'sleep 100000'; \
+             kill -9 1; echo after-kills"
+        ))
+        .await;
+    assert!(
+        !out.stdout.lines().any(|l| l.trim_start().split_once(' ').is_some_and(|(_, args)| args.starts_with("sleep 100000"))),
+        "{out:?}"
+    );
+    // `kill -9 -1` killed the attacker's own command (nothing else), or it survived.
+    let ps = s.attack("ps -eo pid= | wc -l").await;
+    assert!(
+        ps.stdout.trim().parse::<u32>().unwrap() < 10,
+        "a session sees only its own few processes: {ps:?}"
+    );
+    // The server is alive and serves; the victim's process and storage are untouched.
+    s.victim_intact().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setsid_and_double_fork_do_not_survive_stop() {
+    let s = scene().await;
+    let tag = format!("{}", 1_000_000 + fastrand::u32(..1_000_000));
+    s.attack(&format!(
+        "setsid sleep {tag}1 >/dev/null 2>&1 < /dev/null & \
+         (sh -c 'nohup sleep {tag}2 >/dev/null 2>&1 &' &); disown -a; echo started"
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(host_processes_with(&format!("sleep {tag}")).len(), 2);
+    s.attacker.stop().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = host_processes_with(&format!("sleep {tag}"));
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "survived StopRuntimeSession: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // No zombie either: the sandbox's init reaps what it adopts.
+    let out = s
+        .attack("for i in 1 2 3; do setsid sh -c 'sleep 0.1 &'; done; sleep 0.5; ps -eo stat= | grep -c Z; true")
+        .await;
+    assert_eq!(out.stdout.trim(), "0", "zombies: {out:?}");
+    s.victim_intact().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_bomb_is_contained() {
+    let s = scene().await;
+    let bomb = s
+        .attacker
+        .command("bomb() { bomb | bomb & }; bomb; sleep 30")
+        .timeout(Duration::from_secs(4));
+    let (bombed, alive) = tokio::join!(bomb.output(), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        s.victim.command("echo alive").output().await
+    });
+    assert_eq!(alive.unwrap().stdout, "alive\n");
+    let bombed = bombed.unwrap();
+    assert_eq!(bombed.status, CommandStatus::TimedOut, "{bombed:?}");
+    // The attacker's session is usable again, and the victim never noticed.
+    s.attacker.stop().await.unwrap();
+    let out = s.attack("echo recovered").await;
+    assert_eq!(out.stdout, "recovered\n");
+    s.victim_intact().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_hog_is_killed_alone() {
+    let s = scene().await;
+    // `tail` keeps the whole newline-free input: 10 GiB if nothing stops it.
+    let out = s
+        .attack("hog=$(head -c 10G /dev/zero | tr '\\0' x); echo survived ${#hog}")
+        .await;
+    assert_eq!(out.exit_code, 137, "the hog was not killed: {out:?}");
+    s.victim_intact().await;
+    let out = s.attack("echo still-here").await;
+    assert_eq!(out.stdout, "still-here\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_outside_the_writable_layer_do_not_reach_the_host() {
+    let s = scene().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let host_paths = [
+        format!("/usr/local/bin/agentcore-escape-{tag}"),
+        format!("/usr/agentcore-escape-{tag}"),
+        format!("/etc/agentcore-escape-{tag}"),
+        format!("/opt/agentcore-escape-{tag}"),
+        format!("/agentcore-escape-{tag}"),
+        format!("/tmp/agentcore-escape-{tag}"),
+    ];
+    let script = host_paths
+        .iter()
+        .map(|p| format!("echo x > {p}; "))
+        .collect::<String>();
+    let out = s
+        .attack(&format!(
+            "{script} echo localhost-only > /proc/sys/kernel/hostname; \
+             mount -o remount,rw / 2>/dev/null; mount --bind / /mnt 2>/dev/null; \
+             chmod u+s /usr/bin/bash; echo done"
+        ))
+        .await;
+    assert!(out.stdout.contains("done"), "{out:?}");
+    for p in &host_paths {
+        assert!(!std::path::Path::new(p).exists(), "{p} reached the host");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let bash = std::fs::metadata("/usr/bin/bash").unwrap().permissions().mode();
+    assert_eq!(bash & 0o4000, 0, "setuid bit reached the host's bash");
+    assert_ne!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        "localhost-only"
+    );
+    s.victim_intact().await;
+}
+
+/// Accepts on a host loopback port and counts connections.
+async fn host_loopback_service() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_c, _)) = listener.accept().await {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, hits)
+}
+
+fn connect_attempts(ports: &[u16]) -> String {
+    let mut script = String::new();
+    for host in ["127.0.0.1", "10.0.2.2", "localhost"] {
+        for port in ports {
+            script.push_str(&format!(
+                "timeout 3 bash -c 'exec 3<>/dev/tcp/{host}/{port}' 2>/dev/null && echo REACHED-{host}-{port}; "
+            ));
+        }
+    }
+    script
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_api_and_host_loopback_are_unreachable() {
+    let s = scene().await;
+    let (port, hits) = host_loopback_service().await;
+    let api = s.f.local.addr().port();
+    let out = s
+        .attack(&format!(
+            "{} curl -s -m 3 http://127.0.0.1:{api}/runtimes/ 2>/dev/null; ip route; echo tried",
+            connect_attempts(&[api, port])
+        ))
+        .await;
+    assert!(!out.stdout.contains("REACHED"), "{out:?}");
+    assert!(out.stdout.contains("tried"), "{out:?}");
+    // The default network still has a way out (user-mode networking), just not to the host.
+    assert!(out.stdout.contains("default via"), "no outbound route: {out:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    s.victim_intact().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_sandbox_reaches_nothing() {
+    let s = scene().await;
+    let created = s
+        .f
+        .client
+        .create_agent_runtime()
+        .name("sealed")
+        .container_uri("local/sealed:1")
+        .role_arn("arn:aws:iam::123456789012:role/local")
+        .environment_variable("AGENTCORE_LOCAL_NETWORK", "none")
+        .send()
+        .await
+        .unwrap();
+    let sealed = s
+        .f
+        .client
+        .wait_until_ready(created.agent_runtime_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let (port, hits) = host_loopback_service().await;
+    let api = s.f.local.addr().port();
+    let session = s.f.client.session(&sealed.agent_runtime_arn).unwrap();
+    let out = session
+        .command(format!(
+            "{} timeout 3 bash -c 'exec 3<>/dev/tcp/1.1.1.1/53' 2>/dev/null && echo REACHED-OUT; \
+             ip -o link | grep -vc ' lo:'; ip route | wc -l",
+            connect_attempts(&[api, port])
+        ))
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.stdout.contains("REACHED"), "{out:?}");
+    assert_eq!(out.stdout, "0\n0\n", "only a loopback interface, no route: {out:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    s.victim_intact().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_view_is_the_microvms() {
+    let f = Fixture::new().await;
+    assert_eq!(f.local.isolation(), Isolation::Sandbox);
+    let session = f.session();
+    let out = session
+        .command(
+            "whoami; hostname; test -d /var/task && test -d /home/agentcore-runtime-user && echo dirs; \
+             echo t > /tmp/t; echo r > /rootfile; echo u > /usr/local/bin/u; echo w > /mnt/workspace/w; \
+             cat /proc/1/cmdline | tr '\\0' ' '; echo",
+        )
+        .output()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(&lines[..3], &["root", "localhost", "dirs"], "{out:?}");
+    assert!(lines[3].starts_with("bash"), "PID 1 is the sandbox's init: {out:?}");
+    // Shells run as the service's shell user.
+    let mut shell = session.shell().connect().await.unwrap();
+    shell
+        .write_all(b"echo user=$(whoami) home=$HOME; echo s > /mnt/workspace/s; printf 'stat%s:%s\\n' us $?\n")
+        .await
+        .unwrap();
+    // (A failed write shows as a timeout with the shell's output.)
+    let seen = read_until(&mut shell, "status:0").await;
+    assert!(
+        seen.contains("user=agentcore-runtime-user home=/home/agentcore-runtime-user"),
+        "{seen}"
+    );
+    assert!(seen.contains("status:0"), "the shell user can write the workspace: {seen}");
+    shell.detach().await;
+    // After stop/resume: the writable layer is fresh, session storage is kept.
+    session.stop().await.unwrap();
+    let out = session
+        .command(
+            "for f in /tmp/t /rootfile /usr/local/bin/u /mnt/workspace/w /mnt/workspace/s; do \
+             test -e $f && echo kept $f || echo gone $f; done",
+        )
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.stdout,
+        "gone /tmp/t\ngone /rootfile\ngone /usr/local/bin/u\nkept /mnt/workspace/w\nkept /mnt/workspace/s\n"
+    );
+    // A second runtime's session is a different machine altogether.
+    let (arn, _) = create_runtime(&f.client, "other").await;
+    let other = f.client.session(&arn).unwrap();
+    let out = other
+        .command("ls /mnt/workspace | wc -l")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "0\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_lifetime_stops_a_busy_session() {
+    let f = Fixture::with(
+        LocalRuntime::builder()
+            .max_lifetime(Duration::from_secs(2))
+            .reap_interval(Duration::from_millis(100)),
+    )
+    .await;
+    let session = f.session();
+    let out = session
+        .command("echo $$ > /mnt/workspace/pid; sleep 30; echo not-stopped")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.stdout.contains("not-stopped"), "{out:?}");
+    assert_eq!(f.local.running_sessions(), 0);
+}
