@@ -456,7 +456,7 @@ impl Sandbox {
     pub fn command(&self, user: User, program: &str, args: &[&str]) -> tokio::process::Command {
         let mut cmd = if let Some(entry) = &self.entry {
             let mut c = tokio::process::Command::new("nsenter");
-            for (flag, fd) in ENTRY_FLAGS.iter().zip(ENTRY_FDS) {
+            for (flag, fd) in ENTRY_FLAGS.iter().zip(entry.raw_fds()) {
                 c.arg(format!("{flag}=/proc/self/fd/{fd}"));
             }
             // nsenter resolves a --wd path before entering: change directory inside instead.
@@ -473,15 +473,6 @@ impl Sandbox {
         } else {
             let mut c = tokio::process::Command::new(program);
             c.args(args);
-            for m in &self.mounts {
-                let name = m
-                    .path
-                    .trim_start_matches("/mnt/")
-                    .trim_end_matches('/')
-                    .to_ascii_uppercase()
-                    .replace(['-', '.'], "_");
-                c.env(format!("AGENTCORE_MOUNT_{name}"), &m.host_dir);
-            }
             let _ = std::fs::create_dir_all(&self.scratch);
             c.current_dir(&self.scratch);
             c
@@ -502,6 +493,17 @@ impl Sandbox {
             .env("LANG", "C.UTF-8")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if self.entry.is_none() {
+            for m in &self.mounts {
+                let name = m
+                    .path
+                    .trim_start_matches("/mnt/")
+                    .trim_end_matches('/')
+                    .to_ascii_uppercase()
+                    .replace(['-', '.'], "_");
+                cmd.env(format!("AGENTCORE_MOUNT_{name}"), &m.host_dir);
+            }
+        }
         self.confine.apply(&mut cmd);
         cmd
     }
@@ -608,8 +610,6 @@ impl Drop for Sandbox {
 const ENTRY_FLAGS: [&str; 7] = [
     "--user", "--mount", "--pid", "--ipc", "--uts", "--net", "--root",
 ];
-/// The descriptors the entry is passed on as (high, out of the way of stdio and the PTY).
-const ENTRY_FDS: [i32; 7] = [200, 201, 202, 203, 204, 205, 206];
 const NS_FILES: [&str; 6] = ["user", "mnt", "pid", "ipc", "uts", "net"];
 
 /// A handle on a sandbox's init that cannot go stale: a pidfd, and its namespaces and root
@@ -680,15 +680,20 @@ impl Entry {
         Ok(std::fs::File::from(fd.try_clone()?))
     }
 
-    /// Makes the descriptors available to the child as [`ENTRY_FDS`].
-    fn pass_to(&self, cmd: &mut tokio::process::Command) {
+    fn raw_fds(&self) -> Vec<i32> {
         use std::os::fd::AsRawFd;
-        let fds: Vec<i32> = self.fds.iter().map(|f| f.as_raw_fd()).collect();
-        // SAFETY: only dup2 (async-signal-safe) between fork and exec.
+        self.fds.iter().map(|f| f.as_raw_fd()).collect()
+    }
+
+    /// Lets the child inherit the descriptors under their own numbers (fork copied them;
+    /// only close-on-exec is cleared, so no renumbering can clobber another).
+    fn pass_to(&self, cmd: &mut tokio::process::Command) {
+        let fds = self.raw_fds();
+        // SAFETY: only fcntl (async-signal-safe) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for (from, to) in fds.iter().zip(ENTRY_FDS) {
-                    if libc::dup2(*from, to) < 0 {
+                for fd in &fds {
+                    if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                 }

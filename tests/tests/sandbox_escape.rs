@@ -486,3 +486,34 @@ async fn max_lifetime_stops_a_busy_session() {
     assert!(!out.stdout.contains("not-stopped"), "{out:?}");
     assert_eq!(f.local.running_sessions(), 0);
 }
+
+/// Sessions started and entered concurrently each get their own sandbox, every time (a
+/// descriptor mix-up between concurrent spawns once sent commands into the wrong namespace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_each_enter_their_own_sandbox() {
+    let f = Fixture::new().await;
+    let runs = futures::future::join_all((0..30).map(|i| {
+        let s = f.session();
+        async move {
+            let mut outs = Vec::new();
+            for _ in 0..3 {
+                outs.push(
+                    s.command(format!(
+                        "echo {i} >> /mnt/workspace/mine; sort -u /mnt/workspace/mine"
+                    ))
+                    .output()
+                    .await
+                    .map(|o| (o.exit_code, o.stdout, o.stderr)),
+                );
+            }
+            (i, outs)
+        }
+    }))
+    .await;
+    for (i, outs) in runs {
+        for o in outs {
+            assert_eq!(o.unwrap(), (0, format!("{i}\n"), String::new()));
+        }
+    }
+    assert_eq!(f.local.running_sessions(), 30);
+}

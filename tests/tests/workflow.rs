@@ -144,7 +144,7 @@ async fn the_rate_limiter_holds_the_configured_rate(
             s.run(sh!("printf %s {starts}")).await
         })
         .await;
-    assert_eq!(report.succeeded(), 20);
+    assert_eq!(report.succeeded(), 20, "{}", report.table());
     let mut starts: Vec<f64> = report
         .runs
         .iter()
