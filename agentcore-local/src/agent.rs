@@ -15,9 +15,9 @@ use bytes::Bytes;
 use crate::api_error::ApiError;
 use crate::sandbox::User;
 use crate::sessions::{SessionState, kill_group};
-use http_body_util::{BodyExt, Full, Limited};
 use crate::store::StoredRuntime;
 use agentcore_sdk::ServiceErrorKind;
+use http_body_util::{BodyExt, Full, Limited};
 
 /// How long an agent may take to answer `/ping` healthy after it starts.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -105,7 +105,10 @@ async fn send(
         let _keep = keep;
         let _ = conn.await;
     });
-    sender.send_request(req).await.map_err(std::io::Error::other)
+    sender
+        .send_request(req)
+        .await
+        .map_err(std::io::Error::other)
 }
 
 async fn healthy(session: &SessionState, port: u16) -> bool {

@@ -43,7 +43,10 @@ impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("access_key_ids", &self.keys.keys().collect::<Vec<_>>())
-            .field("bearer_tokens", &format_args!("{} redacted", self.bearer_tokens.len()))
+            .field(
+                "bearer_tokens",
+                &format_args!("{} redacted", self.bearer_tokens.len()),
+            )
             .finish()
     }
 }

@@ -219,6 +219,7 @@ impl LocalRuntimeBuilder {
                 .await
                 .unwrap_or(Isolation::None),
         };
+        isolation.check_reachable(&data_dir)?;
         match isolation {
             Isolation::Sandbox => {}
             Isolation::SingleId => tracing::warn!(
@@ -229,7 +230,9 @@ impl LocalRuntimeBuilder {
             ),
         }
         if self.network == Network::Host {
-            tracing::warn!("sessions use the host network: any session can reach agentcore-local's own API and every loopback service");
+            tracing::warn!(
+                "sessions use the host network: any session can reach agentcore-local's own API and every loopback service"
+            );
         }
         let store = store::Store::open(
             &data_dir,
@@ -296,8 +299,10 @@ impl LocalRuntimeBuilder {
     }
 }
 
-/// Creates `dir` (and parents) readable by its owner only when it is new: it holds every
-/// runtime's environment variables and every session's storage.
+/// Creates `dir` (and parents) when it is new, listable by its owner only: it holds every
+/// runtime's environment variables and every session's storage. Others may traverse it
+/// (0711): sandbox setup runs as the sandbox's unprivileged root and must reach the session's
+/// own directories, which are themselves closed to everyone else.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
@@ -305,7 +310,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(0o711)
         .create(dir)
 }
 

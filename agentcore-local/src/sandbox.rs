@@ -84,6 +84,34 @@ impl Isolation {
         }
     }
 
+    /// Checks that the sandbox's unprivileged root can reach `data_dir` on its host path (the
+    /// sandbox setup mounts session directories from there): every ancestor must be
+    /// searchable by others.
+    pub fn check_reachable(self, data_dir: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if self != Isolation::Sandbox {
+            return Ok(());
+        }
+        let dir = std::fs::canonicalize(data_dir)?;
+        for a in dir.ancestors() {
+            let mode = std::fs::metadata(a)?.permissions().mode();
+            if mode & 0o001 == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "the data directory {} is below {} (mode {:o}), which the sessions' \
+                         unprivileged root cannot enter: choose a data directory elsewhere \
+                         (e.g. under /var/lib or /tmp) or allow others to search it (chmod o+x)",
+                        dir.display(),
+                        a.display(),
+                        mode & 0o7777
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn namespaced(self) -> bool {
         matches!(self, Isolation::Sandbox | Isolation::SingleId)
     }
@@ -231,6 +259,9 @@ pub struct SandboxConfig {
     pub mounts: Vec<Mount>,
     /// A per-session host directory (writable layer, fallback home), deleted on stop.
     pub scratch: PathBuf,
+    /// Host directories above mounts that only the sandbox's root may enter (a session's
+    /// storage directory): closed to other host users.
+    pub private: Vec<PathBuf>,
     /// Host directories that must stay invisible even if under a system directory.
     pub hidden: Vec<PathBuf>,
     /// The agent's code, bound read-only at `/var/task` (a directory) or
@@ -347,6 +378,13 @@ impl Sandbox {
                 for m in &cfg.mounts {
                     prepare_mount_dir(&m.host_dir, base)?;
                 }
+                for dir in &cfg.private {
+                    chown(dir, base)?;
+                    std::fs::set_permissions(
+                        dir,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                    )?;
+                }
             }
         }
         let mut cmd = tokio::process::Command::new("unshare");
@@ -374,7 +412,10 @@ impl Sandbox {
             cmd.arg(code);
         }
         cmd.env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -383,9 +424,14 @@ impl Sandbox {
         confine.apply(&mut cmd);
         let mut holder = cmd.spawn()?;
         let ready = async {
-            let stdout = holder.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+            let stdout = holder
+                .stdout
+                .take()
+                .ok_or_else(|| std::io::Error::other("no stdout"))?;
             let mut line = String::new();
-            tokio::io::BufReader::new(stdout).read_line(&mut line).await?;
+            tokio::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .await?;
             line.trim()
                 .strip_prefix("ready ")
                 .and_then(|p| p.parse::<i32>().ok())
@@ -559,8 +605,10 @@ impl Sandbox {
         if let Some(e) = &self.entry {
             e.kill();
         }
-        let mut children: Vec<tokio::process::Child> =
-            [take(&self.holder), take(&self.slirp)].into_iter().flatten().collect();
+        let mut children: Vec<tokio::process::Child> = [take(&self.holder), take(&self.slirp)]
+            .into_iter()
+            .flatten()
+            .collect();
         for c in &mut children {
             let _ = c.start_kill();
         }
@@ -925,7 +973,9 @@ fn cgroup_v2_dir(name: &str) -> Option<PathBuf> {
         return None;
     }
     let own = own_cgroup("")?;
-    let parent = mount.join(own.trim_start_matches('/')).join("agentcore-local");
+    let parent = mount
+        .join(own.trim_start_matches('/'))
+        .join("agentcore-local");
     std::fs::create_dir_all(&parent).ok()?;
     let _ = std::fs::write(parent.join("cgroup.subtree_control"), "+memory +pids +cpu");
     let dir = parent.join(name);

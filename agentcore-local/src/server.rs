@@ -331,17 +331,14 @@ async fn run_command(
         .get_or_start(&rt, &sid, s.agent_code(&rt))
         .await
         .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
-    let rx = command::spawn(
-        session,
-        body.command,
-        Duration::from_secs(timeout as u64),
-    )
-    .map_err(|e| {
-        ApiError::new(
-            ServiceErrorKind::RuntimeClient,
-            format!("cannot start bash: {e}"),
-        )
-    })?;
+    let rx = command::spawn(session, body.command, Duration::from_secs(timeout as u64)).map_err(
+        |e| {
+            ApiError::new(
+                ServiceErrorKind::RuntimeClient,
+                format!("cannot start bash: {e}"),
+            )
+        },
+    )?;
     let stream = tokio_stream_from(rx);
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(

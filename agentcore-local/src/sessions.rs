@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::sandbox::{Isolation, Limits, Mount, NETWORK_ENV, Network, Sandbox, SandboxConfig, User};
+use crate::sandbox::{
+    Isolation, Limits, Mount, NETWORK_ENV, Network, Sandbox, SandboxConfig, User,
+};
 use crate::store::{MountKind, StoredRuntime};
 
 /// Identifies a session: runtime id + session id.
@@ -271,12 +273,19 @@ impl Sessions {
             tracing::warn!(runtime = %key.runtime_id, "session on the host network: it can reach every loopback service, agentcore-local's API included");
         }
         let hidden = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.clone());
+        let storage = data_dir.join("storage").join(&runtime.id).join(&dir);
+        let private = if storage.is_dir() {
+            vec![storage]
+        } else {
+            Vec::new()
+        };
         let sandbox = Sandbox::start(SandboxConfig {
             isolation: self.cfg.isolation,
             network,
             limits: self.cfg.limits,
             mounts,
             scratch,
+            private,
             hidden: vec![hidden],
             code: code.map(Path::to_owned),
             name: format!("{}-{instance}", runtime.id),

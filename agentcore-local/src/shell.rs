@@ -25,8 +25,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::api_error::ApiError;
-use crate::server::{AppState, resolve_runtime, session_id};
 use crate::sandbox::User;
+use crate::server::{AppState, resolve_runtime, session_id};
 use crate::sessions::SessionState;
 
 /// Shells per runtime at most.
@@ -193,10 +193,7 @@ impl Shells {
     }
 }
 
-fn spawn_shell(
-    session: &Arc<SessionState>,
-    key: ShellKey,
-) -> Result<Arc<ShellProc>, ApiError> {
+fn spawn_shell(session: &Arc<SessionState>, key: ShellKey) -> Result<Arc<ShellProc>, ApiError> {
     let (pty, pts) =
         pty_process::open().map_err(|e| ApiError::internal(format!("openpty: {e}")))?;
     pty.resize(pty_process::Size::new(24, 80))

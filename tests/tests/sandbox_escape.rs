@@ -137,7 +137,10 @@ async fn another_sessions_storage_is_out_of_reach_by_every_path() {
              find / -xdev -name secret 2>/dev/null; true"
         ))
         .await;
-    assert!(out.stdout.contains("to-data"), "the attacker's own storage stays: {out:?}");
+    assert!(
+        out.stdout.contains("to-data"),
+        "the attacker's own storage stays: {out:?}"
+    );
     // `..` in a mount path is refused before anything is mounted.
     let http = reqwest::Client::new();
     for path in ["/mnt/../etc", "/mnt/workspace/../../tmp", "/mnt/./x/.."] {
@@ -153,7 +156,11 @@ async fn another_sessions_storage_is_out_of_reach_by_every_path() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 400, "mount path {path} was accepted");
+        assert_eq!(
+            resp.status().as_u16(),
+            400,
+            "mount path {path} was accepted"
+        );
     }
     s.victim_intact().await;
 }
@@ -188,7 +195,10 @@ async fn state_files_host_home_and_other_environments_are_invisible() {
     let env = s.attack("env").await;
     for (k, _) in std::env::vars() {
         if k.starts_with("CARGO") || k.starts_with("RUST") || k.starts_with("AWS") {
-            assert!(!env.stdout.contains(&format!("{k}=")), "{k} leaked: {env:?}");
+            assert!(
+                !env.stdout.contains(&format!("{k}=")),
+                "{k} leaked: {env:?}"
+            );
         }
     }
     // The state file is for the server's user alone.
@@ -197,7 +207,11 @@ async fn state_files_host_home_and_other_environments_are_invisible() {
         .unwrap()
         .permissions()
         .mode();
-    assert_eq!(mode & 0o077, 0, "runtimes.json is readable by others: {mode:o}");
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "runtimes.json is readable by others: {mode:o}"
+    );
     s.victim_intact().await;
 }
 
@@ -212,7 +226,10 @@ async fn other_processes_cannot_be_seen_or_signalled() {
         ))
         .await;
     assert!(
-        !out.stdout.lines().any(|l| l.trim_start().split_once(' ').is_some_and(|(_, args)| args.starts_with("sleep 100000"))),
+        !out.stdout.lines().any(|l| l
+            .trim_start()
+            .split_once(' ')
+            .is_some_and(|(_, args)| args.starts_with("sleep 100000"))),
         "{out:?}"
     );
     // `kill -9 -1` killed the attacker's own command (nothing else), or it survived.
@@ -319,10 +336,15 @@ async fn writes_outside_the_writable_layer_do_not_reach_the_host() {
         assert!(!std::path::Path::new(p).exists(), "{p} reached the host");
     }
     use std::os::unix::fs::PermissionsExt;
-    let bash = std::fs::metadata("/usr/bin/bash").unwrap().permissions().mode();
+    let bash = std::fs::metadata("/usr/bin/bash")
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(bash & 0o4000, 0, "setuid bit reached the host's bash");
     assert_ne!(
-        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
         "localhost-only"
     );
     s.victim_intact().await;
@@ -368,7 +390,10 @@ async fn the_server_api_and_host_loopback_are_unreachable() {
     assert!(!out.stdout.contains("REACHED"), "{out:?}");
     assert!(out.stdout.contains("tried"), "{out:?}");
     // The default network still has a way out (user-mode networking), just not to the host.
-    assert!(out.stdout.contains("default via"), "no outbound route: {out:?}");
+    assert!(
+        out.stdout.contains("default via"),
+        "no outbound route: {out:?}"
+    );
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
     s.victim_intact().await;
 }
@@ -376,24 +401,22 @@ async fn the_server_api_and_host_loopback_are_unreachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_sandbox_reaches_nothing() {
     let s = scene().await;
-    let created = s
-        .f
-        .client
-        .create_agent_runtime()
-        .name("sealed")
-        .container_uri("local/sealed:1")
-        .role_arn("arn:aws:iam::123456789012:role/local")
-        .environment_variable("AGENTCORE_LOCAL_NETWORK", "none")
-        .send()
-        .await
-        .unwrap();
-    let sealed = s
-        .f
-        .client
-        .wait_until_ready(created.agent_runtime_id.as_str())
-        .send()
-        .await
-        .unwrap();
+    let created =
+        s.f.client
+            .create_agent_runtime()
+            .name("sealed")
+            .container_uri("local/sealed:1")
+            .role_arn("arn:aws:iam::123456789012:role/local")
+            .environment_variable("AGENTCORE_LOCAL_NETWORK", "none")
+            .send()
+            .await
+            .unwrap();
+    let sealed =
+        s.f.client
+            .wait_until_ready(created.agent_runtime_id.as_str())
+            .send()
+            .await
+            .unwrap();
     let (port, hits) = host_loopback_service().await;
     let api = s.f.local.addr().port();
     let session = s.f.client.session(&sealed.agent_runtime_arn).unwrap();
@@ -407,7 +430,10 @@ async fn a_sealed_sandbox_reaches_nothing() {
         .await
         .unwrap();
     assert!(!out.stdout.contains("REACHED"), "{out:?}");
-    assert_eq!(out.stdout, "0\n0\n", "only a loopback interface, no route: {out:?}");
+    assert_eq!(
+        out.stdout, "0\n0\n",
+        "only a loopback interface, no route: {out:?}"
+    );
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
     s.victim_intact().await;
 }
@@ -428,7 +454,10 @@ async fn the_view_is_the_microvms() {
         .unwrap();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(&lines[..3], &["root", "localhost", "dirs"], "{out:?}");
-    assert!(lines[3].starts_with("bash"), "PID 1 is the sandbox's init: {out:?}");
+    assert!(
+        lines[3].starts_with("bash"),
+        "PID 1 is the sandbox's init: {out:?}"
+    );
     // Shells run as the service's shell user.
     let mut shell = session.shell().connect().await.unwrap();
     shell
@@ -441,7 +470,10 @@ async fn the_view_is_the_microvms() {
         seen.contains("user=agentcore-runtime-user home=/home/agentcore-runtime-user"),
         "{seen}"
     );
-    assert!(seen.contains("status:0"), "the shell user can write the workspace: {seen}");
+    assert!(
+        seen.contains("status:0"),
+        "the shell user can write the workspace: {seen}"
+    );
     shell.detach().await;
     // After stop/resume: the writable layer is fresh, session storage is kept.
     session.stop().await.unwrap();
@@ -516,4 +548,34 @@ async fn concurrent_sessions_each_enter_their_own_sandbox() {
         }
     }
     assert_eq!(f.local.running_sessions(), 30);
+}
+
+/// The sandbox's root is an unprivileged host id that must reach the data directory on its
+/// host path: a data directory behind a closed (0700) home is refused at start with a clear
+/// error rather than failing every session later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_behind_a_closed_home_is_refused_clearly() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let err = LocalRuntime::builder()
+        .data_dir(home.path().join("agentcore"))
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("chmod o+x"), "{err}");
+    // A fresh data directory of ours is private to listings but enterable.
+    let open = tempfile::tempdir().unwrap();
+    let data = open.path().join("agentcore");
+    let f = Fixture::with(LocalRuntime::builder().data_dir(&data)).await;
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o711);
+    let out = f
+        .session()
+        .command("echo ok > /mnt/workspace/f && cat /mnt/workspace/f")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "ok\n", "{out:?}");
 }
