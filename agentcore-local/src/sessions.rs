@@ -176,12 +176,18 @@ pub struct SessionsConfig {
     pub limits: Limits,
 }
 
+/// How many sandboxes are set up concurrently.
+const STARTS_AT_ONCE: usize = 8;
+
 type Slot = Arc<tokio::sync::OnceCell<Arc<SessionState>>>;
 
 /// All live sessions.
 #[derive(Debug)]
 pub struct Sessions {
     cfg: SessionsConfig,
+    /// Sandboxes set up at once: a burst of new sessions queues here instead of every setup
+    /// racing for the CPU until each one times out.
+    starting: tokio::sync::Semaphore,
     live: Mutex<HashMap<SessionKey, Slot>>,
 }
 
@@ -191,6 +197,7 @@ impl Sessions {
         let _ = std::fs::remove_dir_all(cfg.data_dir.join("scratch"));
         Self {
             cfg,
+            starting: tokio::sync::Semaphore::new(STARTS_AT_ONCE),
             live: Mutex::new(HashMap::new()),
         }
     }
@@ -279,6 +286,11 @@ impl Sessions {
         } else {
             Vec::new()
         };
+        let _permit = self
+            .starting
+            .acquire()
+            .await
+            .map_err(std::io::Error::other)?;
         let sandbox = Sandbox::start(SandboxConfig {
             isolation: self.cfg.isolation,
             network,
