@@ -278,19 +278,20 @@ const SETUP: &str = r#"set -eu
 R="$1"; L="$2"; shift 2
 read -r hostpid _ < /proc/self/stat
 mount -t tmpfs -o mode=755 agentcore-root "$R"
+links=""; dirs="$R/proc $R/dev $R/sys $R/tmp $R/root $R/mnt $R/var/task $R/var/tmp $R/run"
+dirs="$dirs $R/home/agentcore-runtime-user"
 for d in usr etc opt bin sbin lib lib32 lib64 libx32; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d"
-  elif [ -d "/$d" ]; then
-    mkdir -p "$R/$d" "$L/$d/upper" "$L/$d/work"
-    # Directories of the layer belong to root inside, so root can create files in them.
-    if [ "$d" = usr ] && [ -d /usr/local ]; then
-      for sub in /usr/local/*/; do mkdir -p "$L/usr/upper/local/$(basename "$sub")"; done
-    fi
-    mount -t overlay -o "lowerdir=/$d,upperdir=$L/$d/upper,workdir=$L/$d/work,userxattr" "agentcore-$d" "$R/$d"
+  if [ -L "/$d" ]; then links="$links /$d"
+  elif [ -d "/$d" ]; then dirs="$dirs $R/$d $L/$d/upper $L/$d/work"; overlays="${overlays:-} $d"
   fi
 done
-mkdir -p "$R/proc" "$R/dev" "$R/sys" "$R/tmp" "$R/root" "$R/mnt" "$R/var/task" "$R/var/tmp" \
-  "$R/run" "$R/home/agentcore-runtime-user"
+# Directories of the layer belong to root inside, so root can create files in them.
+for sub in /usr/local/*/; do [ -d "$sub" ] && sub="${sub%/}" && dirs="$dirs $L/usr/upper/local/${sub##*/}"; done
+mkdir -p $dirs
+[ -z "$links" ] || cp -P $links "$R/"
+for d in ${overlays:-}; do
+  mount -t overlay -o "lowerdir=/$d,upperdir=$L/$d/upper,workdir=$L/$d/work,userxattr" "agentcore-$d" "$R/$d"
+done
 chmod 700 "$R/root"; chmod 1777 "$R/tmp" "$R/var/tmp"
 chown 1000:1000 "$R/home/agentcore-runtime-user" 2>/dev/null || true
 while [ "$1" != "--" ]; do
@@ -315,12 +316,14 @@ ln -s pts/ptmx "$R/dev/ptmx"; ln -s /proc/self/fd "$R/dev/fd"
 mount -t tmpfs -o mode=1777,nosuid,nodev agentcore-shm "$R/dev/shm"
 mount -t tmpfs -o mode=1777,nosuid,nodev agentcore-tmp "$R/tmp"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys" 2>/dev/null || true
-sed -i '/^[^:]*:[^:]*:1000:/d;/^agentcore-runtime-user:/d' "$R/etc/passwd"
-sed -i '/^[^:]*:[^:]*:1000:/d;/^agentcore-runtime-user:/d' "$R/etc/group"
+# The shell user as on the service (any other user with id 1000 gives way).
+rm -f "$R/etc/passwd" "$R/etc/group" "$R/etc/hostname"
+while IFS= read -r l; do case "$l" in agentcore-runtime-user:*|*:*:1000:*) ;; *) printf '%s\n' "$l";; esac; done < /etc/passwd > "$R/etc/passwd"
 echo 'agentcore-runtime-user:x:1000:1000::/home/agentcore-runtime-user:/bin/bash' >> "$R/etc/passwd"
+while IFS= read -r l; do case "$l" in agentcore-runtime-user:*|*:*:1000:*) ;; *) printf '%s\n' "$l";; esac; done < /etc/group > "$R/etc/group"
 echo 'agentcore-runtime-user:x:1000:' >> "$R/etc/group"
+echo localhost > "$R/etc/hostname"
 hostname localhost 2>/dev/null || true
-rm -f "$R/etc/hostname"; echo localhost > "$R/etc/hostname"
 ip link set lo up 2>/dev/null || true
 cd "$R"; mkdir .agentcore-old; pivot_root . .agentcore-old
 umount -l /.agentcore-old; rmdir /.agentcore-old; cd /

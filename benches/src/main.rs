@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use agentcore_sdk::data::decode_command_message;
 use agentcore_sdk::data::event_stream::FrameDecoder;
 use agentcore_sdk::shell::protocol::Frame;
-use agentcore_sdk::{Client, CommandEvent, Config, RuntimeArn};
+use agentcore_sdk::{Client, CommandEvent, Config, RuntimeArn, TimeoutConfig};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -224,6 +224,93 @@ fn shell_frame_decode(total: usize) -> f64 {
     out as f64 / MIB / t0.elapsed().as_secs_f64()
 }
 
+/// Per-command overhead in one sandboxed session, and many new sessions at once.
+async fn session_rows(
+    client: &Client,
+    endpoint: &str,
+    arn: &agentcore_sdk::RuntimeArn,
+    scale: usize,
+    b: &mut Bench,
+) {
+    let session = client.session(arn).expect("session");
+    // The first command starts the session's sandbox; the rest enter it.
+    session.command("true").output().await.expect("true");
+    let n = (1000 / scale).max(50);
+    let mut each = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        session.command("true").output().await.expect("true");
+        each.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mean = each.iter().sum::<f64>() / n as f64;
+    b.add(
+        &format!("per-command overhead ({n} × `true`) p50"),
+        percentile(&mut each, 50.0),
+        "ms",
+        format!("sequential, one sandboxed session, full round trip; mean {mean:.2} ms"),
+    );
+    b.add(
+        &format!("per-command overhead ({n} × `true`) p99"),
+        percentile(&mut each, 99.0),
+        "ms",
+        "",
+    );
+
+    reset_peak_rss();
+    let n = (1000 / scale).max(50);
+    let t0 = Instant::now();
+    // A burst of new sessions queues for sandbox setup (as new microVMs do): allow for it.
+    let patient = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(endpoint)
+            .static_credentials("local", "local")
+            .timeout_config(TimeoutConfig::standard().operation(Duration::from_secs(600)))
+            .build()
+            .expect("config"),
+    );
+    let client_ref = &patient;
+    let arn_ref = arn;
+    let results = futures::future::join_all((0..n).map(|_| async move {
+        client_ref
+            .session(arn_ref)
+            .expect("session")
+            .command("sleep 1; echo done")
+            .output()
+            .await
+    }))
+    .await;
+    let ok = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|o| o.stdout == "done\n"))
+        .count();
+    let mut failures = std::collections::BTreeMap::<String, usize>::new();
+    for r in &results {
+        let what = match r {
+            Ok(o) if o.stdout == "done\n" => continue,
+            Ok(o) => format!(
+                "exit {} {:?}",
+                o.exit_code,
+                o.stderr.chars().take(120).collect::<String>()
+            ),
+            Err(e) => e.to_string().chars().take(160).collect(),
+        };
+        *failures.entry(what).or_default() += 1;
+    }
+    for (what, n) in &failures {
+        eprintln!("  {n} × {what}");
+    }
+    b.add(
+        &format!("{n} concurrent sessions, one command each"),
+        t0.elapsed().as_secs_f64(),
+        "s",
+        format!(
+            "{ok}/{n} ok (each its own sandbox, sleeps 1 s); client peak RSS {:.1} MiB",
+            peak_rss_mib()
+        ),
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -234,6 +321,7 @@ async fn main() {
             .cloned()
     };
     let quick = args.iter().any(|a| a == "--quick");
+    let only_sessions = args.iter().any(|a| a == "--sessions-only");
     let server_bin = arg("--server").unwrap_or_else(|| "target/release/agentcore-local".into());
     let (_server, endpoint) = start_server(&server_bin).await;
     let client = Client::from_conf(
@@ -249,6 +337,10 @@ async fn main() {
     let mut b = Bench { rows: Vec::new() };
     println!("{:<44} {:>12} {:<8} note", "row", "value", "unit");
 
+    if only_sessions {
+        session_rows(&client, &endpoint, &arn, scale, &mut b).await;
+        return;
+    }
     let raw = raw_tcp_ceiling(2048 * 1024 * 1024 / scale as u64);
     b.add(
         "loopback raw TCP ceiling",
@@ -299,57 +391,7 @@ async fn main() {
         "",
     );
 
-    let session = client.session(&arn).expect("session");
-    // The first command starts the session's sandbox; the rest enter it.
-    session.command("true").output().await.expect("true");
-    let n = (1000 / scale).max(50);
-    let mut each = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t0 = Instant::now();
-        session.command("true").output().await.expect("true");
-        each.push(t0.elapsed().as_secs_f64() * 1000.0);
-    }
-    let mean = each.iter().sum::<f64>() / n as f64;
-    b.add(
-        &format!("per-command overhead ({n} × `true`) p50"),
-        percentile(&mut each, 50.0),
-        "ms",
-        format!("sequential, one sandboxed session, full round trip; mean {mean:.2} ms"),
-    );
-    b.add(
-        &format!("per-command overhead ({n} × `true`) p99"),
-        percentile(&mut each, 99.0),
-        "ms",
-        "",
-    );
-
-    reset_peak_rss();
-    let n = (1000 / scale).max(50);
-    let t0 = Instant::now();
-    let client_ref = &client;
-    let arn_ref = &arn;
-    let results = futures::future::join_all((0..n).map(|_| async move {
-        client_ref
-            .session(arn_ref)
-            .expect("session")
-            .command("sleep 1; echo done")
-            .output()
-            .await
-    }))
-    .await;
-    let ok = results
-        .iter()
-        .filter(|r| r.as_ref().is_ok_and(|o| o.stdout == "done\n"))
-        .count();
-    b.add(
-        &format!("{n} concurrent sessions, one command each"),
-        t0.elapsed().as_secs_f64(),
-        "s",
-        format!(
-            "{ok}/{n} ok (each its own sandbox, sleeps 1 s); client peak RSS {:.1} MiB",
-            peak_rss_mib()
-        ),
-    );
+    session_rows(&client, &endpoint, &arn, scale, &mut b).await;
 
     // Shell echo round trip: one byte through `cat` on a raw PTY.
     let session = client.session(&arn).expect("session");

@@ -132,10 +132,10 @@ async fn another_sessions_storage_is_out_of_reach_by_every_path() {
     .await;
     s.attacker.stop().await.unwrap();
     let out = s
-        .attack(&format!(
+        .attack(
             "ls -la /mnt/workspace/; cat /mnt/workspace/to-data/storage/*/*/workspace/secret; \
-             find / -xdev -name secret 2>/dev/null; true"
-        ))
+             find / -xdev -name secret 2>/dev/null; true",
+        )
         .await;
     assert!(
         out.stdout.contains("to-data"),
