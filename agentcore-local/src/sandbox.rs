@@ -272,10 +272,10 @@ pub struct SandboxConfig {
 }
 
 /// Builds the sandbox in the new namespaces, then becomes its init. Arguments: the new root's
-/// mount point, the writable layer's directory, then `path host_dir` pairs, `--`, the paths
+/// mount point, the writable layer's directory, the lifeline's descriptor number, then `path host_dir` pairs, `--`, the paths
 /// to hide, `--`, the code to bind (or nothing). Prints `ready <host pid>` when done.
 const SETUP: &str = r#"set -eu
-R="$1"; L="$2"; shift 2
+R="$1"; L="$2"; lifeline="$3"; shift 3
 read -r hostpid _ < /proc/self/stat
 mount -t tmpfs -o mode=755 agentcore-root "$R"
 links=""; dirs="$R/proc $R/dev $R/sys $R/tmp $R/root $R/mnt $R/var/task $R/var/tmp $R/run"
@@ -329,7 +329,10 @@ cd "$R"; mkdir .agentcore-old; pivot_root . .agentcore-old
 umount -l /.agentcore-old; rmdir /.agentcore-old; cd /
 echo "ready $hostpid"
 exec </dev/null >/dev/null 2>&1
-exec bash -c 'trap : TERM INT HUP USR1 USR2; while :; do sleep 86400 & wait; done'"#;
+# The init reaps (bash waits for every child it adopts) and lives as long as the server
+# holds the lifeline's other end: when the server goes, even by SIGKILL, the sandbox goes.
+exec bash -c 'trap : TERM INT HUP USR1 USR2
+while :; do read -r -u "$0" _; [ $? -gt 128 ] || exit 0; done' "$lifeline""#;
 
 /// How long a sandbox may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -345,6 +348,8 @@ pub struct Sandbox {
     /// The init (a pidfd), its namespaces and its root, held open from the moment the init
     /// was verified to be ours: entering never goes by a pid that may have been reused.
     entry: Option<Entry>,
+    /// The write end of the init's lifeline.
+    _lifeline: Option<std::os::fd::OwnedFd>,
     slirp: std::sync::Mutex<Option<tokio::process::Child>>,
     has_slirp: bool,
     confine: Confine,
@@ -362,6 +367,7 @@ impl Sandbox {
                 network: Network::Host,
                 holder: std::sync::Mutex::new(None),
                 entry: None,
+                _lifeline: None,
                 slirp: std::sync::Mutex::new(None),
                 has_slirp: false,
                 confine,
@@ -400,9 +406,16 @@ impl Sandbox {
         if cfg.network != Network::Host {
             cmd.arg("--net");
         }
+        // Read end to the init (and slirp4netns), write end kept here: closed when the
+        // sandbox is dropped or the server dies, which ends the init and so every process.
+        let (lifeline_in, lifeline) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(std::io::Error::from)?;
+        let lifeline_fd = std::os::fd::AsRawFd::as_raw_fd(&lifeline_in);
         cmd.args(["--", "sh", "-c", SETUP, "agentcore-sandbox"])
             .arg(&root)
-            .arg(&layer);
+            .arg(&layer)
+            .arg(lifeline_fd.to_string());
+        inherit(&mut cmd, vec![lifeline_fd]);
         for m in &cfg.mounts {
             cmd.arg(m.path.trim_end_matches('/')).arg(&m.host_dir);
         }
@@ -474,15 +487,17 @@ impl Sandbox {
             }
         };
         let slirp = if cfg.network == Network::Private {
-            start_slirp(init_pid)
+            start_slirp(init_pid, lifeline_fd)
         } else {
             None
         };
+        drop(lifeline_in);
         Ok(Sandbox {
             isolation: cfg.isolation,
             network: cfg.network,
             holder: std::sync::Mutex::new(Some(holder)),
             entry: Some(entry),
+            _lifeline: Some(lifeline),
             has_slirp: slirp.is_some(),
             slirp: std::sync::Mutex::new(slirp),
             confine,
@@ -736,33 +751,39 @@ impl Entry {
         self.fds.iter().map(|f| f.as_raw_fd()).collect()
     }
 
-    /// Lets the child inherit the descriptors under their own numbers (fork copied them;
-    /// only close-on-exec is cleared, so no renumbering can clobber another).
     fn pass_to(&self, cmd: &mut tokio::process::Command) {
-        let fds = self.raw_fds();
-        // SAFETY: only fcntl (async-signal-safe) between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                for fd in &fds {
-                    if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
+        inherit(cmd, self.raw_fds());
     }
 }
 
-fn start_slirp(init_pid: i32) -> Option<tokio::process::Child> {
-    let child = tokio::process::Command::new("slirp4netns")
-        .args([
-            "--configure",
-            "--mtu=65520",
-            "--disable-host-loopback",
-            &init_pid.to_string(),
-            "tap0",
-        ])
+/// Lets the child inherit descriptors under their own numbers (fork copied them; only
+/// close-on-exec is cleared, so no renumbering can clobber another).
+fn inherit(cmd: &mut tokio::process::Command, fds: Vec<i32>) {
+    // SAFETY: only fcntl (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for fd in &fds {
+                if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+fn start_slirp(init_pid: i32, lifeline: i32) -> Option<tokio::process::Child> {
+    let mut cmd = tokio::process::Command::new("slirp4netns");
+    cmd.args([
+        "--configure",
+        "--mtu=65520",
+        "--disable-host-loopback",
+        &format!("--exit-fd={lifeline}"),
+        &init_pid.to_string(),
+        "tap0",
+    ]);
+    inherit(&mut cmd, vec![lifeline]);
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

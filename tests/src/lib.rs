@@ -261,3 +261,18 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     }
     bin
 }
+
+/// The `agentcore-local` server binary, built if missing.
+pub fn server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let bin = debug.join("agentcore-local");
+    if !bin.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "agentcore-local", "--bin", "agentcore-local"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building agentcore-local failed");
+    }
+    bin
+}
