@@ -408,8 +408,8 @@ impl Sandbox {
         }
         // Read end to the init (and slirp4netns), write end kept here: closed when the
         // sandbox is dropped or the server dies, which ends the init and so every process.
-        let (lifeline_in, lifeline) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(std::io::Error::from)?;
+        let (lifeline_in, lifeline) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
         let lifeline_fd = std::os::fd::AsRawFd::as_raw_fd(&lifeline_in);
         cmd.args(["--", "sh", "-c", SETUP, "agentcore-sandbox"])
             .arg(&root)
@@ -518,28 +518,41 @@ impl Sandbox {
     /// (`PATH`, `HOME`, `USER`, `LOGNAME`) and stdin closed; callers add the session's
     /// variables and put it in its own process group (or session, for a PTY).
     pub fn command(&self, user: User, program: &str, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = if let Some(entry) = &self.entry {
-            let mut c = tokio::process::Command::new("nsenter");
-            for (flag, fd) in ENTRY_FLAGS.iter().zip(entry.raw_fds()) {
-                c.arg(format!("{flag}=/proc/self/fd/{fd}"));
+        let direct = user == User::Root;
+        let mut cmd = match &self.entry {
+            // Commands and agents: the spawned process enters the sandbox itself, between
+            // fork and exec (no helper program: this is the per-command hot path).
+            Some(entry) if direct => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(args).current_dir("/");
+                c
             }
-            // nsenter resolves a --wd path before entering: change directory inside instead.
-            c.args(["--", "env", "-C", user.home()]);
-            if user == User::RuntimeUser && self.isolation == Isolation::Sandbox {
-                let id = RUNTIME_UID.to_string();
-                c.args(["setpriv", "--reuid", &id, "--regid", &id, "--clear-groups"]);
-                c.arg("--");
+            // Shells: `nsenter`, then `setpriv` to the shell user; the PTY's session set-up
+            // must run in the final process.
+            Some(entry) => {
+                let mut c = tokio::process::Command::new("nsenter");
+                for (flag, fd) in ENTRY_FLAGS.iter().zip(entry.raw_fds()) {
+                    c.arg(format!("{flag}=/proc/self/fd/{fd}"));
+                }
+                // nsenter resolves a --wd path before entering: change directory inside.
+                c.args(["--", "env", "-C", user.home()]);
+                if self.isolation == Isolation::Sandbox {
+                    let id = RUNTIME_UID.to_string();
+                    c.args(["setpriv", "--reuid", &id, "--regid", &id, "--clear-groups"]);
+                    c.arg("--");
+                }
+                c.arg(program).args(args);
+                c.current_dir("/");
+                entry.pass_to(&mut c);
+                c
             }
-            c.arg(program).args(args);
-            c.current_dir("/");
-            entry.pass_to(&mut c);
-            c
-        } else {
-            let mut c = tokio::process::Command::new(program);
-            c.args(args);
-            let _ = std::fs::create_dir_all(&self.scratch);
-            c.current_dir(&self.scratch);
-            c
+            None => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(args);
+                let _ = std::fs::create_dir_all(&self.scratch);
+                c.current_dir(&self.scratch);
+                c
+            }
         };
         let (name, home) = match (self.isolation, user) {
             (Isolation::Sandbox, User::RuntimeUser) => (RUNTIME_USER, user.home().to_owned()),
@@ -568,7 +581,11 @@ impl Sandbox {
                 cmd.env(format!("AGENTCORE_MOUNT_{name}"), &m.host_dir);
             }
         }
+        // Limits first: joining the host's cgroups needs the host's view.
         self.confine.apply(&mut cmd);
+        if let (Some(entry), true) = (&self.entry, direct) {
+            entry.enter_in_child(&mut cmd, user.home());
+        }
         cmd
     }
 
@@ -753,6 +770,78 @@ impl Entry {
 
     fn pass_to(&self, cmd: &mut tokio::process::Command) {
         inherit(cmd, self.raw_fds());
+    }
+
+    /// Makes the spawned process enter the sandbox before it execs, as `nsenter` would:
+    /// join the namespaces (user first), take the sandbox's root and `home` as working
+    /// directory, become root inside, then fork: the child (in the sandbox's PID namespace)
+    /// goes on to exec, the parent waits and exits as the child did (same code, same signal).
+    fn enter_in_child(&self, cmd: &mut tokio::process::Command, home: &str) {
+        let fds = self.raw_fds();
+        let home = CString::new(home).unwrap_or_default();
+        const FLAGS: [libc::c_int; 6] = [
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWNET,
+        ];
+        // SAFETY: between fork and exec only async-signal-safe system calls (setns, fchdir,
+        // chroot, chdir, setgroups, setresgid, setresuid, fork, close_range, waitpid,
+        // signal, kill, _exit) on data prepared before the fork; nothing allocates.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fail = || Err(std::io::Error::last_os_error());
+                for (fd, flag) in fds.iter().zip(FLAGS) {
+                    if libc::setns(*fd, flag) != 0 {
+                        return fail();
+                    }
+                }
+                let Some(root) = fds.get(6) else {
+                    return Err(std::io::Error::other("no sandbox root"));
+                };
+                if libc::fchdir(*root) != 0 || libc::chroot(c".".as_ptr()) != 0 {
+                    return fail();
+                }
+                if libc::chdir(home.as_ptr()) != 0 && libc::chdir(c"/".as_ptr()) != 0 {
+                    return fail();
+                }
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setresgid(0, 0, 0) != 0
+                    || libc::setresuid(0, 0, 0) != 0
+                {
+                    return fail();
+                }
+                let child = libc::fork();
+                if child < 0 {
+                    return fail();
+                }
+                if child == 0 {
+                    return Ok(());
+                }
+                // The parent holds nothing open (not even the spawner's exec-status pipe,
+                // so the spawn returns as soon as the child has exec'd).
+                libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+                let mut status: libc::c_int = 0;
+                loop {
+                    let r = libc::waitpid(child, &mut status, 0);
+                    if r == child {
+                        break;
+                    }
+                    if r < 0 && *libc::__errno_location() != libc::EINTR {
+                        libc::_exit(127);
+                    }
+                }
+                if libc::WIFSIGNALED(status) {
+                    let sig = libc::WTERMSIG(status);
+                    libc::signal(sig, libc::SIG_DFL);
+                    libc::kill(libc::getpid(), sig);
+                    libc::_exit(128 + sig);
+                }
+                libc::_exit(libc::WEXITSTATUS(status));
+            });
+        }
     }
 }
 

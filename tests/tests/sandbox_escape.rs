@@ -587,7 +587,13 @@ async fn sandboxes_die_with_a_killed_server() {
     use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     let mut server = tokio::process::Command::new(tests::server_binary())
-        .args(["--listen", "127.0.0.1:0", "--ready-delay-ms", "0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-delay-ms",
+            "0",
+            "--data-dir",
+        ])
         .arg(dir.path().join("data"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -596,7 +602,11 @@ async fn sandboxes_die_with_a_killed_server() {
         .unwrap();
     let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
     let endpoint = loop {
-        let line = lines.next_line().await.unwrap().expect("server prints its address");
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("server prints its address");
         if let Some(e) = line.strip_prefix("listening on ") {
             break e.to_owned();
         }
@@ -614,7 +624,9 @@ async fn sandboxes_die_with_a_killed_server() {
     let out = client
         .session(&arn)
         .unwrap()
-        .command(format!("setsid sleep {tag} >/dev/null 2>&1 < /dev/null & echo started"))
+        .command(format!(
+            "setsid sleep {tag} >/dev/null 2>&1 < /dev/null & echo started"
+        ))
         .output()
         .await
         .unwrap();
