@@ -648,3 +648,40 @@ async fn sandboxes_die_with_a_killed_server() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Reachable from other machines without signature verification, anyone could run commands
+/// in every session: refused unless asked for explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_listener_needs_verification_or_an_explicit_opt_in() {
+    let err = LocalRuntime::builder()
+        .listen(([0, 0, 0, 0], 0).into())
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("--insecure-public"), "{err}");
+    let verified = LocalRuntime::builder()
+        .listen(([0, 0, 0, 0], 0).into())
+        .verify_sigv4([("k".to_owned(), "s".to_owned())], [])
+        .start()
+        .await
+        .unwrap();
+    verified.shutdown().await;
+    let builder = LocalRuntime::builder().verify_sigv4(
+        [("AKIDLOCAL".to_owned(), "secret-access-key-value".to_owned())],
+        ["bearer-token-value".to_owned()],
+    );
+    let debug = format!("{builder:?}");
+    assert!(debug.contains("AKIDLOCAL"), "{debug}");
+    assert!(
+        !debug.contains("secret-access-key-value") && !debug.contains("bearer-token-value"),
+        "{debug}"
+    );
+    let open = LocalRuntime::builder()
+        .listen(([0, 0, 0, 0], 0).into())
+        .insecure_public(true)
+        .start()
+        .await
+        .unwrap();
+    open.shutdown().await;
+}
