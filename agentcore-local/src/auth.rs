@@ -57,18 +57,19 @@ fn denied(message: impl Into<String>) -> Response {
 
 fn parse_amz_date(s: &str) -> Option<SystemTime> {
     use aws_smithy_types::date_time::{DateTime, Format};
-    // 20261121T133320Z → 2026-11-21T13:33:20Z
-    if s.len() != 16 {
+    // 20261121T133320Z → 2026-11-21T13:33:20Z (byte positions: ASCII only, or no slicing)
+    if s.len() != 16 || !s.is_ascii() {
         return None;
     }
+    let part = |r: std::ops::Range<usize>| s.get(r);
     let iso = format!(
         "{}-{}-{}T{}:{}:{}Z",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[9..11],
-        &s[11..13],
-        &s[13..15]
+        part(0..4)?,
+        part(4..6)?,
+        part(6..8)?,
+        part(9..11)?,
+        part(11..13)?,
+        part(13..15)?
     );
     DateTime::from_str(&iso, Format::DateTime)
         .ok()
@@ -398,6 +399,25 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
         Err(why) => {
             tracing::info!(%why, "request rejected by SigV4 verification");
             denied(why)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amz_dates_of_any_bytes_never_panic() {
+        assert!(parse_amz_date("20261121T133320Z").is_some());
+        for bad in [
+            "2026112é133320Z",
+            "€€€€€€€€",
+            "2026112\u{10FFFF}3320Z",
+            "",
+            "20261121T133320",
+        ] {
+            assert_eq!(parse_amz_date(bad), None, "{bad:?}");
         }
     }
 }

@@ -130,7 +130,7 @@ fn page(items: Vec<Value>, q: &HashMap<String, String>, key: &str) -> Result<Val
             .map_err(|_| ApiError::validation("nextToken", "invalid nextToken"))?,
         None => 0,
     };
-    let end = (start + max).min(items.len());
+    let end = start.saturating_add(max).min(items.len());
     let slice = items.get(start..end).unwrap_or_default().to_vec();
     let mut body = json!({ key: slice });
     if end < items.len() {

@@ -93,8 +93,16 @@ pub struct StoredRuntime {
 impl StoredRuntime {
     /// The latest version.
     pub fn latest(&self) -> &RuntimeVersion {
-        // A runtime is created with one version and versions are never removed.
-        &self.versions[self.versions.len() - 1]
+        // A runtime is created with one version, versions are never removed, and a state
+        // file holding a runtime without versions is repaired on load; still, bytes from
+        // disk never get to panic a request (under the store lock).
+        static NONE: std::sync::LazyLock<RuntimeVersion> =
+            std::sync::LazyLock::new(|| RuntimeVersion {
+                version: 0,
+                input: AgentRuntimeInput::default(),
+                created_at: 0.0,
+            });
+        self.versions.last().unwrap_or(&NONE)
     }
 
     /// The status now.
@@ -290,11 +298,18 @@ impl Store {
     /// Loads (or starts) the store in `data_dir`.
     pub fn open(data_dir: &Path, region: &str, ready_delay: Duration) -> std::io::Result<Self> {
         let path = data_dir.join("runtimes.json");
-        let state = match std::fs::read(&path) {
+        let mut state: State = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(e),
         };
+        state.runtimes.retain(|id, rt| {
+            let keep = !rt.versions.is_empty();
+            if !keep {
+                tracing::warn!(runtime = %id, "dropping a runtime without versions from the state file");
+            }
+            keep
+        });
         Ok(Self {
             path,
             region: region.to_owned(),

@@ -53,7 +53,8 @@ impl WaitUntilReady {
     /// Polls until `READY`, failure or timeout.
     pub async fn send(self) -> Result<AgentRuntime, Error> {
         let start = Instant::now();
-        let deadline = start + self.timeout;
+        // No deadline when the timeout is too large to add (e.g. `Duration::MAX`).
+        let deadline = start.checked_add(self.timeout);
         let mut delay = self.initial_delay;
         loop {
             let rt = self.client.get_agent_runtime(&self.id).send().await?;
@@ -69,13 +70,14 @@ impl WaitUntilReady {
                 s => tracing::debug!(runtime = %self.id, status = %s, "waiting for READY"),
             }
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|d| now >= d) {
                 return Err(Error::Timeout {
                     operation: "WaitUntilReady",
                     after: now - start,
                 });
             }
-            tokio::time::sleep(delay.min(deadline - now)).await;
+            let left = deadline.map_or(delay, |d| d - now);
+            tokio::time::sleep(delay.min(left)).await;
             delay = delay.mul_f64(1.5).min(self.max_delay);
         }
     }

@@ -68,7 +68,7 @@ impl Stream for ByteStream {
         if let Poll::Ready(item) = this.body.as_mut().poll_next(cx) {
             match &item {
                 Some(Ok(_)) => {
-                    let next = tokio::time::Instant::now() + this.idle_after;
+                    let next = crate::transport::deadline_after(this.idle_after);
                     this.idle.as_mut().reset(next);
                 }
                 _ => this.done = true,

@@ -172,6 +172,20 @@ pub async fn presigned_shell_url(
     presign(&target, expires).await
 }
 
+/// Zero intervals would make the keepalive task spin or panic (`interval(0)`).
+fn check_keepalive(k: &Keepalive) -> Result<(), Error> {
+    for (field, d) in [
+        ("keepalive.pingInterval", k.ping_interval),
+        ("keepalive.pongTimeout", k.pong_timeout),
+        ("keepalive.confirmationTimeout", k.confirmation_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(Error::invalid(field, "must be greater than zero"));
+        }
+    }
+    Ok(())
+}
+
 fn check_expiry(expires: Duration) -> Result<(), Error> {
     if expires.is_zero() || expires > Duration::from_secs(300) {
         return Err(Error::invalid(
@@ -378,6 +392,7 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
         Some(q) => q.parse::<EndpointName>()?.into_string(),
         None => "DEFAULT".to_owned(),
     };
+    check_keepalive(&b.keepalive)?;
     match &b.auth {
         ShellAuth::Presigned { expires } => check_expiry(*expires)?,
         ShellAuth::Bearer(t) => {
@@ -620,7 +635,7 @@ impl Connection {
         }
         let keep = self.target.keepalive;
         let mut ping = tokio::time::interval_at(
-            tokio::time::Instant::now() + keep.ping_interval,
+            crate::transport::deadline_after(keep.ping_interval),
             keep.ping_interval,
         );
         let mut last_pong = Instant::now();

@@ -7,6 +7,8 @@
 
 pub(crate) mod signing;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tracing::Instrument;
@@ -82,6 +84,14 @@ impl Request {
 }
 
 /// Builds the URL of `req` against `base`: the base path is kept, the request path appended.
+/// `now + d`, or a far-future instant when that overflows: user-supplied durations such as
+/// `Duration::MAX` mean "no limit", never a panic.
+pub(crate) fn deadline_after(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 3600))
+}
+
 pub(crate) fn request_url(base: &url::Url, path: &str, query: &[(&str, String)]) -> String {
     let mut s = base.as_str().trim_end_matches('/').to_owned();
     s.push_str(path);
