@@ -278,7 +278,7 @@ pub enum MountKind {
     Shared,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
     runtimes: BTreeMap<String, StoredRuntime>,
     /// clientToken → runtime id, for idempotent creates.
@@ -292,11 +292,34 @@ pub struct Store {
     region: String,
     ready_delay: Duration,
     state: State,
+    /// Held while the store is open: one server per data directory.
+    _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 impl Store {
-    /// Loads (or starts) the store in `data_dir`.
+    /// Loads (or starts) the store in `data_dir`. Fails if another server has it open: two
+    /// servers writing one state file would lose each other's changes.
     pub fn open(data_dir: &Path, region: &str, ready_delay: Duration) -> std::io::Result<Self> {
+        let lock = {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(data_dir.join(".lock"))?;
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+                |(_, e)| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::AddrInUse,
+                        format!(
+                            "the data directory {} is in use by another agentcore-local ({e})",
+                            data_dir.display()
+                        ),
+                    )
+                },
+            )?
+        };
         let path = data_dir.join("runtimes.json");
         let mut state: State = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
@@ -315,6 +338,7 @@ impl Store {
             region: region.to_owned(),
             ready_delay,
             state,
+            _lock: lock,
         })
     }
 
@@ -354,8 +378,60 @@ impl Store {
         self.state.runtimes.values()
     }
 
+    /// Runs a mutation so that memory changes only if the state file was written: on any
+    /// error (validation, or the write itself) the state is as before.
+    fn transact(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let before = self.state.clone();
+        let result = f(self);
+        if result.is_err() {
+            self.state = before;
+        }
+        result
+    }
+
     /// CreateAgentRuntime.
     pub fn create(&mut self, input: AgentRuntimeInput) -> Result<Value, ApiError> {
+        self.transact(|s| s.create_unsaved(input))
+    }
+
+    /// UpdateAgentRuntime.
+    pub fn update(&mut self, id: &str, input: AgentRuntimeInput) -> Result<Value, ApiError> {
+        self.transact(|s| s.update_unsaved(id, input))
+    }
+
+    /// DeleteAgentRuntime.
+    pub fn delete(&mut self, id: &str) -> Result<Value, ApiError> {
+        self.transact(|s| s.delete_unsaved(id))
+    }
+
+    /// CreateAgentRuntimeEndpoint.
+    pub fn create_endpoint(
+        &mut self,
+        id: &str,
+        input: AgentRuntimeEndpointInput,
+    ) -> Result<Value, ApiError> {
+        self.transact(|s| s.create_endpoint_unsaved(id, input))
+    }
+
+    /// UpdateAgentRuntimeEndpoint.
+    pub fn update_endpoint(
+        &mut self,
+        id: &str,
+        name: &str,
+        input: AgentRuntimeEndpointInput,
+    ) -> Result<Value, ApiError> {
+        self.transact(|s| s.update_endpoint_unsaved(id, name, input))
+    }
+
+    /// DeleteAgentRuntimeEndpoint.
+    pub fn delete_endpoint(&mut self, id: &str, name: &str) -> Result<Value, ApiError> {
+        self.transact(|s| s.delete_endpoint_unsaved(id, name))
+    }
+
+    fn create_unsaved(&mut self, input: AgentRuntimeInput) -> Result<Value, ApiError> {
         validate(&input, true)?;
         if let Some(token) = &input.client_token
             && let Some(id) = self.state.tokens.get(token)
@@ -411,11 +487,17 @@ impl Store {
         Ok(body)
     }
 
-    /// UpdateAgentRuntime.
-    pub fn update(&mut self, id: &str, input: AgentRuntimeInput) -> Result<Value, ApiError> {
+    fn update_unsaved(&mut self, id: &str, input: AgentRuntimeInput) -> Result<Value, ApiError> {
         validate(&input, false)?;
         let delay = self.ready_delay.as_secs_f64();
         let rt = self.runtime_mut(id)?;
+        // A retried update (same clientToken as the version it made) makes no new version.
+        if input.client_token.is_some()
+            && rt.latest().input.client_token == input.client_token
+            && rt.latest().version > 1
+        {
+            return Ok(rt.change());
+        }
         let t = now();
         let version = rt.latest().version + 1;
         rt.versions.push(RuntimeVersion {
@@ -431,8 +513,7 @@ impl Store {
         Ok(body)
     }
 
-    /// DeleteAgentRuntime.
-    pub fn delete(&mut self, id: &str) -> Result<Value, ApiError> {
+    fn delete_unsaved(&mut self, id: &str) -> Result<Value, ApiError> {
         let rt = self
             .state
             .runtimes
@@ -445,8 +526,7 @@ impl Store {
         )
     }
 
-    /// CreateAgentRuntimeEndpoint.
-    pub fn create_endpoint(
+    fn create_endpoint_unsaved(
         &mut self,
         id: &str,
         input: AgentRuntimeEndpointInput,
@@ -479,8 +559,7 @@ impl Store {
         Ok(body)
     }
 
-    /// UpdateAgentRuntimeEndpoint.
-    pub fn update_endpoint(
+    fn update_endpoint_unsaved(
         &mut self,
         id: &str,
         name: &str,
@@ -508,8 +587,7 @@ impl Store {
         Ok(body)
     }
 
-    /// DeleteAgentRuntimeEndpoint.
-    pub fn delete_endpoint(&mut self, id: &str, name: &str) -> Result<Value, ApiError> {
+    fn delete_endpoint_unsaved(&mut self, id: &str, name: &str) -> Result<Value, ApiError> {
         if name == "DEFAULT" {
             return Err(ApiError::validation(
                 "endpointName",

@@ -153,3 +153,167 @@ async fn a_zero_keepalive_is_refused_before_connecting() {
     shell.write_all(b"echo $((6*7))-ok\n").await.unwrap();
     tests::read_until(&mut shell, "42-ok").await;
 }
+
+/// Two servers on one data directory would overwrite each other's state file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = LocalRuntime::builder()
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let err = LocalRuntime::builder()
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    first.shutdown().await;
+    let again = LocalRuntime::builder()
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    again.shutdown().await;
+}
+
+/// An update retried with the same clientToken makes one version, not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_update_with_the_same_client_token_is_applied_once() {
+    let f = Fixture::new().await;
+    for _ in 0..3 {
+        f.client
+            .update_agent_runtime(&f.id)
+            .container_uri("local/coder:2")
+            .role_arn("arn:aws:iam::123456789012:role/local")
+            .client_token("update-token-0123456789abcdef0123")
+            .send()
+            .await
+            .unwrap();
+    }
+    let got = f.client.get_agent_runtime(&f.id).send().await.unwrap();
+    assert_eq!(got.agent_runtime_version, "2");
+}
+
+async fn start_server(data: &std::path::Path) -> (tokio::process::Child, Client) {
+    use tokio::io::AsyncBufReadExt;
+    let mut server = tokio::process::Command::new(tests::server_binary())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-delay-ms",
+            "0",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let endpoint = loop {
+        let line = lines.next_line().await.unwrap().expect("server starts");
+        if let Some(e) = line.strip_prefix("listening on ") {
+            break e.to_owned();
+        }
+    };
+    let client = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(endpoint)
+            .static_credentials("local", "local")
+            .build()
+            .unwrap(),
+    );
+    (server, client)
+}
+
+async fn artifact(client: &Client, id: &str) -> String {
+    let got = client.get_agent_runtime(id).send().await.unwrap();
+    serde_json::to_string(&got.agent_runtime_artifact).unwrap()
+}
+
+/// Whether `body` has the acknowledged `uri` (`...:1` may have become `...:2` unacknowledged).
+fn holds(body: &str, uri: &str) -> bool {
+    body.contains(uri) || (uri.ends_with(":1") && body.contains(&uri.replace(":1", ":2")))
+}
+
+/// Kill the server with SIGKILL in the middle of a storm of creates and updates, three times:
+/// on restart the state file parses and every change that was acknowledged is there (a change
+/// made but not yet acknowledged when the server died may be there too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_changes_survive_sigkill_mid_storm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut acknowledged: Vec<(String, String)> = Vec::new(); // (id, container uri)
+    for round in 0..3 {
+        let (mut server, client) = start_server(&data).await;
+        // What was acknowledged before is still there.
+        for (id, uri) in &acknowledged {
+            let body = artifact(&client, id).await;
+            assert!(holds(&body, uri), "round {round}: {id} lost {uri}: {body}");
+        }
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let storm = (0..8).map(|w| {
+            let client = client.clone();
+            let acked = acked.clone();
+            async move {
+                for i in 0.. {
+                    let name = format!("r{round}w{w}n{i}");
+                    let Ok(rt) = client
+                        .create_agent_runtime()
+                        .name(&name)
+                        .container_uri(format!("local/{name}:1"))
+                        .role_arn("arn:aws:iam::123456789012:role/local")
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    let id = rt.agent_runtime_id.into_string();
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push((id.clone(), format!("local/{name}:1")));
+                    let uri = format!("local/{name}:2");
+                    if client
+                        .update_agent_runtime(&id)
+                        .container_uri(&uri)
+                        .role_arn("arn:aws:iam::123456789012:role/local")
+                        .send()
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    let mut a = acked.lock().unwrap();
+                    if let Some(last) = a.iter_mut().rev().find(|(i, _)| *i == id) {
+                        last.1 = uri;
+                    }
+                }
+            }
+        });
+        let kill_after = Duration::from_millis(100 + fastrand::u64(..400));
+        tokio::select! {
+            _ = futures::future::join_all(storm) => {}
+            _ = tokio::time::sleep(kill_after) => {}
+        }
+        server.start_kill().unwrap();
+        server.wait().await.unwrap();
+        let new = acked.lock().unwrap().clone();
+        assert!(
+            !new.is_empty(),
+            "round {round}: nothing acknowledged in {kill_after:?}"
+        );
+        acknowledged.extend(new);
+        let text = std::fs::read(data.join("runtimes.json")).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&text).expect("the state file parses");
+    }
+    let (_server, client) = start_server(&data).await;
+    for (id, uri) in &acknowledged {
+        let body = artifact(&client, id).await;
+        assert!(holds(&body, uri), "{id} lost {uri}: {body}");
+    }
+}
