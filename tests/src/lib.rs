@@ -276,3 +276,39 @@ pub fn server_binary() -> std::path::PathBuf {
     }
     bin
 }
+
+/// Starts the `agentcore-local` binary on a free loopback port with `data` as its data
+/// directory; returns the process (killed on drop) and a client for it.
+pub async fn spawn_server(data: &std::path::Path) -> (tokio::process::Child, Client) {
+    use tokio::io::AsyncBufReadExt;
+    let mut server = tokio::process::Command::new(server_binary())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-delay-ms",
+            "0",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let endpoint = loop {
+        let line = lines.next_line().await.unwrap().expect("server starts");
+        if let Some(e) = line.strip_prefix("listening on ") {
+            break e.to_owned();
+        }
+    };
+    let client = Client::from_conf(
+        agentcore_sdk::Config::builder()
+            .region("us-east-1")
+            .endpoint_url(endpoint)
+            .static_credentials("local", "local")
+            .build()
+            .unwrap(),
+    );
+    (server, client)
+}

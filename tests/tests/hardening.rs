@@ -196,40 +196,6 @@ async fn a_retried_update_with_the_same_client_token_is_applied_once() {
     assert_eq!(got.agent_runtime_version, "2");
 }
 
-async fn start_server(data: &std::path::Path) -> (tokio::process::Child, Client) {
-    use tokio::io::AsyncBufReadExt;
-    let mut server = tokio::process::Command::new(tests::server_binary())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-delay-ms",
-            "0",
-            "--data-dir",
-        ])
-        .arg(data)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let endpoint = loop {
-        let line = lines.next_line().await.unwrap().expect("server starts");
-        if let Some(e) = line.strip_prefix("listening on ") {
-            break e.to_owned();
-        }
-    };
-    let client = Client::from_conf(
-        Config::builder()
-            .region("us-east-1")
-            .endpoint_url(endpoint)
-            .static_credentials("local", "local")
-            .build()
-            .unwrap(),
-    );
-    (server, client)
-}
-
 async fn artifact(client: &Client, id: &str) -> String {
     let got = client.get_agent_runtime(id).send().await.unwrap();
     serde_json::to_string(&got.agent_runtime_artifact).unwrap()
@@ -249,7 +215,7 @@ async fn acknowledged_changes_survive_sigkill_mid_storm() {
     let data = dir.path().join("data");
     let mut acknowledged: Vec<(String, String)> = Vec::new(); // (id, container uri)
     for round in 0..3 {
-        let (mut server, client) = start_server(&data).await;
+        let (mut server, client) = tests::spawn_server(&data).await;
         // What was acknowledged before is still there.
         for (id, uri) in &acknowledged {
             let body = artifact(&client, id).await;
@@ -311,7 +277,7 @@ async fn acknowledged_changes_survive_sigkill_mid_storm() {
         let text = std::fs::read(data.join("runtimes.json")).unwrap();
         serde_json::from_slice::<serde_json::Value>(&text).expect("the state file parses");
     }
-    let (_server, client) = start_server(&data).await;
+    let (_server, client) = tests::spawn_server(&data).await;
     for (id, uri) in &acknowledged {
         let body = artifact(&client, id).await;
         assert!(holds(&body, uri), "{id} lost {uri}: {body}");

@@ -584,41 +584,8 @@ async fn a_data_directory_behind_a_closed_home_is_refused_clearly() {
 /// sandbox's init lives only as long as the server holds its lifeline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandboxes_die_with_a_killed_server() {
-    use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
-    let mut server = tokio::process::Command::new(tests::server_binary())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-delay-ms",
-            "0",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let endpoint = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("server prints its address");
-        if let Some(e) = line.strip_prefix("listening on ") {
-            break e.to_owned();
-        }
-    };
-    let client = agentcore_sdk::Client::from_conf(
-        agentcore_sdk::Config::builder()
-            .region("us-east-1")
-            .endpoint_url(&endpoint)
-            .static_credentials("local", "local")
-            .build()
-            .unwrap(),
-    );
+    let (mut server, client) = tests::spawn_server(&dir.path().join("data")).await;
     let (arn, _) = create_runtime(&client, "orphans").await;
     let tag = format!("{}", 3_000_000 + fastrand::u32(..1_000_000));
     let out = client
