@@ -479,7 +479,7 @@ impl Sandbox {
         };
         // The setup's stderr is done with; a full pipe must never block the init.
         drop(holder.stderr.take());
-        let entry = match Entry::open(init_pid, holder.id()) {
+        let entry = match Entry::open(init_pid, holder.id(), cfg.network != Network::Host) {
             Ok(e) => e,
             Err(e) => {
                 let _ = holder.start_kill();
@@ -531,9 +531,7 @@ impl Sandbox {
             // must run in the final process.
             Some(entry) => {
                 let mut c = tokio::process::Command::new("nsenter");
-                for (flag, fd) in ENTRY_FLAGS.iter().zip(entry.raw_fds()) {
-                    c.arg(format!("{flag}=/proc/self/fd/{fd}"));
-                }
+                c.args(entry.nsenter_args());
                 // nsenter resolves a --wd path before entering: change directory inside.
                 c.args(["--", "env", "-C", user.home()]);
                 if self.isolation == Isolation::Sandbox {
@@ -689,23 +687,30 @@ impl Drop for Sandbox {
     }
 }
 
-/// nsenter's flags for the namespaces and root, in [`Entry`]'s order.
-const ENTRY_FLAGS: [&str; 7] = [
-    "--user", "--mount", "--pid", "--ipc", "--uts", "--net", "--root",
+/// The namespaces a sandbox has: file under `/proc/<pid>/ns`, `nsenter` flag, `setns` flag.
+/// The user namespace comes first: it gives the rights to join the others.
+const NAMESPACES_ENTERED: [(&str, &str, libc::c_int); 6] = [
+    ("user", "--user", libc::CLONE_NEWUSER),
+    ("mnt", "--mount", libc::CLONE_NEWNS),
+    ("pid", "--pid", libc::CLONE_NEWPID),
+    ("ipc", "--ipc", libc::CLONE_NEWIPC),
+    ("uts", "--uts", libc::CLONE_NEWUTS),
+    ("net", "--net", libc::CLONE_NEWNET),
 ];
-const NS_FILES: [&str; 6] = ["user", "mnt", "pid", "ipc", "uts", "net"];
 
 /// A handle on a sandbox's init that cannot go stale: a pidfd, and its namespaces and root
 /// opened while the pidfd proved the init alive and ours.
 #[derive(Debug)]
 struct Entry {
     pidfd: std::os::fd::OwnedFd,
-    /// [`NS_FILES`] in order, then the root directory.
-    fds: Vec<std::os::fd::OwnedFd>,
+    /// (`nsenter` flag, `setns` flag, descriptor) in [`NAMESPACES_ENTERED`] order; no network
+    /// namespace when the sandbox shares the host's.
+    namespaces: Vec<(&'static str, libc::c_int, std::os::fd::OwnedFd)>,
+    root: std::os::fd::OwnedFd,
 }
 
 impl Entry {
-    fn open(pid: i32, holder: Option<u32>) -> std::io::Result<Entry> {
+    fn open(pid: i32, holder: Option<u32>, own_net: bool) -> std::io::Result<Entry> {
         use std::os::fd::{FromRawFd, OwnedFd};
         // SAFETY: pidfd_open returns a new descriptor or -1.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -724,12 +729,20 @@ impl Entry {
         if ppid.is_none() || ppid != holder {
             return Err(std::io::Error::other("sandbox init is not ours"));
         }
-        let mut fds = Vec::new();
-        for ns in NS_FILES {
-            fds.push(std::fs::File::open(format!("/proc/{pid}/ns/{ns}"))?.into());
+        let mut namespaces = Vec::new();
+        for (file, flag, clone) in NAMESPACES_ENTERED {
+            if file == "net" && !own_net {
+                continue;
+            }
+            let fd = std::fs::File::open(format!("/proc/{pid}/ns/{file}"))?.into();
+            namespaces.push((flag, clone, fd));
         }
-        fds.push(std::fs::File::open(format!("/proc/{pid}/root"))?.into());
-        let entry = Entry { pidfd, fds };
+        let root = std::fs::File::open(format!("/proc/{pid}/root"))?.into();
+        let entry = Entry {
+            pidfd,
+            namespaces,
+            root,
+        };
         if !entry.signal(0) {
             return Err(std::io::Error::other("sandbox init died during setup"));
         }
@@ -756,20 +769,35 @@ impl Entry {
     }
 
     fn net(&self) -> std::io::Result<std::fs::File> {
-        let fd = self
-            .fds
-            .get(5)
-            .ok_or_else(|| std::io::Error::other("no network namespace"))?;
+        let (_, _, fd) = self
+            .namespaces
+            .iter()
+            .find(|(_, clone, _)| *clone == libc::CLONE_NEWNET)
+            .ok_or_else(|| std::io::Error::other("no network namespace of its own"))?;
         Ok(std::fs::File::from(fd.try_clone()?))
     }
 
-    fn raw_fds(&self) -> Vec<i32> {
+    /// `nsenter` arguments that enter through the descriptors (see [`Entry::pass_to`]).
+    fn nsenter_args(&self) -> Vec<String> {
         use std::os::fd::AsRawFd;
-        self.fds.iter().map(|f| f.as_raw_fd()).collect()
+        let mut args: Vec<String> = self
+            .namespaces
+            .iter()
+            .map(|(flag, _, fd)| format!("{flag}=/proc/self/fd/{}", fd.as_raw_fd()))
+            .collect();
+        args.push(format!("--root=/proc/self/fd/{}", self.root.as_raw_fd()));
+        args
     }
 
     fn pass_to(&self, cmd: &mut tokio::process::Command) {
-        inherit(cmd, self.raw_fds());
+        use std::os::fd::AsRawFd;
+        let mut fds: Vec<i32> = self
+            .namespaces
+            .iter()
+            .map(|(_, _, f)| f.as_raw_fd())
+            .collect();
+        fds.push(self.root.as_raw_fd());
+        inherit(cmd, fds);
     }
 
     /// Makes the spawned process enter the sandbox before it execs, as `nsenter` would:
@@ -777,31 +805,26 @@ impl Entry {
     /// directory, become root inside, then fork: the child (in the sandbox's PID namespace)
     /// goes on to exec, the parent waits and exits as the child did (same code, same signal).
     fn enter_in_child(&self, cmd: &mut tokio::process::Command, home: &str) {
-        let fds = self.raw_fds();
+        use std::os::fd::AsRawFd;
+        let namespaces: Vec<(i32, libc::c_int)> = self
+            .namespaces
+            .iter()
+            .map(|(_, clone, fd)| (fd.as_raw_fd(), *clone))
+            .collect();
+        let root = self.root.as_raw_fd();
         let home = CString::new(home).unwrap_or_default();
-        const FLAGS: [libc::c_int; 6] = [
-            libc::CLONE_NEWUSER,
-            libc::CLONE_NEWNS,
-            libc::CLONE_NEWPID,
-            libc::CLONE_NEWIPC,
-            libc::CLONE_NEWUTS,
-            libc::CLONE_NEWNET,
-        ];
         // SAFETY: between fork and exec only async-signal-safe system calls (setns, fchdir,
         // chroot, chdir, setgroups, setresgid, setresuid, fork, close_range, waitpid,
         // signal, kill, _exit) on data prepared before the fork; nothing allocates.
         unsafe {
             cmd.pre_exec(move || {
                 let fail = || Err(std::io::Error::last_os_error());
-                for (fd, flag) in fds.iter().zip(FLAGS) {
-                    if libc::setns(*fd, flag) != 0 {
+                for (fd, flag) in &namespaces {
+                    if libc::setns(*fd, *flag) != 0 {
                         return fail();
                     }
                 }
-                let Some(root) = fds.get(6) else {
-                    return Err(std::io::Error::other("no sandbox root"));
-                };
-                if libc::fchdir(*root) != 0 || libc::chroot(c".".as_ptr()) != 0 {
+                if libc::fchdir(root) != 0 || libc::chroot(c".".as_ptr()) != 0 {
                     return fail();
                 }
                 if libc::chdir(home.as_ptr()) != 0 && libc::chdir(c"/".as_ptr()) != 0 {

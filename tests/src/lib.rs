@@ -157,6 +157,12 @@ impl FaultProxy {
                                 ))
                                 .await;
                             }
+                            // Bytes read while the stall began are held too, not forwarded.
+                            Fault::Stall => {
+                                while *fault.lock().expect("fault") == Fault::Stall {
+                                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                                }
+                            }
                             _ => {}
                         }
                         if co.write_all(&buf[..n]).await.is_err() {

@@ -652,3 +652,35 @@ async fn a_public_listener_needs_verification_or_an_explicit_opt_in() {
         .unwrap();
     open.shutdown().await;
 }
+
+/// `host` networking is an explicit opt-in per runtime: then, and only then, a session reaches
+/// the host's loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_networking_is_an_explicit_opt_in() {
+    let f = Fixture::new().await;
+    let created = f
+        .client
+        .create_agent_runtime()
+        .name("hostnet")
+        .container_uri("local/hostnet:1")
+        .role_arn("arn:aws:iam::123456789012:role/local")
+        .environment_variable("AGENTCORE_LOCAL_NETWORK", "host")
+        .send()
+        .await
+        .unwrap();
+    let rt = f
+        .client
+        .wait_until_ready(created.agent_runtime_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    let (port, hits) = host_loopback_service().await;
+    let probe =
+        format!("timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' && echo REACHED; true");
+    let opted = f.client.session(&rt.agent_runtime_arn).unwrap();
+    let out = opted.command(&probe).output().await.unwrap();
+    assert_eq!(out.stdout, "REACHED\n", "{out:?}");
+    let private = f.session().command(&probe).output().await.unwrap();
+    assert_eq!(private.stdout, "", "{private:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
