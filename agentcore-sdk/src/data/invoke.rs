@@ -178,10 +178,17 @@ pub struct SseEvent {
 pub struct SseStream {
     body: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
     buf: BytesMut,
+    /// How far `buf` is known to hold no line terminator (so a long line is scanned once,
+    /// not once per chunk).
+    scanned: usize,
     current: SseEvent,
     has_data: bool,
     done: bool,
 }
+
+/// The longest line, and the most data one event may gather, before the stream is refused as
+/// malformed: a server cannot make the client buffer without bound.
+pub const MAX_SSE_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 impl fmt::Debug for SseStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -197,6 +204,7 @@ impl SseStream {
         Self {
             body: Box::pin(body),
             buf: BytesMut::new(),
+            scanned: 0,
             current: SseEvent::default(),
             has_data: false,
             done: false,
@@ -206,11 +214,22 @@ impl SseStream {
     /// Takes one line (without its terminator) from the buffer. A lone `\r` at the end of the
     /// buffer may be half of `\r\n`, so it waits for more unless the body ended.
     fn take_line(&mut self, eof: bool) -> Option<Bytes> {
-        let pos = self.buf.iter().position(|&b| b == b'\n' || b == b'\r')?;
-        let is_cr = self.buf[pos] == b'\r';
+        let from = self.scanned.min(self.buf.len());
+        let Some(found) = self
+            .buf
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
+        else {
+            self.scanned = self.buf.len();
+            return None;
+        };
+        let pos = from + found;
+        let is_cr = self.buf.get(pos) == Some(&b'\r');
         if is_cr && pos + 1 == self.buf.len() && !eof {
+            self.scanned = pos;
             return None;
         }
+        self.scanned = 0;
         let line = self.buf.split_to(pos).freeze();
         let skip = if is_cr && self.buf.get(1) == Some(&b'\n') {
             2
@@ -256,6 +275,11 @@ impl SseStream {
             "data" => {
                 if self.has_data {
                     self.current.data.push('\n');
+                }
+                if self.current.data.len() + value.len() > MAX_SSE_EVENT_BYTES {
+                    return Err(Error::malformed(format!(
+                        "server-sent event data over {MAX_SSE_EVENT_BYTES} bytes"
+                    )));
                 }
                 self.current.data.push_str(value);
                 self.has_data = true;
@@ -306,7 +330,17 @@ impl Stream for SseStream {
                 continue;
             }
             match ready!(this.body.as_mut().poll_next(cx)) {
-                Some(Ok(chunk)) => this.buf.extend_from_slice(&chunk),
+                Some(Ok(chunk)) => {
+                    this.buf.extend_from_slice(&chunk);
+                    if this.buf.len() > MAX_SSE_EVENT_BYTES {
+                        this.done = true;
+                        this.buf.clear();
+                        this.has_data = false;
+                        return Poll::Ready(Some(Err(Error::malformed(format!(
+                            "server-sent event line over {MAX_SSE_EVENT_BYTES} bytes"
+                        )))));
+                    }
+                }
                 Some(Err(e)) => {
                     this.done = true;
                     this.buf.clear();
@@ -332,6 +366,36 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         SseStream::new(body).map(|r| r.unwrap()).collect().await
+    }
+
+    /// A long line arriving in many small chunks is found whole (scanning resumes where it
+    /// stopped), and a line or an event over the cap is a typed error, not unbounded memory.
+    #[tokio::test]
+    async fn sse_long_lines_are_scanned_once_and_capped() {
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        let mut parts: Vec<Result<Bytes, Error>> = vec![Ok(Bytes::from_static(b"data: "))];
+        parts.extend((0..64).map(|_| Ok(chunk.clone())));
+        parts.push(Ok(Bytes::from_static(b"\r")));
+        parts.push(Ok(Bytes::from_static(b"\n\n")));
+        let evs: Vec<_> = SseStream::new(futures::stream::iter(parts)).collect().await;
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].as_ref().unwrap().data.len(), 64 * 64 * 1024);
+
+        let endless = futures::stream::repeat_with(move || Ok(chunk.clone()));
+        let mut s = SseStream::new(Box::pin(endless));
+        let err = s.next().await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::MalformedResponse { .. }), "{err}");
+        assert!(s.next().await.is_none(), "the stream ends after the error");
+
+        let many_lines = futures::stream::repeat_with(|| {
+            Ok(Bytes::from(format!("data: {}\n", "y".repeat(1 << 20))))
+        });
+        let err = SseStream::new(Box::pin(many_lines))
+            .next()
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(err.to_string().contains("over"), "{err}");
     }
 
     #[tokio::test]
