@@ -123,6 +123,16 @@ pub enum Error {
         stderr_tail: String,
     },
 
+    /// A response was larger than the caller's limit for collecting it in memory; stream it
+    /// instead (e.g. [`crate::data::ByteStream`] as a `Stream`, or the command's events).
+    #[error("{what} is larger than the {limit}-byte limit for collecting it in memory")]
+    TooLarge {
+        /// What was being collected.
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
     /// A waiter saw the resource reach a failed state.
     #[error("agent runtime {id} reached {status}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     WaiterFailed {

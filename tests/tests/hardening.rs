@@ -283,3 +283,51 @@ async fn acknowledged_changes_survive_sigkill_mid_storm() {
         assert!(holds(&body, uri), "{id} lost {uri}: {body}");
     }
 }
+
+/// Collecting in memory is bounded whatever the other side sends: `output()` keeps head and
+/// tail with `truncated` set, `collect` and `read_file` refuse with `TooLarge`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collecting_in_memory_is_bounded() {
+    let f = Fixture::new().await;
+    let s = f.session();
+    let out = s
+        .command("seq 1 300000")
+        .send()
+        .await
+        .unwrap()
+        .output_up_to(64 * 1024)
+        .await
+        .unwrap();
+    assert!(out.truncated);
+    assert!(out.stdout.len() <= 64 * 1024, "{}", out.stdout.len());
+    assert!(out.stdout.starts_with("1\n2\n3\n"));
+    assert!(out.stdout.ends_with("299999\n300000\n"));
+    assert!(out.success());
+    let small = s.command("seq 1 3").output().await.unwrap();
+    assert_eq!(
+        (small.stdout.as_str(), small.truncated),
+        ("1\n2\n3\n", false)
+    );
+
+    let payload = format!("{{\"big\":\"{}\"}}", "z".repeat(256 * 1024));
+    let err = s
+        .invoke(payload)
+        .send()
+        .await
+        .unwrap()
+        .into_stream()
+        .collect_up_to(64 * 1024)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { limit: 65536, .. }), "{err}");
+
+    // A file whose base64 is over the output limit (64 MiB) is refused, not half-decoded.
+    s.run("head -c 50M /dev/zero > /tmp/big")
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let err = s.read_file("/tmp/big").await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert_eq!(s.read_file("/etc/hostname").await.unwrap(), b"localhost\n");
+}

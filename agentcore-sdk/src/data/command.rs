@@ -80,6 +80,72 @@ pub struct CommandOutput {
     pub exit_code: i32,
     /// Completed or timed out.
     pub status: CommandStatus,
+    /// `true` when a stream was larger than the collection limit and its middle was left
+    /// out: `stdout` / `stderr` then hold its first and last parts (see
+    /// [`CommandStream::output_up_to`]).
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// How much of each stream [`CommandStream::output`] keeps in memory at most.
+pub const OUTPUT_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Keeps at most `limit` bytes of a text stream: its head and its tail.
+#[derive(Debug)]
+struct Capture {
+    head: String,
+    tail: String,
+    half: usize,
+    truncated: bool,
+}
+
+impl Capture {
+    fn new(limit: usize) -> Self {
+        Self {
+            head: String::new(),
+            tail: String::new(),
+            half: (limit / 2).max(1),
+            truncated: false,
+        }
+    }
+
+    fn push(&mut self, mut s: &str) {
+        // The head takes bytes only until the first byte goes to the tail: order is kept.
+        if self.tail.is_empty() && self.head.len() < self.half {
+            let mut take = (self.half - self.head.len()).min(s.len());
+            while !s.is_char_boundary(take) {
+                take -= 1;
+            }
+            self.head.push_str(&s[..take]);
+            s = &s[take..];
+        }
+        if s.is_empty() {
+            return;
+        }
+        self.tail.push_str(s);
+        // Trim in amortized steps: only once the tail is twice its share.
+        if self.tail.len() > 2 * self.half {
+            let mut cut = self.tail.len() - self.half;
+            while !self.tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.tail.drain(..cut);
+            self.truncated = true;
+        }
+    }
+
+    fn finish(mut self) -> (String, bool) {
+        if self.tail.len() > self.half {
+            let mut cut = self.tail.len() - self.half;
+            while !self.tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.tail.drain(..cut);
+            self.truncated = true;
+        }
+        self.head.push_str(&self.tail);
+        (self.head, self.truncated)
+    }
 }
 
 /// How much of each stream [`CommandOutput::check`] keeps in its error.
@@ -305,7 +371,9 @@ impl CommandStream {
         self.request_id.as_deref()
     }
 
-    /// Reads the stream to its end and collects the output.
+    /// Reads the stream to its end and collects the output, keeping at most
+    /// [`OUTPUT_LIMIT_BYTES`] of each of stdout and stderr (see
+    /// [`output_up_to`](Self::output_up_to)). For output of any size, read the events.
     ///
     /// ```no_run
     /// # async fn f(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
@@ -314,27 +382,37 @@ impl CommandStream {
     /// println!("{}", out.stdout.trim());
     /// # Ok(()) }
     /// ```
-    pub async fn output(mut self) -> Result<CommandOutput, Error> {
+    pub async fn output(self) -> Result<CommandOutput, Error> {
+        self.output_up_to(OUTPUT_LIMIT_BYTES).await
+    }
+
+    /// Like [`output`](Self::output), keeping at most `limit` bytes of each stream: beyond
+    /// that its first and last `limit / 2` bytes are kept and
+    /// [`CommandOutput::truncated`] is set. Memory stays bounded whatever the command prints.
+    pub async fn output_up_to(mut self, limit: usize) -> Result<CommandOutput, Error> {
         use futures::StreamExt;
-        let mut stdout = String::new();
-        let mut stderr = String::new();
+        let mut stdout = Capture::new(limit);
+        let mut stderr = Capture::new(limit);
         while let Some(event) = self.next().await {
             match event? {
                 CommandEvent::Delta {
                     stdout: o,
                     stderr: e,
                 } => {
-                    stdout.push_str(&o);
-                    stderr.push_str(&e);
+                    stdout.push(&o);
+                    stderr.push(&e);
                 }
                 CommandEvent::Stop { exit_code, status } => {
                     // Let the connection be reused.
                     while self.next().await.is_some() {}
+                    let (stdout, out_cut) = stdout.finish();
+                    let (stderr, err_cut) = stderr.finish();
                     return Ok(CommandOutput {
                         stdout,
                         stderr,
                         exit_code,
                         status,
+                        truncated: out_cut || err_cut,
                     });
                 }
                 CommandEvent::Start => {}
@@ -428,5 +506,35 @@ impl Stream for CommandStream {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_keeps_everything_under_the_limit_and_head_plus_tail_over_it() {
+        let text: String = (0..10_000).map(|i| format!("{i}é\n")).collect();
+        let mut whole = Capture::new(text.len() * 2);
+        for line in text.split_inclusive('\n') {
+            whole.push(line);
+        }
+        assert_eq!(whole.finish(), (text.clone(), false));
+
+        let mut c = Capture::new(1000);
+        for line in text.split_inclusive('\n') {
+            c.push(line);
+        }
+        let (kept, truncated) = c.finish();
+        assert!(truncated);
+        assert!(kept.len() <= 1000, "{}", kept.len());
+        assert!(kept.starts_with("0é\n1é\n2é\n"), "{kept}");
+        assert!(kept.ends_with("9998é\n9999é\n"), "{kept}");
+        // One push larger than the whole limit.
+        let mut c = Capture::new(10);
+        c.push(&text);
+        let (kept, truncated) = c.finish();
+        assert_eq!((kept.as_str(), truncated), ("0é\n199é\n", true));
     }
 }

@@ -46,12 +46,26 @@ impl ByteStream {
         }
     }
 
-    /// Reads the whole body.
-    pub async fn collect(mut self) -> Result<Bytes, Error> {
+    /// Reads the whole body, up to [`COLLECT_LIMIT_BYTES`]; a larger body is
+    /// [`Error::TooLarge`] (read it as a `Stream` instead).
+    pub async fn collect(self) -> Result<Bytes, Error> {
+        self.collect_up_to(COLLECT_LIMIT_BYTES).await
+    }
+
+    /// Reads the whole body if it is at most `limit` bytes, else [`Error::TooLarge`] (having
+    /// buffered no more than `limit` bytes).
+    pub async fn collect_up_to(mut self, limit: usize) -> Result<Bytes, Error> {
         use futures::StreamExt;
         let mut out = BytesMut::new();
         while let Some(chunk) = self.next().await {
-            out.extend_from_slice(&chunk?);
+            let chunk = chunk?;
+            if out.len().saturating_add(chunk.len()) > limit {
+                return Err(Error::TooLarge {
+                    what: "the response body",
+                    limit: limit as u64,
+                });
+            }
+            out.extend_from_slice(&chunk);
         }
         Ok(out.freeze())
     }
@@ -185,6 +199,10 @@ pub struct SseStream {
     has_data: bool,
     done: bool,
 }
+
+/// How much [`ByteStream::collect`] (and `bytes()` / `json()`) buffers at most: the
+/// largest payload the service accepts.
+pub const COLLECT_LIMIT_BYTES: usize = 100_000_000;
 
 /// The longest line, and the most data one event may gather, before the stream is refused as
 /// malformed: a server cannot make the client buffer without bound.

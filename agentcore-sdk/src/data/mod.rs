@@ -15,12 +15,14 @@ use futures::TryStreamExt;
 use http::Method;
 use tracing::Instrument;
 
-pub use command::OUTPUT_TAIL_BYTES;
 pub use command::{
     CommandEvent, CommandOutput, CommandStatus, CommandStream, ResponseChunk,
     decode_command_message,
 };
-pub use invoke::{ByteStream, InvokeResponse, SseEvent, SseStream};
+pub use command::{OUTPUT_LIMIT_BYTES, OUTPUT_TAIL_BYTES};
+pub use invoke::{
+    ByteStream, COLLECT_LIMIT_BYTES, InvokeResponse, MAX_SSE_EVENT_BYTES, SseEvent, SseStream,
+};
 pub use limiter::CommandRateLimiter;
 
 /// The last [`OUTPUT_TAIL_BYTES`] of a command's output, cut at a character boundary.

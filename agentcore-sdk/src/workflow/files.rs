@@ -69,6 +69,12 @@ impl Session {
             .run(format!("base64 -w 0 -- {}", Command::quote(path)))
             .await?
             .check()?;
+        if out.truncated {
+            return Err(Error::TooLarge {
+                what: "the file",
+                limit: (crate::data::OUTPUT_LIMIT_BYTES / 4 * 3) as u64,
+            });
+        }
         let text: String = out.stdout.chars().filter(|c| !c.is_whitespace()).collect();
         base64::engine::general_purpose::STANDARD
             .decode(text)
