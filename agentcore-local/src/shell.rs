@@ -432,6 +432,11 @@ async fn serve(
         finish(&state, &proc, &mut socket, info).await;
         return;
     }
+    // Input goes to the PTY through its own task: a shell that stops reading its input must
+    // not stop this loop from forwarding its output (which is what would let it read again).
+    let (input_tx, input_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
+    tokio::spawn(write_input(proc.clone(), input_rx));
+    let mut pending_input: Option<Input> = None;
     let mut closing_since: Option<Instant> = None;
     loop {
         let close_deadline = async {
@@ -441,7 +446,16 @@ async fn serve(
             }
         };
         tokio::select! {
-            msg = socket.recv() => {
+            permit = input_tx.reserve(), if pending_input.is_some() => {
+                match (permit, pending_input.take()) {
+                    (Ok(p), Some(input)) => p.send(input),
+                    // The writer ended: the PTY is gone, the exit status follows.
+                    _ => {}
+                }
+            }
+            // While input waits for the PTY, the client is not read (backpressure), but
+            // output still flows.
+            msg = socket.recv(), if pending_input.is_none() => {
                 let Some(Ok(msg)) = msg else {
                     // Connection lost without CLOSE: keep the shell for a reconnect.
                     detach(&proc, id);
@@ -449,13 +463,9 @@ async fn serve(
                 };
                 match msg {
                     Message::Binary(b) => match Frame::decode(&b) {
-                        Ok(Frame::Stdin(data)) => {
-                            let mut w = proc.writer.lock().await;
-                            if w.write_all(&data).await.is_err() { continue; }
-                        }
+                        Ok(Frame::Stdin(data)) => pending_input = Some(Input::Data(data)),
                         Ok(Frame::Resize { width, height }) => {
-                            let w = proc.writer.lock().await;
-                            let _ = w.resize(pty_process::Size::new(height, width));
+                            pending_input = Some(Input::Resize(width, height));
                         }
                         Ok(Frame::Heartbeat) => {
                             if !send_frame(&mut socket, &Frame::Heartbeat).await { detach(&proc, id); return; }
@@ -510,6 +520,33 @@ async fn serve(
             _ = close_deadline => {
                 proc.signal(nix::sys::signal::Signal::SIGKILL);
                 closing_since = None;
+            }
+        }
+    }
+}
+
+/// Frames of input queued for the PTY per connection.
+const INPUT_QUEUE: usize = 8;
+
+/// What a connection sends to its shell's PTY, in order.
+enum Input {
+    Data(Bytes),
+    Resize(u16, u16),
+}
+
+/// Writes a connection's input to the PTY until the connection is gone (then what it queued
+/// is still written) or the PTY is.
+async fn write_input(proc: Arc<ShellProc>, mut rx: mpsc::Receiver<Input>) {
+    while let Some(input) = rx.recv().await {
+        let mut w = proc.writer.lock().await;
+        match input {
+            Input::Data(data) => {
+                if w.write_all(&data).await.is_err() {
+                    return;
+                }
+            }
+            Input::Resize(width, height) => {
+                let _ = w.resize(pty_process::Size::new(height, width));
             }
         }
     }

@@ -331,3 +331,46 @@ async fn collecting_in_memory_is_bounded() {
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     assert_eq!(s.read_file("/etc/hostname").await.unwrap(), b"localhost\n");
 }
+
+/// A large paste while nobody reads the output: the shell (`cat`) stops reading its input once
+/// its output backs up. Neither side may deadlock: once the reader starts, every byte comes
+/// through. (Both sides used to await a write while the other direction backed up.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_paste_while_nobody_reads_does_not_deadlock() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = Fixture::new().await;
+    let mut shell = f.session().shell().connect().await.unwrap();
+    shell
+        .write_all(b"stty raw -echo; echo RE''ADY; cat\n")
+        .await
+        .unwrap();
+    tests::read_until(&mut shell, "READY").await;
+    let (mut reader, mut writer) = shell.split();
+    const N: usize = 8 * 1024 * 1024;
+    let data: Vec<u8> = (0..N).map(|i| b'a' + (i % 26) as u8).collect();
+    let expected = data.clone();
+    let paste = tokio::spawn(async move {
+        writer.write_all(&data).await.unwrap();
+        writer
+    });
+    // Nobody reads for a while: every buffer on the way fills up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut got: Vec<u8> = Vec::with_capacity(N);
+    let mut buf = vec![0u8; 64 * 1024];
+    let read_all = async {
+        while got.len() < N {
+            let n = reader.read(&mut buf).await.unwrap();
+            assert!(n > 0, "EOF after {} bytes", got.len());
+            // `cat` may pass a leftover newline of the READY line first.
+            got.extend(buf[..n].iter().filter(|b| b.is_ascii_lowercase()));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), read_all)
+        .await
+        .unwrap_or_else(|_| panic!("deadlock: {} of {N} bytes came back", got.len()));
+    assert!(got == expected, "the paste came back altered");
+    tokio::time::timeout(Duration::from_secs(10), paste)
+        .await
+        .expect("the paste finished")
+        .unwrap();
+}

@@ -641,8 +641,40 @@ impl Connection {
         let mut last_pong = Instant::now();
         let out = self.out.clone();
         let events = self.events.clone();
+        // Sending never stops reading: the socket is split, one send is in flight at a time
+        // (a future that owns the sending half and gives it back), more wait in a short
+        // queue, and the input channel is not read while the queue is full. A server that
+        // does not read our input (its shell does not read it) still gets its output read.
+        let (sink, mut stream) = (&mut *ws).split();
+        let mut sink = Some(sink);
+        let mut sending: Option<SendFuture<'_>> = None;
+        // The input bytes in flight (re-sent after a reconnect: no acks in the protocol).
+        let mut in_flight: Option<Bytes> = None;
+        let mut queue: std::collections::VecDeque<Message> = std::collections::VecDeque::new();
         loop {
+            if sending.is_none()
+                && let Some(next) = queue.pop_front()
+            {
+                if let Some(s) = sink.take() {
+                    in_flight = stdin_of(&next);
+                    sending = Some(send_owned(s, next));
+                }
+            }
             tokio::select! {
+                (back, result) = async {
+                    match sending.as_mut() {
+                        Some(f) => f.await,
+                        None => std::future::pending().await,
+                    }
+                }, if sending.is_some() => {
+                    sending = None;
+                    sink = Some(back);
+                    if let Err(e) = result {
+                        self.pending_in = unsent_input(in_flight.take(), &queue);
+                        return End::Lost(e);
+                    }
+                    in_flight = None;
+                }
                 permit = out.reserve(), if self.pending_out.is_some() => {
                     match permit {
                         Ok(p) => {
@@ -654,10 +686,14 @@ impl Connection {
                         Err(_) => self.pending_out = None,
                     }
                 }
-                msg = ws.next(), if self.pending_out.is_none() => {
+                msg = stream.next(), if self.pending_out.is_none() => {
+                    let lost = |s: &mut Self, why: String| {
+                        s.pending_in = unsent_input(in_flight.clone(), &queue);
+                        End::Lost(why)
+                    };
                     let msg = match msg {
-                        None => return End::Lost("connection ended without a close frame".into()),
-                        Some(Err(e)) => return End::Lost(e.to_string()),
+                        None => return lost(self, "connection ended without a close frame".into()),
+                        Some(Err(e)) => return lost(self, e.to_string()),
                         Some(Ok(m)) => m,
                     };
                     last_pong = Instant::now();
@@ -673,7 +709,7 @@ impl Connection {
                                 let _ = events.try_send(ShellEvent::Diagnostic(String::from_utf8_lossy(&data).into_owned()));
                             }
                             Ok(Frame::Status(s)) => on_status(&s, &self.exit, &events),
-                            Ok(Frame::Close) => return End::Lost("the platform is shutting the connection down".into()),
+                            Ok(Frame::Close) => return lost(self, "the platform is shutting the connection down".into()),
                             Ok(_) => {}
                             Err(e) => return End::Failed(io::ErrorKind::InvalidData, e.to_string()),
                         },
@@ -682,44 +718,35 @@ impl Connection {
                             return match code {
                                 Some(CLOSE_NORMAL) => End::Finished,
                                 Some(CLOSE_KICKED) => End::Kicked,
-                                Some(c) => End::Lost(format!("server closed the connection with code {c}")),
-                                None => End::Lost("server closed the connection without a code".into()),
+                                Some(c) => lost(self, format!("server closed the connection with code {c}")),
+                                None => lost(self, "server closed the connection without a code".into()),
                             };
                         }
                         _ => {}
                     }
                 }
-                data = self.stdin.recv(), if self.stdin_open && self.pending_in.is_none() => {
+                data = self.stdin.recv(), if self.stdin_open && queue.len() < SEND_QUEUE => {
                     match data {
-                        Some(data) => {
-                            if let Err(e) = Self::send(ws, &Frame::Stdin(data.clone())).await {
-                                self.pending_in = Some(data);
-                                return End::Lost(e);
-                            }
-                        }
+                        Some(data) => queue.push_back(frame_message(&Frame::Stdin(data))),
                         None => self.stdin_open = false,
                     }
                 }
                 ctl = self.control.recv() => match ctl {
                     Some(Control::Resize(w, h)) => {
                         self.size = Some((w, h));
-                        if let Err(e) = Self::send(ws, &Frame::Resize { width: w, height: h }).await {
-                            return End::Lost(e);
-                        }
+                        queue.push_back(frame_message(&Frame::Resize { width: w, height: h }));
                     }
-                    Some(Control::Close) => {
-                        if let Err(e) = Self::send(ws, &Frame::Close).await {
-                            return End::Lost(e);
-                        }
-                    }
+                    Some(Control::Close) => queue.push_back(frame_message(&Frame::Close)),
                     Some(Control::Detach(done)) => {
-                        let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "detach".into() })).await;
+                        let sink = finish_sending(sink, sending).await;
+                        close_detached(sink).await;
                         let _ = done.send(());
                         return End::Detached;
                     }
                     None => {
                         // Every handle was dropped: leave the shell running for a re-attach.
-                        let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "detach".into() })).await;
+                        let sink = finish_sending(sink, sending).await;
+                        close_detached(sink).await;
                         return End::Detached;
                     }
                 },
@@ -728,14 +755,88 @@ impl Connection {
                         // Not reading on purpose (the reader is slow): not a dead connection.
                         last_pong = Instant::now();
                     } else if last_pong.elapsed() > keep.pong_timeout {
+                        self.pending_in = unsent_input(in_flight.take(), &queue);
                         return End::Lost(format!("no pong for {:?}", keep.pong_timeout));
                     }
-                    if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
-                        return End::Lost(e.to_string());
+                    if queue.len() < SEND_QUEUE {
+                        queue.push_back(Message::Ping(Bytes::new()));
                     }
                 }
             }
         }
+    }
+}
+
+/// Messages waiting behind the one in flight.
+const SEND_QUEUE: usize = 4;
+/// How long a detach waits for a send in flight before dropping the connection.
+const DETACH_GRACE: Duration = Duration::from_secs(5);
+
+type Sink<'a> = futures::stream::SplitSink<&'a mut Ws, Message>;
+type SendFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (Sink<'a>, Result<(), String>)> + Send + 'a>,
+>;
+
+fn frame_message(frame: &Frame) -> Message {
+    Message::Binary(frame.encode().into())
+}
+
+/// Sends `msg` with a future that owns the sending half and hands it back.
+fn send_owned(mut sink: Sink<'_>, msg: Message) -> SendFuture<'_> {
+    Box::pin(async move {
+        let r = sink.send(msg).await.map_err(|e| e.to_string());
+        (sink, r)
+    })
+}
+
+/// The input bytes a message carries, if it is input.
+fn stdin_of(msg: &Message) -> Option<Bytes> {
+    match msg {
+        Message::Binary(b) => match Frame::decode(b) {
+            Ok(Frame::Stdin(data)) => Some(data),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Input that may not have reached the server, in order, to send again after a reconnect.
+fn unsent_input(
+    in_flight: Option<Bytes>,
+    queue: &std::collections::VecDeque<Message>,
+) -> Option<Bytes> {
+    let mut all = bytes::BytesMut::new();
+    for part in in_flight
+        .into_iter()
+        .chain(queue.iter().filter_map(stdin_of))
+    {
+        all.extend_from_slice(&part);
+    }
+    (!all.is_empty()).then(|| all.freeze())
+}
+
+/// The sending half once the send in flight (if any) is done, or `None` if it does not finish
+/// within [`DETACH_GRACE`].
+async fn finish_sending<'a>(
+    sink: Option<Sink<'a>>,
+    sending: Option<SendFuture<'a>>,
+) -> Option<Sink<'a>> {
+    match sending {
+        Some(f) => tokio::time::timeout(DETACH_GRACE, f)
+            .await
+            .ok()
+            .map(|(s, _)| s),
+        None => sink,
+    }
+}
+
+async fn close_detached(sink: Option<Sink<'_>>) {
+    if let Some(mut s) = sink {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "detach".into(),
+        };
+        let _ = tokio::time::timeout(DETACH_GRACE, s.send(Message::Close(Some(frame)))).await;
     }
 }
 
