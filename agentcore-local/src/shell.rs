@@ -447,10 +447,9 @@ async fn serve(
         };
         tokio::select! {
             permit = input_tx.reserve(), if pending_input.is_some() => {
-                match (permit, pending_input.take()) {
-                    (Ok(p), Some(input)) => p.send(input),
-                    // The writer ended: the PTY is gone, the exit status follows.
-                    _ => {}
+                // If the writer ended, the PTY is gone and the exit status follows.
+                if let (Ok(p), Some(input)) = (permit, pending_input.take()) {
+                    p.send(input);
                 }
             }
             // While input waits for the PTY, the client is not read (backpressure), but
