@@ -374,3 +374,71 @@ async fn a_large_paste_while_nobody_reads_does_not_deadlock() {
         .expect("the paste finished")
         .unwrap();
 }
+
+fn retrying() -> agentcore_sdk::shell::ReconnectPolicy {
+    agentcore_sdk::shell::ReconnectPolicy::default()
+        .delays(vec![Duration::from_millis(50), Duration::from_millis(100)])
+        .window(Duration::from_secs(120))
+}
+
+/// While the shell is reconnecting, `detach()` is honoured at once (it used to wait out the
+/// reconnect window), and a dropped handle ends the task: it must not get back in later and
+/// kick a client that re-attached the shell in the meantime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_is_honoured_while_reconnecting() {
+    use tokio::io::AsyncWriteExt;
+    let f = Fixture::new().await;
+    let proxy = tests::FaultProxy::start(f.local.addr()).await;
+    let via_proxy = tests::client_for(&proxy.endpoint(), None);
+    let session_id = f.session().id().as_str().to_owned();
+    let connect = || {
+        via_proxy
+            .shell(&f.arn)
+            .session_id(&session_id)
+            .reconnect(retrying())
+            .connect()
+    };
+
+    // Detach while every reconnect attempt fails.
+    let mut shell = connect().await.unwrap();
+    shell.write_all(b"echo $((20+1))-up\n").await.unwrap();
+    tests::read_until(&mut shell, "21-up").await;
+    proxy.set_fault(tests::Fault::CutAfter(0));
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::timeout(Duration::from_secs(3), shell.detach())
+        .await
+        .expect("detach is honoured while reconnecting");
+
+    // Drop while reconnecting; someone else re-attaches; the dropped one never comes back.
+    proxy.set_fault(tests::Fault::None);
+    let dropped = connect().await.unwrap();
+    let ids = dropped.ids().clone();
+    proxy.set_fault(tests::Fault::CutAfter(0));
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(dropped);
+    proxy.set_fault(tests::Fault::None);
+    let mut other = f
+        .client
+        .shell(&f.arn)
+        .session_id(ids.session_id.as_str())
+        .shell_id(ids.shell_id.as_str())
+        .connect()
+        .await
+        .unwrap();
+    let mut events = other.events();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    other
+        .write_all(b"echo $((40+2))-still-mine\n")
+        .await
+        .unwrap();
+    tests::read_until(&mut other, "42-still-mine").await;
+    use futures::StreamExt;
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), events.next()).await {
+        assert!(
+            !matches!(ev, agentcore_sdk::shell::ShellEvent::Kicked),
+            "the dropped handle came back and kicked the re-attached client"
+        );
+    }
+}

@@ -438,6 +438,7 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
         events: event_tx,
         exit: exit_tx,
         pending_in: None,
+        close_pending: false,
         pending_out: None,
         offset: confirmation.metadata.output_offset,
     };
@@ -484,6 +485,8 @@ struct Connection {
     exit: watch::Sender<Option<ShellExit>>,
     /// Input taken from the writer but not yet sent (kept across a reconnect).
     pending_in: Option<Bytes>,
+    /// A CLOSE asked for while disconnected, sent once connected again.
+    close_pending: bool,
     /// Output received but not yet taken by the reader.
     pending_out: Option<Bytes>,
     /// Absolute offset of the next output byte, when the server supports resuming by offset.
@@ -560,8 +563,36 @@ impl Connection {
                 attempt,
                 reason: reason.clone(),
             });
-            tokio::time::sleep(self.policy.delay(attempt).min(left)).await;
-            match open(&self.target, self.offset).await {
+            // Control messages are honoured while disconnected too: a detach or a dropped
+            // handle ends the task now (it must not get back in later and kick a client that
+            // re-attached in the meantime).
+            let pause = tokio::time::sleep(self.policy.delay(attempt).min(left));
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    _ = &mut pause => break,
+                    ctl = self.control.recv() => {
+                        if apply_control_while_disconnected(ctl, &mut self.size, &mut self.close_pending) {
+                            return None;
+                        }
+                    }
+                }
+            }
+            let opened = {
+                let attempt = open(&self.target, self.offset);
+                tokio::pin!(attempt);
+                loop {
+                    tokio::select! {
+                        r = &mut attempt => break r,
+                        ctl = self.control.recv() => {
+                            if apply_control_while_disconnected(ctl, &mut self.size, &mut self.close_pending) {
+                                return None;
+                            }
+                        }
+                    }
+                }
+            };
+            match opened {
                 Ok((ws, status)) => {
                     // Resume exactly where we are if the server says it did.
                     self.offset = status.metadata.output_offset;
@@ -632,6 +663,12 @@ impl Connection {
         {
             self.pending_in = Some(data);
             return End::Lost(e);
+        }
+        if self.close_pending {
+            if let Err(e) = Self::send(ws, &Frame::Close).await {
+                return End::Lost(e);
+            }
+            self.close_pending = false;
         }
         let keep = self.target.keepalive;
         let mut ping = tokio::time::interval_at(
@@ -764,6 +801,30 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// Applies a control message that arrived while there is no connection; `true` when the task
+/// must end (detach, or every handle dropped).
+fn apply_control_while_disconnected(
+    ctl: Option<Control>,
+    size: &mut Option<(u16, u16)>,
+    close_pending: &mut bool,
+) -> bool {
+    match ctl {
+        Some(Control::Resize(w, h)) => {
+            *size = Some((w, h));
+            false
+        }
+        Some(Control::Close) => {
+            *close_pending = true;
+            false
+        }
+        Some(Control::Detach(done)) => {
+            let _ = done.send(());
+            true
+        }
+        None => true,
     }
 }
 
