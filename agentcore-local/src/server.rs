@@ -100,6 +100,18 @@ impl ApiError {
     }
 }
 
+/// Runs a store mutation (which writes and fsyncs the state file) on a blocking thread, so a
+/// slow disk never stalls the async workers.
+async fn mutate<T: Send + 'static>(
+    s: &Arc<AppState>,
+    f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || f(&mut *s.store()?))
+        .await
+        .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     serde_json::from_slice(body).map_err(|e| {
@@ -143,7 +155,7 @@ fn page(items: Vec<Value>, q: &HashMap<String, String>, key: &str) -> Result<Val
 
 async fn create_runtime(State(s): Shared, body: Bytes) -> ApiResult {
     let input: AgentRuntimeInput = parse_json(&body)?;
-    let out = s.store()?.create(input)?;
+    let out = mutate(&s, move |st| st.create(input)).await?;
     ok(StatusCode::ACCEPTED, out)
 }
 
@@ -170,12 +182,16 @@ async fn get_runtime(
 
 async fn update_runtime(State(s): Shared, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let input: AgentRuntimeInput = parse_json(&body)?;
-    let out = s.store()?.update(&id, input)?;
+    let out = mutate(&s, move |st| st.update(&id, input)).await?;
     ok(StatusCode::ACCEPTED, out)
 }
 
 async fn delete_runtime(State(s): Shared, Path(id): Path<String>) -> ApiResult {
-    let out = s.store()?.delete(&id)?;
+    let out = mutate(&s, {
+        let id = id.clone();
+        move |st| st.delete(&id)
+    })
+    .await?;
     s.sessions.stop_runtime(&id);
     ok(StatusCode::ACCEPTED, out)
 }
@@ -195,7 +211,7 @@ async fn list_versions(
 
 async fn create_endpoint(State(s): Shared, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let input: AgentRuntimeEndpointInput = parse_json(&body)?;
-    let out = s.store()?.create_endpoint(&id, input)?;
+    let out = mutate(&s, move |st| st.create_endpoint(&id, input)).await?;
     ok(StatusCode::ACCEPTED, out)
 }
 
@@ -231,12 +247,12 @@ async fn update_endpoint(
     body: Bytes,
 ) -> ApiResult {
     let input: AgentRuntimeEndpointInput = parse_json(&body)?;
-    let out = s.store()?.update_endpoint(&id, &name, input)?;
+    let out = mutate(&s, move |st| st.update_endpoint(&id, &name, input)).await?;
     ok(StatusCode::ACCEPTED, out)
 }
 
 async fn delete_endpoint(State(s): Shared, Path((id, name)): Path<(String, String)>) -> ApiResult {
-    let out = s.store()?.delete_endpoint(&id, &name)?;
+    let out = mutate(&s, move |st| st.delete_endpoint(&id, &name)).await?;
     ok(StatusCode::ACCEPTED, out)
 }
 
