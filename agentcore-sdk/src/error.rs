@@ -115,8 +115,8 @@ pub enum Error {
     CommandFailed {
         /// The exit code.
         exit_code: i32,
-        /// `COMPLETED` or `TIMED_OUT`.
-        status: String,
+        /// Completed or timed out.
+        status: crate::data::CommandStatus,
         /// The last few KiB of stdout.
         stdout_tail: String,
         /// The last few KiB of stderr.
@@ -139,7 +139,7 @@ pub enum Error {
         /// The agent runtime id.
         id: String,
         /// The terminal status, e.g. `CREATE_FAILED`.
-        status: String,
+        status: crate::control::AgentRuntimeStatus,
         /// The service's `failureReason`, when it gave one.
         reason: Option<String>,
     },

@@ -416,7 +416,10 @@ async fn waiter_fails_fast_with_failure_reason() {
         .unwrap_err();
     match err {
         Error::WaiterFailed { status, reason, .. } => {
-            assert_eq!(status, "CREATE_FAILED");
+            assert_eq!(
+                status,
+                agentcore_sdk::control::AgentRuntimeStatus::CreateFailed
+            );
             assert_eq!(reason.as_deref(), Some("image pull failed"));
         }
         other => panic!("{other:?}"),

@@ -63,7 +63,7 @@ impl WaitUntilReady {
                 s if s.is_failed() || *s == AgentRuntimeStatus::Deleting => {
                     return Err(Error::WaiterFailed {
                         id: self.id,
-                        status: s.to_string(),
+                        status: s.clone(),
                         reason: rt.failure_reason,
                     });
                 }

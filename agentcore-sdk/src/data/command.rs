@@ -183,7 +183,7 @@ impl CommandOutput {
         }
         Err(Error::CommandFailed {
             exit_code: self.exit_code,
-            status: self.status.to_string(),
+            status: self.status,
             stdout_tail: tail(&self.stdout, OUTPUT_TAIL_BYTES),
             stderr_tail: tail(&self.stderr, OUTPUT_TAIL_BYTES),
         })

@@ -188,7 +188,7 @@ impl FleetRun {
                 stderr_tail,
             }) => {
                 run.exit_code = Some(exit_code);
-                run.status = Some(status);
+                run.status = Some(status.to_string());
                 run.stdout_tail = stdout_tail;
                 run.stderr_tail = stderr_tail;
             }
