@@ -119,14 +119,8 @@ async fn unbounded_durations_mean_no_limit() {
 async fn a_zero_keepalive_is_refused_before_connecting() {
     let f = Fixture::new().await;
     for k in [
-        Keepalive {
-            ping_interval: Duration::ZERO,
-            ..Keepalive::default()
-        },
-        Keepalive {
-            pong_timeout: Duration::ZERO,
-            ..Keepalive::default()
-        },
+        Keepalive::default().ping_interval(Duration::ZERO),
+        Keepalive::default().pong_timeout(Duration::ZERO),
     ] {
         let err = f
             .session()
@@ -141,11 +135,11 @@ async fn a_zero_keepalive_is_refused_before_connecting() {
     let mut shell = f
         .session()
         .shell()
-        .keepalive(Keepalive {
-            ping_interval: Duration::MAX,
-            pong_timeout: Duration::MAX,
-            ..Keepalive::default()
-        })
+        .keepalive(
+            Keepalive::default()
+                .ping_interval(Duration::MAX)
+                .pong_timeout(Duration::MAX),
+        )
         .connect()
         .await
         .unwrap();

@@ -154,6 +154,7 @@ impl ReconnectPolicy {
 
 /// Keepalive and handshake timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Keepalive {
     /// WebSocket ping interval (default 30 s).
     pub ping_interval: Duration,
@@ -170,6 +171,34 @@ impl Default for Keepalive {
             pong_timeout: Duration::from_secs(60),
             confirmation_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl Keepalive {
+    /// Sets the WebSocket ping interval (greater than zero).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let k = agentcore_sdk::shell::Keepalive::default()
+    ///     .ping_interval(Duration::from_secs(10))
+    ///     .pong_timeout(Duration::from_secs(20));
+    /// assert_eq!(k.pong_timeout, Duration::from_secs(20));
+    /// ```
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.ping_interval = d;
+        self
+    }
+
+    /// Sets how long without a pong makes the connection dead (greater than zero).
+    pub fn pong_timeout(mut self, d: Duration) -> Self {
+        self.pong_timeout = d;
+        self
+    }
+
+    /// Sets how long to wait for the confirmation after the upgrade (greater than zero).
+    pub fn confirmation_timeout(mut self, d: Duration) -> Self {
+        self.confirmation_timeout = d;
+        self
     }
 }
 
