@@ -436,3 +436,35 @@ async fn control_is_honoured_while_reconnecting() {
         );
     }
 }
+
+/// Builders on both planes are `Clone`: build once, send many times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builders_clone_on_both_planes() {
+    let f = Fixture::new().await;
+    let get = f.client.get_agent_runtime(&f.id);
+    let again = get.clone();
+    assert_eq!(
+        get.send().await.unwrap().agent_runtime_id,
+        again.send().await.unwrap().agent_runtime_id
+    );
+    let update = f
+        .client
+        .update_agent_runtime(&f.id)
+        .container_uri("local/coder:3")
+        .role_arn("arn:aws:iam::123456789012:role/local")
+        .session_storage("/mnt/../bad");
+    // A deferred validation error survives the clone.
+    for u in [update.clone(), update] {
+        assert!(matches!(
+            u.send().await.unwrap_err(),
+            Error::InvalidInput { .. }
+        ));
+    }
+    let waiter = f.client.wait_until_ready(&f.id);
+    waiter.clone().send().await.unwrap();
+    waiter.send().await.unwrap();
+    let cmd = f.session().command("echo cloned");
+    let twin = cmd.clone();
+    assert_eq!(cmd.output().await.unwrap().stdout, "cloned\n");
+    assert_eq!(twin.output().await.unwrap().stdout, "cloned\n");
+}

@@ -312,7 +312,7 @@ macro_rules! runtime_setters {
             match mount_path.as_ref().parse::<MountPath>() {
                 Ok(p) => self.filesystem_configuration(FilesystemConfiguration::session_storage(p)),
                 Err(e) => {
-                    self.deferred.get_or_insert(e);
+                    self.deferred.get_or_insert(e.into());
                     self
                 }
             }
@@ -345,12 +345,12 @@ macro_rules! runtime_setters {
 }
 
 /// CreateAgentRuntime. See [`Client::create_agent_runtime`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct CreateAgentRuntime {
     client: Client,
     input: AgentRuntimeInput,
-    deferred: Option<Error>,
+    deferred: Option<crate::error::Deferred>,
 }
 
 impl CreateAgentRuntime {
@@ -382,7 +382,7 @@ impl CreateAgentRuntime {
     /// Validates and sends the request.
     pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
         if let Some(e) = self.deferred {
-            return Err(e);
+            return Err(e.into());
         }
         let mut input = self.input;
         validate_runtime_input(&input, true)?;
@@ -410,13 +410,13 @@ impl CreateAgentRuntime {
 }
 
 /// UpdateAgentRuntime. See [`Client::update_agent_runtime`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct UpdateAgentRuntime {
     client: Client,
     id: String,
     input: AgentRuntimeInput,
-    deferred: Option<Error>,
+    deferred: Option<crate::error::Deferred>,
 }
 
 impl UpdateAgentRuntime {
@@ -434,7 +434,7 @@ impl UpdateAgentRuntime {
     /// Validates and sends the request. The service requires the artifact and role again.
     pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
         if let Some(e) = self.deferred {
-            return Err(e);
+            return Err(e.into());
         }
         let id = parse_runtime_id(&self.id)?;
         let mut input = self.input;
@@ -459,7 +459,7 @@ impl UpdateAgentRuntime {
 }
 
 /// GetAgentRuntime. See [`Client::get_agent_runtime`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct GetAgentRuntime {
     client: Client,
@@ -502,7 +502,7 @@ impl GetAgentRuntime {
 }
 
 /// DeleteAgentRuntime. See [`Client::delete_agent_runtime`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct DeleteAgentRuntime {
     client: Client,
@@ -678,7 +678,7 @@ impl<P: Page> ListRequest<P> {
 }
 
 /// CreateAgentRuntimeEndpoint. See [`Client::create_agent_runtime_endpoint`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct CreateAgentRuntimeEndpoint {
     client: Client,
@@ -774,7 +774,7 @@ fn validate_endpoint_input(input: &AgentRuntimeEndpointInput) -> Result<(), Erro
 }
 
 /// UpdateAgentRuntimeEndpoint. See [`Client::update_agent_runtime_endpoint`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct UpdateAgentRuntimeEndpoint {
     client: Client,
@@ -833,7 +833,7 @@ impl UpdateAgentRuntimeEndpoint {
 }
 
 /// GetAgentRuntimeEndpoint. See [`Client::get_agent_runtime_endpoint`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct GetAgentRuntimeEndpoint {
     client: Client,
@@ -865,7 +865,7 @@ impl GetAgentRuntimeEndpoint {
 }
 
 /// DeleteAgentRuntimeEndpoint. See [`Client::delete_agent_runtime_endpoint`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct DeleteAgentRuntimeEndpoint {
     client: Client,

@@ -11,7 +11,7 @@ use crate::error::Error;
 /// Fails fast with [`Error::WaiterFailed`] (carrying the service's `failureReason`) when the
 /// runtime reaches a `*_FAILED` state or starts `DELETING`, and with [`Error::Timeout`] when
 /// the time bound passes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct WaitUntilReady {
     client: Client,
