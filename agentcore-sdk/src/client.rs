@@ -126,19 +126,33 @@ impl Client {
         CreateAgentRuntime::new(self.clone())
     }
 
-    /// GetAgentRuntime of the runtime `id`.
-    pub fn get_agent_runtime(&self, id: impl Into<String>) -> GetAgentRuntime {
-        GetAgentRuntime::new(self.clone(), id.into())
+    /// GetAgentRuntime of the runtime `id`. Every id parameter takes anything that is a
+    /// string: `&str`, `String`, or the typed ids responses carry.
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+    /// let created = client
+    ///     .create_agent_runtime()
+    ///     .name("coder")
+    ///     .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:1")
+    ///     .role_arn("arn:aws:iam::123456789012:role/agentcore")
+    ///     .send()
+    ///     .await?;
+    /// let got = client.get_agent_runtime(&created.agent_runtime_id).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_agent_runtime(&self, id: impl AsRef<str>) -> GetAgentRuntime {
+        GetAgentRuntime::new(self.clone(), id.as_ref().to_owned())
     }
 
     /// UpdateAgentRuntime of the runtime `id`.
-    pub fn update_agent_runtime(&self, id: impl Into<String>) -> UpdateAgentRuntime {
-        UpdateAgentRuntime::new(self.clone(), id.into())
+    pub fn update_agent_runtime(&self, id: impl AsRef<str>) -> UpdateAgentRuntime {
+        UpdateAgentRuntime::new(self.clone(), id.as_ref().to_owned())
     }
 
     /// DeleteAgentRuntime of the runtime `id`.
-    pub fn delete_agent_runtime(&self, id: impl Into<String>) -> DeleteAgentRuntime {
-        DeleteAgentRuntime::new(self.clone(), id.into())
+    pub fn delete_agent_runtime(&self, id: impl AsRef<str>) -> DeleteAgentRuntime {
+        DeleteAgentRuntime::new(self.clone(), id.as_ref().to_owned())
     }
 
     /// ListAgentRuntimes, page by page or as one stream.
@@ -163,45 +177,54 @@ impl Client {
     }
 
     /// Polls the runtime `id` until it is `READY`.
-    pub fn wait_until_ready(&self, id: impl Into<String>) -> WaitUntilReady {
-        WaitUntilReady::new(self.clone(), id.into())
+    pub fn wait_until_ready(&self, id: impl AsRef<str>) -> WaitUntilReady {
+        WaitUntilReady::new(self.clone(), id.as_ref().to_owned())
     }
 
     // ---- control plane: endpoints ---------------------------------------------------------
 
     /// CreateAgentRuntimeEndpoint on the runtime `id`.
-    pub fn create_agent_runtime_endpoint(
-        &self,
-        id: impl Into<String>,
-    ) -> CreateAgentRuntimeEndpoint {
-        CreateAgentRuntimeEndpoint::new(self.clone(), id.into())
+    pub fn create_agent_runtime_endpoint(&self, id: impl AsRef<str>) -> CreateAgentRuntimeEndpoint {
+        CreateAgentRuntimeEndpoint::new(self.clone(), id.as_ref().to_owned())
     }
 
     /// GetAgentRuntimeEndpoint `name` of the runtime `id`.
     pub fn get_agent_runtime_endpoint(
         &self,
-        id: impl Into<String>,
-        name: impl Into<String>,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
     ) -> GetAgentRuntimeEndpoint {
-        GetAgentRuntimeEndpoint::new(self.clone(), id.into(), name.into())
+        GetAgentRuntimeEndpoint::new(
+            self.clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
     }
 
     /// UpdateAgentRuntimeEndpoint `name` of the runtime `id`.
     pub fn update_agent_runtime_endpoint(
         &self,
-        id: impl Into<String>,
-        name: impl Into<String>,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
     ) -> UpdateAgentRuntimeEndpoint {
-        UpdateAgentRuntimeEndpoint::new(self.clone(), id.into(), name.into())
+        UpdateAgentRuntimeEndpoint::new(
+            self.clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
     }
 
     /// DeleteAgentRuntimeEndpoint `name` of the runtime `id`.
     pub fn delete_agent_runtime_endpoint(
         &self,
-        id: impl Into<String>,
-        name: impl Into<String>,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
     ) -> DeleteAgentRuntimeEndpoint {
-        DeleteAgentRuntimeEndpoint::new(self.clone(), id.into(), name.into())
+        DeleteAgentRuntimeEndpoint::new(
+            self.clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
     }
 
     /// ListAgentRuntimeEndpoints of the runtime `id`.

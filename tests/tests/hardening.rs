@@ -437,6 +437,46 @@ async fn control_is_honoured_while_reconnecting() {
     }
 }
 
+/// Ids go in as they come out: a typed id from one response is the argument of the next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_ids_pass_straight_back_in() {
+    let f = Fixture::new().await;
+    let created = f
+        .client
+        .create_agent_runtime()
+        .name("idsback")
+        .container_uri("local/idsback:1")
+        .role_arn("arn:aws:iam::123456789012:role/local")
+        .send()
+        .await
+        .unwrap();
+    let ready = f
+        .client
+        .wait_until_ready(&created.agent_runtime_id)
+        .send()
+        .await
+        .unwrap();
+    let got = f
+        .client
+        .get_agent_runtime(&created.agent_runtime_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.agent_runtime_id, ready.agent_runtime_id);
+    let endpoint = f
+        .client
+        .get_agent_runtime_endpoint(&got.agent_runtime_id, "DEFAULT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endpoint.name.as_str(), "DEFAULT");
+    f.client
+        .delete_agent_runtime(got.agent_runtime_id)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Builders on both planes are `Clone`: build once, send many times.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builders_clone_on_both_planes() {
