@@ -90,14 +90,26 @@ impl Client {
 
     // ---- data plane -----------------------------------------------------------------------
 
-    /// InvokeAgentRuntimeCommand on `arn`. Set the command with `.command(..)`.
-    pub fn command(&self, arn: impl IntoRuntimeArn) -> CommandRequest {
-        CommandRequest::new(self.clone(), Common::new(arn))
+    /// InvokeAgentRuntimeCommand: `command` on `arn` (in a new session unless one is set with
+    /// `.session_id(..)`); finish with `.send()` for the event stream or `.output()`.
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client, arn: agentcore_sdk::RuntimeArn) -> Result<(), agentcore_sdk::Error> {
+    /// let out = client.command(&arn, "uname -a").output().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn command(&self, arn: impl IntoRuntimeArn, command: impl Into<Command>) -> CommandRequest {
+        CommandRequest::new(self.clone(), Common::new(arn)).command(command)
     }
 
-    /// Shortcut for `self.command(arn).command(command)`.
-    pub fn run(&self, arn: impl IntoRuntimeArn, command: impl Into<Command>) -> CommandRequest {
-        self.command(arn).command(command)
+    /// Runs `command` on `arn` to its end, as [`Session::run`] does; `Ok` even for a non-zero
+    /// exit (see [`CommandOutput::check`](crate::CommandOutput::check)).
+    pub async fn run(
+        &self,
+        arn: impl IntoRuntimeArn,
+        command: impl Into<Command>,
+    ) -> Result<crate::CommandOutput, Error> {
+        self.command(arn, command).output().await
     }
 
     /// InvokeAgentRuntime on `arn`. Set the payload with `.payload(..)` or `.json(..)`.

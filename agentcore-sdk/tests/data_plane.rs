@@ -42,10 +42,9 @@ async fn command_request_shape_and_streamed_events() {
 
     let client = client(&server.uri());
     let mut stream = client
-        .command(ARN)
+        .command(ARN, "cargo test")
         .session_id(SESSION)
         .qualifier("DEFAULT")
-        .command("cargo test")
         .timeout(Duration::from_secs(60))
         .send()
         .await
@@ -113,7 +112,7 @@ async fn timed_out_status_is_reported() {
         .mount(&server)
         .await;
     let out = client(&server.uri())
-        .run(ARN, "sleep 999")
+        .command(ARN, "sleep 999")
         .output()
         .await
         .unwrap();
@@ -134,7 +133,11 @@ async fn exception_mid_stream_is_a_typed_service_error() {
         .respond_with(eventstream_response(body))
         .mount(&server)
         .await;
-    let mut stream = client(&server.uri()).run(ARN, "x").send().await.unwrap();
+    let mut stream = client(&server.uri())
+        .command(ARN, "x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stream.next().await.unwrap().unwrap(), CommandEvent::Start);
     assert!(matches!(
         stream.next().await.unwrap().unwrap(),
@@ -158,7 +161,7 @@ async fn stream_cut_before_content_stop_is_truncated_not_success() {
         .mount(&server)
         .await;
     let err = client(&server.uri())
-        .run(ARN, "x")
+        .command(ARN, "x")
         .output()
         .await
         .unwrap_err();
@@ -179,7 +182,7 @@ async fn stream_cut_inside_a_frame_is_truncated() {
         .mount(&server)
         .await;
     let err = client(&server.uri())
-        .run(ARN, "x")
+        .command(ARN, "x")
         .output()
         .await
         .unwrap_err();
@@ -199,7 +202,7 @@ async fn bad_crc_is_a_malformed_response() {
         .mount(&server)
         .await;
     let err = client(&server.uri())
-        .run(ARN, "x")
+        .command(ARN, "x")
         .output()
         .await
         .unwrap_err();
@@ -215,7 +218,7 @@ async fn invalid_chunk_json_is_a_malformed_response() {
         .mount(&server)
         .await;
     let err = client(&server.uri())
-        .run(ARN, "x")
+        .command(ARN, "x")
         .output()
         .await
         .unwrap_err();
@@ -237,7 +240,11 @@ async fn unknown_events_are_skipped() {
         .respond_with(eventstream_response(body))
         .mount(&server)
         .await;
-    let out = client(&server.uri()).run(ARN, "x").output().await.unwrap();
+    let out = client(&server.uri())
+        .command(ARN, "x")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "x");
 }
 
@@ -261,7 +268,11 @@ async fn throttled_command_is_retried_before_the_stream_starts() {
         .expect(1)
         .mount(&server)
         .await;
-    let out = client(&server.uri()).run(ARN, "x").output().await.unwrap();
+    let out = client(&server.uri())
+        .command(ARN, "x")
+        .output()
+        .await
+        .unwrap();
     assert!(out.success());
 }
 
@@ -274,7 +285,7 @@ async fn a_started_stream_is_never_resent() {
         .mount(&server)
         .await;
     let err = client(&server.uri())
-        .run(ARN, "x")
+        .command(ARN, "x")
         .output()
         .await
         .unwrap_err();
@@ -291,7 +302,7 @@ async fn retries_stop_after_max_attempts() {
         .mount(&server)
         .await;
     let err = client(&server.uri())
-        .run(ARN, "x")
+        .command(ARN, "x")
         .send()
         .await
         .unwrap_err();
@@ -361,7 +372,7 @@ async fn error_mapping_header_and_body_forms() {
             .mount(&server)
             .await;
         let err = client(&server.uri())
-            .run(ARN, "x")
+            .command(ARN, "x")
             .send()
             .await
             .unwrap_err();
@@ -412,14 +423,17 @@ async fn validation_failures_make_zero_requests() {
         .await;
     let c = client(&server.uri());
     let checks: Vec<(&str, Error)> = vec![
-        ("empty command", c.run(ARN, "").send().await.unwrap_err()),
+        (
+            "empty command",
+            c.command(ARN, "").send().await.unwrap_err(),
+        ),
         (
             "huge command",
-            c.run(ARN, "x".repeat(65_537)).send().await.unwrap_err(),
+            c.command(ARN, "x".repeat(65_537)).send().await.unwrap_err(),
         ),
         (
             "timeout 0",
-            c.run(ARN, "x")
+            c.command(ARN, "x")
                 .timeout(Duration::ZERO)
                 .send()
                 .await
@@ -427,7 +441,7 @@ async fn validation_failures_make_zero_requests() {
         ),
         (
             "timeout 3601",
-            c.run(ARN, "x")
+            c.command(ARN, "x")
                 .timeout(Duration::from_secs(3601))
                 .send()
                 .await
@@ -435,7 +449,7 @@ async fn validation_failures_make_zero_requests() {
         ),
         (
             "short session",
-            c.run(ARN, "x")
+            c.command(ARN, "x")
                 .session_id("short")
                 .send()
                 .await
@@ -443,11 +457,14 @@ async fn validation_failures_make_zero_requests() {
         ),
         (
             "bad arn",
-            c.run("arn:aws:s3:::bucket", "x").send().await.unwrap_err(),
+            c.command("arn:aws:s3:::bucket", "x")
+                .send()
+                .await
+                .unwrap_err(),
         ),
         (
             "bad qualifier",
-            c.run(ARN, "x")
+            c.command(ARN, "x")
                 .qualifier("no-dashes")
                 .send()
                 .await
@@ -455,7 +472,11 @@ async fn validation_failures_make_zero_requests() {
         ),
         (
             "bad account",
-            c.run(ARN, "x").account_id("12").send().await.unwrap_err(),
+            c.command(ARN, "x")
+                .account_id("12")
+                .send()
+                .await
+                .unwrap_err(),
         ),
         (
             "stop without session",
@@ -686,7 +707,7 @@ async fn temporary_credentials_send_the_security_token() {
         .build()
         .unwrap();
     agentcore_sdk::Client::from_conf(config)
-        .run(ARN, "x")
+        .command(ARN, "x")
         .output()
         .await
         .unwrap();
@@ -702,7 +723,7 @@ async fn errors_and_debug_never_show_secrets() {
         .mount(&server)
         .await;
     let c = client(&server.uri());
-    let err = c.run(ARN, "x").send().await.unwrap_err();
+    let err = c.command(ARN, "x").send().await.unwrap_err();
     for text in [format!("{err}"), format!("{err:?}"), format!("{c:?}")] {
         assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
     }
@@ -712,7 +733,10 @@ async fn errors_and_debug_never_show_secrets() {
 async fn a_bad_arn_is_reported_once_with_its_field() {
     let c = client("http://127.0.0.1:9");
     let errors = [
-        c.run("arn:aws:s3:::bucket", "x").send().await.unwrap_err(),
+        c.command("arn:aws:s3:::bucket", "x")
+            .send()
+            .await
+            .unwrap_err(),
         c.invoke("nope").send().await.unwrap_err(),
         c.shell("nope").connect().await.unwrap_err(),
     ];

@@ -305,14 +305,14 @@ async fn service_errors_have_the_service_shape() {
         "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/nope-AbCdE12345"
             .parse()
             .unwrap();
-    let err = f.client.run(&missing, "true").output().await.unwrap_err();
+    let err = f.client.run(&missing, "true").await.unwrap_err();
     assert_eq!(
         err.service_kind(),
         Some(&ServiceErrorKind::ResourceNotFound)
     );
     let err = f
         .client
-        .run(&f.arn, "true")
+        .command(&f.arn, "true")
         .qualifier("nosuch")
         .output()
         .await
