@@ -158,12 +158,16 @@ fn last_line(stderr: &str, stdout: &str) -> String {
 }
 
 impl Error {
-    /// `true` when sending the same request again may succeed: throttling, 5xx, retryable
-    /// conflicts and connection failures.
+    /// `true` when sending the same request again is safe and may succeed: the service
+    /// refused it (throttling, 5xx, retryable conflicts), or the connection could not be made
+    /// (so nothing reached the service). A connection that broke after the request went out
+    /// is not retryable: a command may already be running.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Service(e) => e.is_retryable(),
-            Error::Transport { .. } => true,
+            Error::Transport { source, .. } => source
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(|e| e.is_connect()),
             _ => false,
         }
     }

@@ -508,3 +508,42 @@ async fn builders_clone_on_both_planes() {
     assert_eq!(cmd.output().await.unwrap().stdout, "cloned\n");
     assert_eq!(twin.output().await.unwrap().stdout, "cloned\n");
 }
+
+/// `is_retryable` is true only where sending again is safe: a refused connection reached
+/// nothing; a connection that broke after the request went out may have started a command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_only_where_resending_is_safe() {
+    let f = Fixture::new().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let no_retries = agentcore_sdk::RetryConfig::standard().max_attempts(1);
+    let refused = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(format!("http://127.0.0.1:{closed}"))
+            .static_credentials("local", "local")
+            .retry_config(no_retries.clone())
+            .build()
+            .unwrap(),
+    );
+    let err = refused.run(&f.arn, "true").await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(err.is_retryable(), "{err:?}");
+
+    let proxy = tests::FaultProxy::start(f.local.addr()).await;
+    proxy.set_fault(tests::Fault::CutAfter(0));
+    let broken = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(proxy.endpoint())
+            .static_credentials("local", "local")
+            .retry_config(no_retries)
+            .build()
+            .unwrap(),
+    );
+    let err = broken.run(&f.arn, "true").await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(!err.is_retryable(), "{err:?}");
+}

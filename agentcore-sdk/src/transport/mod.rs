@@ -135,16 +135,7 @@ impl Transport {
                     return Ok(resp);
                 }
                 Err(err) => {
-                    let retryable = match &err {
-                        Error::Service(e) => e.is_retryable(),
-                        // Only failures to connect are certain not to have reached the
-                        // server; anything else might have started a command.
-                        Error::Transport { source, .. } => source
-                            .downcast_ref::<reqwest::Error>()
-                            .is_some_and(|e| e.is_connect()),
-                        _ => false,
-                    };
-                    if !retryable || attempt >= retry.get_max_attempts() {
+                    if !err.is_retryable() || attempt >= retry.get_max_attempts() {
                         return Err(err);
                     }
                     let delay = retry.backoff(attempt);
