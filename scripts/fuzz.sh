@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-300}; shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(event_stream shell_frame status_json ids)
+[[ ${#targets[@]} -gt 0 ]] || targets=(event_stream shell_frame status_json ids http_surface)
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
 for t in "${targets[@]}"; do
   echo "== $t (${secs}s)"
