@@ -524,7 +524,7 @@ async fn retryable_only_where_resending_is_safe() {
             .region("us-east-1")
             .endpoint_url(format!("http://127.0.0.1:{closed}"))
             .static_credentials("local", "local")
-            .retry_config(no_retries.clone())
+            .retry_config(no_retries)
             .build()
             .unwrap(),
     );
