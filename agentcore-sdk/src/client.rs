@@ -20,11 +20,8 @@ use crate::types::{Command, IntoRuntimeArn, SessionId};
 /// # async fn f() -> Result<(), agentcore_sdk::Error> {
 /// let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 /// let client = agentcore_sdk::Client::new(&sdk_config)?;
-/// let out = client
-///     .command("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345")
-///     .command("uname -a")
-///     .output()
-///     .await?;
+/// let arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345";
+/// let out = client.run(arn, "uname -a").await?;
 /// print!("{}", out.stdout);
 /// # Ok(()) }
 /// ```
