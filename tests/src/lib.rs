@@ -308,13 +308,6 @@ pub async fn spawn_server(data: &std::path::Path) -> (tokio::process::Child, Cli
             break e.to_owned();
         }
     };
-    let client = Client::from_conf(
-        agentcore_sdk::Config::builder()
-            .region("us-east-1")
-            .endpoint_url(endpoint)
-            .static_credentials("local", "local")
-            .build()
-            .unwrap(),
-    );
+    let client = client_for(&endpoint, None);
     (server, client)
 }

@@ -85,18 +85,13 @@ async fn unbounded_durations_mean_no_limit() {
         .await
         .unwrap();
     assert_eq!(ready.agent_runtime_id.as_str(), f.id);
-    let patient = Client::from_conf(
-        Config::builder()
-            .region("us-east-1")
-            .endpoint_url(f.local.endpoint())
-            .static_credentials("local", "local")
-            .timeout_config(
-                TimeoutConfig::standard()
-                    .read_idle(Duration::MAX)
-                    .operation(Duration::MAX),
-            )
-            .build()
-            .unwrap(),
+    let patient = tests::client_for(
+        &f.local.endpoint(),
+        Some(
+            TimeoutConfig::standard()
+                .read_idle(Duration::MAX)
+                .operation(Duration::MAX),
+        ),
     );
     let session = patient.session(&f.arn).unwrap();
     let echoed = session
