@@ -351,7 +351,8 @@ pub struct Sandbox {
     /// The write end of the init's lifeline.
     _lifeline: Option<std::os::fd::OwnedFd>,
     slirp: std::sync::Mutex<Option<tokio::process::Child>>,
-    has_slirp: bool,
+    /// Set by the first shutdown: the second (stop, then drop) has nothing left to do.
+    shut_down: std::sync::atomic::AtomicBool,
     confine: Confine,
     mounts: Vec<Mount>,
     scratch: PathBuf,
@@ -369,7 +370,7 @@ impl Sandbox {
                 entry: None,
                 _lifeline: None,
                 slirp: std::sync::Mutex::new(None),
-                has_slirp: false,
+                shut_down: Default::default(),
                 confine,
                 mounts: cfg.mounts,
                 scratch: cfg.scratch,
@@ -498,20 +499,12 @@ impl Sandbox {
             holder: std::sync::Mutex::new(Some(holder)),
             entry: Some(entry),
             _lifeline: Some(lifeline),
-            has_slirp: slirp.is_some(),
+            shut_down: Default::default(),
             slirp: std::sync::Mutex::new(slirp),
             confine,
             mounts: cfg.mounts,
             scratch: cfg.scratch,
         })
-    }
-
-    /// The network the sandbox actually has (`Private` without `slirp4netns` is `None`).
-    pub fn network(&self) -> Network {
-        match (self.network, self.has_slirp) {
-            (Network::Private, false) => Network::None,
-            (n, _) => n,
-        }
     }
 
     /// A command that runs `program args` in the sandbox as `user`, with a clean environment
@@ -632,6 +625,12 @@ impl Sandbox {
     /// Kills every process in the sandbox now; then, in the background, reaps them and removes
     /// the scratch directory (the writable layer) and the cgroups.
     pub fn shutdown(&self) {
+        if self
+            .shut_down
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
         let take = |m: &std::sync::Mutex<Option<tokio::process::Child>>| {
             m.lock().ok().and_then(|mut g| g.take())
         };
