@@ -11,8 +11,10 @@ for a in "$@"; do
 done
 mkdir -p target/bench
 cargo build --release -q -p agentcore-local -p agentcore-bench
+cargo build --release -q -p examples --example race   # the fleet rows' agent
 echo "== agentcore-sdk"
-target/release/agentcore-bench --server target/release/agentcore-local $quick --json target/bench/ours.json | tee target/bench/ours.txt
+target/release/agentcore-bench --server target/release/agentcore-local --agent-bin target/release/examples/race \
+  $quick --json target/bench/ours.json | tee target/bench/ours.txt
 
 echo "== aws-sdk-bedrockagentcore (official), same server"
 cargo build --release -q --manifest-path benches/official/Cargo.toml

@@ -213,6 +213,20 @@ impl LocalRuntimeBuilder {
             ));
         }
         create_private_dir(&data_dir)?;
+        // Sandboxes mount from these paths after changing directory: make them absolute
+        // now, and fail here (not at each session) when agent code is missing.
+        let data_dir = std::fs::canonicalize(&data_dir)?;
+        let mut agents = self.agents;
+        for a in &mut agents {
+            if let Some(code) = &mut a.code {
+                *code = std::fs::canonicalize(&*code).map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("the code of agent {:?} ({}): {e}", a.name, code.display()),
+                    )
+                })?;
+            }
+        }
         let isolation = match self.isolation {
             Some(i) => i,
             None => tokio::task::spawn_blocking(Isolation::probe)
@@ -250,7 +264,7 @@ impl LocalRuntimeBuilder {
                 limits: self.limits,
             }),
             isolation,
-            agents: self.agents,
+            agents,
             shells: shell::Shells::default(),
         });
         let listener = TcpListener::bind(listen).await?;

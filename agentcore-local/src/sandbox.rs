@@ -829,10 +829,15 @@ impl Entry {
                 if libc::chdir(home.as_ptr()) != 0 && libc::chdir(c"/".as_ptr()) != 0 {
                     return fail();
                 }
+                // With a single mapped id (no subordinate ids) the kernel denies setgroups
+                // in the namespace: the groups then stay as they are (unmapped, shown as
+                // nobody), which is all that mode can do.
                 if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setresgid(0, 0, 0) != 0
-                    || libc::setresuid(0, 0, 0) != 0
+                    && *libc::__errno_location() != libc::EPERM
                 {
+                    return fail();
+                }
+                if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
                     return fail();
                 }
                 let child = libc::fork();

@@ -153,6 +153,7 @@ impl StoredRuntime {
             .latest()
             .input
             .lifecycle_configuration
+            .as_ref()
             .and_then(|l| l.idle_runtime_session_timeout)
             .unwrap_or(900);
         Duration::from_secs(u64::from(secs))
@@ -164,6 +165,7 @@ impl StoredRuntime {
             .latest()
             .input
             .lifecycle_configuration
+            .as_ref()
             .and_then(|l| l.max_lifetime)
             .unwrap_or(28_800);
         Duration::from_secs(u64::from(secs))

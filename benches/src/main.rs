@@ -4,6 +4,7 @@
 //! ```text
 //! cargo build --release -p agentcore-local -p agentcore-bench
 //! target/release/agentcore-bench --server target/release/agentcore-local [--quick] [--json out.json]
+//!     [--sessions-only] [--agent-bin target/release/examples/race [--fleet-only]]
 //! ```
 //!
 //! The server runs as its own process, so the client's peak RSS is the client's alone
@@ -89,13 +90,14 @@ fn free_port() -> u16 {
         .unwrap_or(18555)
 }
 
-async fn start_server(bin: &str) -> (Server, String) {
+async fn start_server(bin: &str, extra: &[String]) -> (Server, String) {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("agentcore-bench-{}", std::process::id()));
     let mut child = Command::new(bin)
         .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&dir)
         .args(["--ready-delay-ms", "0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -322,8 +324,22 @@ async fn main() {
     };
     let quick = args.iter().any(|a| a == "--quick");
     let only_sessions = args.iter().any(|a| a == "--sessions-only");
+    let only_fleet = args.iter().any(|a| a == "--fleet-only");
     let server_bin = arg("--server").unwrap_or_else(|| "target/release/agentcore-local".into());
-    let (_server, endpoint) = start_server(&server_bin).await;
+    // The fleet rows host the experiments agent (the `race` example in agent mode), its
+    // processes marked so the bench can see them go.
+    let agent_bin = arg("--agent-bin");
+    let marker = format!("agentcore-bench-{}", std::process::id());
+    let extra: Vec<String> = match &agent_bin {
+        Some(bin) => vec![
+            "--agent".into(),
+            format!("*=EXPERIMENT_MARK={marker} exec /var/task/race --agent-mode"),
+            "--agent-code".into(),
+            format!("*={bin}"),
+        ],
+        None => Vec::new(),
+    };
+    let (_server, endpoint) = start_server(&server_bin, &extra).await;
     let client = Client::from_conf(
         Config::builder()
             .region("us-east-1")
@@ -339,6 +355,14 @@ async fn main() {
 
     if only_sessions {
         session_rows(&client, &endpoint, &arn, scale, &mut b).await;
+        return;
+    }
+    if only_fleet {
+        if agent_bin.is_none() {
+            eprintln!("--fleet-only needs --agent-bin target/release/examples/race");
+            std::process::exit(2);
+        }
+        fleet_rows(&endpoint, &arn, &marker, scale, &mut b).await;
         return;
     }
     let raw = raw_tcp_ceiling(2048 * 1024 * 1024 / scale as u64);
@@ -392,6 +416,9 @@ async fn main() {
     );
 
     session_rows(&client, &endpoint, &arn, scale, &mut b).await;
+    if agent_bin.is_some() {
+        fleet_rows(&endpoint, &arn, &marker, scale, &mut b).await;
+    }
 
     // Shell echo round trip: one byte through `cat` on a raw PTY.
     let session = client.session(&arn).expect("session");
@@ -482,4 +509,145 @@ async fn main() {
             serde_json::to_string_pretty(&b.rows).unwrap_or_default(),
         );
     }
+}
+
+/// Host processes whose environment holds `EXPERIMENT_MARK=<marker>`.
+fn marked_processes(marker: &str) -> usize {
+    let needle = format!("EXPERIMENT_MARK={marker}");
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    std::fs::read(e.path().join("environ"))
+                        .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+                        .unwrap_or(false)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The fleet experiments at scale: a race of 100 contenders (time from the win until the
+/// other 99 sessions are stopped and their processes gone) and a bench of 200 runs under the
+/// shared 25 commands/s limiter (none lost).
+async fn fleet_rows(endpoint: &str, arn: &RuntimeArn, marker: &str, scale: usize, b: &mut Bench) {
+    use agentcore_sdk::workflow::bench::{Bench as Matrix, RunOutcome};
+    use agentcore_sdk::workflow::race::{Contender, ContenderStatus, Race};
+    let client = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(endpoint)
+            .static_credentials("local", "local")
+            .timeout_config(TimeoutConfig::standard().operation(Duration::from_secs(600)))
+            .build()
+            .expect("config"),
+    );
+    // One command per session creates the repository the agent writes to.
+    let seed = |session: agentcore_sdk::Session| async move {
+        session
+            .run(format!(
+                "mkdir -p /mnt/workspace/repo && cd /mnt/workspace/repo && printf %s {} > calc.sh && printf %s {} > test.sh && chmod +x test.sh",
+                agentcore_sdk::Command::quote(examples::coding::CALC_SH),
+                agentcore_sdk::Command::quote(examples::coding::TEST_SH),
+            ))
+            .await?
+            .check()
+            .map(drop)
+    };
+
+    // Race: 99 slow contenders and one that fixes it once every agent is at work.
+    let n = (100 / scale).max(10);
+    let mut race = Race::builder(&client)
+        .setup(seed)
+        .check(examples::experiments::CHECK)
+        .timeout(Duration::from_secs(300));
+    for i in 0..n {
+        let delay = if i == n / 2 { 15_000 } else { 600_000 };
+        race = race.contender_with(
+            Contender::new(format!("c{i}"), arn)
+                .expect("arn")
+                .json(&serde_json::json!({ "quality": "right", "delayMs": delay }))
+                .expect("json"),
+        );
+    }
+    let t0 = Instant::now();
+    let report = race.run().await.expect("race runs");
+    if let Some(e) = report.contenders.iter().find_map(|c| c.error.clone()) {
+        eprintln!("race: a contender failed: {e}");
+    }
+    let win_at = report.time_to_winner.unwrap_or_default();
+    // Processes gone: polled from the end of the stops, measured from the win.
+    let stops_done = t0.elapsed();
+    let mut gone_after = None;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if marked_processes(marker) == 0 {
+            gone_after = Some(t0.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cancelled = report
+        .contenders
+        .iter()
+        .filter(|c| c.status == ContenderStatus::Cancelled)
+        .count();
+    b.add(
+        &format!("race of {n}: win → {} others stopped", n - 1),
+        report.stop_time.as_secs_f64() * 1000.0,
+        "ms",
+        format!(
+            "winner {} at {:.1} s; {cancelled} cancelled mid-invocation; {} sessions stopped",
+            report.winner.as_deref().unwrap_or("none"),
+            win_at.as_secs_f64(),
+            report.sessions_stopped
+        ),
+    );
+    b.add(
+        &format!("race of {n}: win → every agent process gone"),
+        gone_after
+            .map(|g| (g.saturating_sub(win_at)).as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN),
+        "ms",
+        format!(
+            "host /proc scan; stops acknowledged {:.0} ms after the win",
+            (stops_done.saturating_sub(win_at)).as_secs_f64() * 1000.0
+        ),
+    );
+
+    // Bench: 4 harnesses × 5 models × 10 repeats.
+    let repeats = (10 / scale).max(1);
+    let t0 = Instant::now();
+    let report = Matrix::builder(&client)
+        .axis("harness", ["claude-code", "codex", "aider", "other"])
+        .axis("model", ["sonnet", "haiku", "m3", "m4", "m5"])
+        .repeats(repeats)
+        .runtime(arn)
+        .setup(seed)
+        .check(examples::experiments::CHECK)
+        .concurrency(32)
+        .run()
+        .await
+        .expect("bench runs");
+    let wall = t0.elapsed().as_secs_f64();
+    if let Some(r) = report.runs.iter().find(|r| !r.error.is_empty()) {
+        eprintln!("bench: a run failed: {}", r.error);
+    }
+    let runs = report.runs.len();
+    let finished = report
+        .runs
+        .iter()
+        .filter(|r| r.outcome != RunOutcome::Error)
+        .count();
+    b.add(
+        &format!("bench of {runs} runs under 25 commands/s"),
+        wall,
+        "s",
+        format!(
+            "{finished}/{} rows finished, none lost; {} commands → {:.1} commands/s",
+            20 * repeats,
+            2 * runs,
+            (2 * runs) as f64 / wall
+        ),
+    );
 }

@@ -2,6 +2,8 @@
 //! in-process local runtime, and a demo runtime with session storage.
 
 pub mod coding;
+pub mod experiments;
+pub mod terminal;
 
 use std::time::Duration;
 

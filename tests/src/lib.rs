@@ -311,3 +311,116 @@ pub async fn spawn_server(data: &std::path::Path) -> (tokio::process::Child, Cli
     let client = client_for(&endpoint, None);
     (server, client)
 }
+
+/// A tmux session running a command in a real terminal; killed when dropped.
+pub struct Tmux(String);
+
+impl Tmux {
+    /// Starts `command` in a new 200×50 tmux session `name`.
+    pub fn start(name: &str, command: &str) -> Self {
+        let _ = std::process::Command::new("tmux")
+            .args(["kill-session", "-t", name])
+            .status();
+        let status = std::process::Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "200",
+                "-y",
+                "50",
+                command,
+            ])
+            .status()
+            .expect("tmux runs (scripts/setup.sh installs it)");
+        assert!(status.success());
+        Self(name.to_owned())
+    }
+    /// `tmux send-keys`.
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.0];
+        args.extend_from_slice(keys);
+        assert!(
+            std::process::Command::new("tmux")
+                .args(&args)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    /// The pane, with its scroll-back.
+    pub fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["capture-pane", "-p", "-J", "-S", "-5000", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    /// Waits (30 s at most) until the pane shows `needle`; returns the pane.
+    pub async fn wait_for(&self, needle: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "no {needle:?} on screen:\n{s}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
+}
+
+/// The botocore version the model conformance suite and the boto3 interop test pin
+/// (`tests/model/botocore-version`; `scripts/bump-model.sh` moves it to the newest release).
+pub const BOTOCORE_VERSION: &str = include_str!("../model/botocore-version");
+
+/// A venv with boto3 and the pinned botocore, made once per target directory and pin.
+pub fn python_with_boto3() -> std::path::PathBuf {
+    use std::process::Command;
+    let pin = BOTOCORE_VERSION.trim();
+    // target/<profile>/deps/<test> → target/tmp (what CARGO_TARGET_TMPDIR names for tests).
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
+    let venv = target.join("tmp").join("boto3-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(format!(".botocore-{pin}"));
+    if !ready.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(
+            status.success(),
+            "python3 -m venv failed (run scripts/setup.sh)"
+        );
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "boto3",
+                &format!("botocore=={pin}"),
+            ])
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "pip install boto3 botocore=={pin} failed");
+        std::fs::write(&ready, b"").expect("marker");
+    }
+    python
+}

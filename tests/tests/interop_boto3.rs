@@ -1,45 +1,10 @@
 //! Interop: boto3 (AWS's Python SDK) drives agentcore-local. The test builds its own venv.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use agentcore_local::LocalRuntime;
-
-/// A venv with boto3, made once per target directory.
-fn python_with_boto3() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boto3-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".boto3-installed");
-    if !ready.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs");
-        assert!(
-            status.success(),
-            "python3 -m venv failed (run scripts/setup.sh)"
-        );
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "boto3>=1.40",
-            ])
-            .status()
-            .expect("pip runs");
-        assert!(status.success(), "pip install boto3 failed");
-        std::fs::write(&ready, b"").expect("marker");
-    }
-    python
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_creates_runs_stops_and_finds_the_file() {
-    let python = tokio::task::spawn_blocking(python_with_boto3)
+    let python = tokio::task::spawn_blocking(tests::python_with_boto3)
         .await
         .unwrap();
     // Signatures are verified: botocore's own SigV4 must pass agentcore-local's verifier.

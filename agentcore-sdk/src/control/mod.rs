@@ -30,6 +30,7 @@
 //! ```
 
 mod model;
+mod settings;
 mod waiter;
 
 use std::collections::{BTreeMap, HashSet};
@@ -327,9 +328,42 @@ macro_rules! runtime_setters {
             self.input.client_token = Some(t.into());
             self
         }
-        /// Inbound authorizer, as the service's JSON (`{"customJWTAuthorizer": {...}}`).
-        pub fn authorizer_configuration(mut self, c: serde_json::Value) -> Self {
+        /// Inbound authorizer (e.g. [`AuthorizerConfiguration::jwt`]).
+        pub fn authorizer_configuration(mut self, c: AuthorizerConfiguration) -> Self {
             self.input.authorizer_configuration = Some(c);
+            self
+        }
+        /// Lifecycle hooks.
+        pub fn hooks_configuration(mut self, c: RuntimeHooksConfiguration) -> Self {
+            self.input.hooks_configuration = Some(c);
+            self
+        }
+        /// Run on a capacity provider.
+        pub fn capacity_provider_configuration(mut self, c: CapacityProviderConfiguration) -> Self {
+            self.input.capacity_provider_configuration = Some(c);
+            self
+        }
+        /// Platform version.
+        pub fn platform_version(mut self, v: impl Into<String>) -> Self {
+            self.input.platform_version = Some(v.into());
+            self
+        }
+        /// Adds a port reachable through the session URL.
+        pub fn allowed_port(mut self, p: AllowedPort) -> Self {
+            self.input
+                .allowed_ports
+                .get_or_insert_with(Vec::new)
+                .push(p);
+            self
+        }
+        /// Replaces the ports reachable through the session URL.
+        pub fn allowed_ports(mut self, p: Vec<AllowedPort>) -> Self {
+            self.input.allowed_ports = Some(p);
+            self
+        }
+        /// Resources of each session (at most one entry).
+        pub fn resource_configurations(mut self, r: Vec<ResourceConfiguration>) -> Self {
+            self.input.resource_configurations = Some(r);
             self
         }
         /// Headers passed through to the agent.
@@ -430,6 +464,51 @@ impl UpdateAgentRuntime {
     }
 
     runtime_setters!();
+
+    /// Starts from `runtime` as GetAgentRuntime returned it: every setting it has — including
+    /// members this SDK does not know, kept in `unknown_members` — is sent back unless a
+    /// later setter changes it. The read-modify-write of an update, losing nothing:
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+    /// let rt = client.get_agent_runtime("coder-abc1234567").send().await?;
+    /// client
+    ///     .update_agent_runtime(&rt.agent_runtime_id)
+    ///     .from_runtime(&rt)
+    ///     .environment_variable("LOG_LEVEL", "debug")
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_runtime(mut self, runtime: &AgentRuntime) -> Self {
+        let rt = runtime.clone();
+        let i = &mut self.input;
+        i.agent_runtime_artifact = rt.agent_runtime_artifact;
+        i.role_arn = Some(rt.role_arn);
+        i.network_configuration = rt.network_configuration;
+        i.description = rt.description;
+        i.authorizer_configuration = rt.authorizer_configuration;
+        i.request_header_configuration = rt.request_header_configuration;
+        i.protocol_configuration = rt.protocol_configuration;
+        i.lifecycle_configuration = Some(rt.lifecycle_configuration);
+        i.environment_variables = rt.environment_variables;
+        i.filesystem_configurations =
+            (!rt.filesystem_configurations.is_empty()).then_some(rt.filesystem_configurations);
+        i.hooks_configuration = rt.hooks_configuration;
+        i.metadata_configuration = rt.metadata_configuration;
+        i.capacity_provider_configuration = rt.capacity_provider_configuration;
+        i.platform_version = rt.platform_version;
+        i.allowed_ports = rt.allowed_ports;
+        i.resource_configurations = rt.resource_configurations;
+        i.unknown_members = rt.unknown_members;
+        self
+    }
+
+    /// Instance metadata settings (update only).
+    pub fn metadata_configuration(mut self, c: RuntimeMetadataConfiguration) -> Self {
+        self.input.metadata_configuration = Some(c);
+        self
+    }
 
     /// Validates and sends the request. The service requires the artifact and role again.
     pub async fn send(self) -> Result<AgentRuntimeChange, Error> {

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{EndpointName, MountPath, RuntimeArn, RuntimeId, RuntimeName};
 
+pub use super::settings::*;
+
 /// ISO-8601 timestamps (the model's `timestampFormat: iso8601`); epoch seconds are accepted
 /// too.
 pub(crate) mod timestamp {
@@ -153,17 +155,22 @@ impl AgentRuntimeArtifact {
     pub fn container(uri: impl Into<String>) -> Self {
         Self::ContainerConfiguration(ContainerConfiguration {
             container_uri: uri.into(),
+            unknown_members: UnknownMembers::new(),
         })
     }
 }
 
 /// A container image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ContainerConfiguration {
     /// The image URI (ECR).
     pub container_uri: String,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// Code from S3 on a managed runtime (`PYTHON_3_12`, `NODE_22`, ...).
@@ -171,26 +178,37 @@ pub struct ContainerConfiguration {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct CodeConfiguration {
-    /// Where the code is: `{"s3": {"bucket": .., "prefix": .., "versionId": ..}}`.
-    pub code: serde_json::Value,
-    /// The managed runtime, e.g. `PYTHON_3_12`.
-    pub runtime: String,
+    /// Where the code is.
+    pub code: Code,
+    /// The managed runtime.
+    pub runtime: ManagedRuntime,
     /// The entry point (1 or 2 items).
     pub entry_point: Vec<String>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 impl CodeConfiguration {
-    /// Code at `s3://bucket/prefix` run by `runtime` with `entry_point`.
+    /// Code at `s3://bucket/prefix` run by `runtime` (e.g. `"PYTHON_3_12"` or
+    /// [`ManagedRuntime::Python312`]) with `entry_point`.
     pub fn s3(
         bucket: impl Into<String>,
         prefix: impl Into<String>,
-        runtime: impl Into<String>,
+        runtime: impl Into<ManagedRuntime>,
         entry_point: Vec<String>,
     ) -> Self {
         Self {
-            code: serde_json::json!({"s3": {"bucket": bucket.into(), "prefix": prefix.into()}}),
+            code: Code::S3(S3Location {
+                bucket: bucket.into(),
+                prefix: prefix.into(),
+                version_id: None,
+                unknown_members: UnknownMembers::new(),
+            }),
             runtime: runtime.into(),
             entry_point,
+            unknown_members: UnknownMembers::new(),
         }
     }
 }
@@ -219,6 +237,10 @@ pub struct NetworkConfiguration {
     /// Subnets and security groups for `VPC` mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_mode_config: Option<VpcConfig>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 impl NetworkConfiguration {
@@ -227,6 +249,7 @@ impl NetworkConfiguration {
         Self {
             network_mode: NetworkMode::Public,
             network_mode_config: None,
+            unknown_members: UnknownMembers::new(),
         }
     }
     /// VPC network mode.
@@ -237,13 +260,15 @@ impl NetworkConfiguration {
                 subnets,
                 security_groups,
                 require_service_s3_endpoint: None,
+                unknown_members: UnknownMembers::new(),
             }),
+            unknown_members: UnknownMembers::new(),
         }
     }
 }
 
 /// VPC subnets and security groups.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct VpcConfig {
@@ -254,6 +279,10 @@ pub struct VpcConfig {
     /// Whether the service S3 endpoint is required.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_service_s3_endpoint: Option<bool>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// The protocol the agent speaks.
@@ -275,7 +304,7 @@ pub enum ServerProtocol {
 }
 
 /// How the runtime talks to the agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ProtocolConfiguration {
@@ -287,6 +316,10 @@ pub struct ProtocolConfiguration {
     /// The agent's path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 impl ProtocolConfiguration {
@@ -296,12 +329,13 @@ impl ProtocolConfiguration {
             server_protocol,
             port: None,
             path: None,
+            unknown_members: UnknownMembers::new(),
         }
     }
 }
 
 /// Session lifetime limits, in seconds (each 60..=1209600).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct LifecycleConfiguration {
@@ -311,6 +345,10 @@ pub struct LifecycleConfiguration {
     /// Longest life of a session's microVM (default 28800).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_lifetime: Option<u32>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 impl LifecycleConfiguration {
@@ -319,6 +357,7 @@ impl LifecycleConfiguration {
         Self {
             idle_runtime_session_timeout,
             max_lifetime,
+            unknown_members: UnknownMembers::new(),
         }
     }
 }
@@ -345,6 +384,8 @@ pub enum FilesystemConfiguration {
     S3FilesAccessPoint(AccessPointConfiguration),
     /// A volume of the runtime's capacity provider.
     CapacityProviderVolume(CapacityProviderVolumeConfiguration),
+    /// An S3 bucket.
+    S3BucketMount(S3BucketMountConfiguration),
     /// A member this SDK does not know yet, kept as received.
     #[serde(untagged)]
     Unknown(serde_json::Value),
@@ -353,13 +394,17 @@ pub enum FilesystemConfiguration {
 impl FilesystemConfiguration {
     /// Session storage mounted at `mount_path`.
     pub fn session_storage(mount_path: MountPath) -> Self {
-        Self::SessionStorage(SessionStorageConfiguration { mount_path })
+        Self::SessionStorage(SessionStorageConfiguration {
+            mount_path,
+            unknown_members: UnknownMembers::new(),
+        })
     }
     /// An EFS access point mounted at `mount_path`.
     pub fn efs(access_point_arn: impl Into<String>, mount_path: MountPath) -> Self {
         Self::EfsAccessPoint(AccessPointConfiguration {
             access_point_arn: access_point_arn.into(),
             mount_path,
+            unknown_members: UnknownMembers::new(),
         })
     }
     /// An S3 Files access point mounted at `mount_path`.
@@ -367,6 +412,7 @@ impl FilesystemConfiguration {
         Self::S3FilesAccessPoint(AccessPointConfiguration {
             access_point_arn: access_point_arn.into(),
             mount_path,
+            unknown_members: UnknownMembers::new(),
         })
     }
     /// Where it is mounted (`None` for an unknown member).
@@ -375,22 +421,27 @@ impl FilesystemConfiguration {
             Self::SessionStorage(c) => Some(&c.mount_path),
             Self::EfsAccessPoint(c) | Self::S3FilesAccessPoint(c) => Some(&c.mount_path),
             Self::CapacityProviderVolume(c) => Some(&c.mount_path),
+            Self::S3BucketMount(c) => Some(&c.mount_path),
             Self::Unknown(_) => None,
         }
     }
 }
 
 /// Session storage settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct SessionStorageConfiguration {
     /// Where it is mounted, e.g. `/mnt/workspace`.
     pub mount_path: MountPath,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// An EFS or S3 Files access point and where to mount it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct AccessPointConfiguration {
@@ -398,10 +449,14 @@ pub struct AccessPointConfiguration {
     pub access_point_arn: String,
     /// Where it is mounted.
     pub mount_path: MountPath,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// A capacity provider volume and where to mount it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct CapacityProviderVolumeConfiguration {
@@ -409,6 +464,10 @@ pub struct CapacityProviderVolumeConfiguration {
     pub volume_name: String,
     /// Where it is mounted.
     pub mount_path: MountPath,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// Environment variables of the runtime. Values are secret-bearing: `Debug` shows the names
@@ -474,21 +533,29 @@ impl fmt::Debug for EnvironmentVariables {
     }
 }
 
-/// Headers passed through to the agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Headers passed through to the agent (a union of the service model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct RequestHeaderConfiguration {
+pub enum RequestHeaderConfiguration {
     /// Header names allowed through (1..=20).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub request_header_allowlist: Vec<String>,
+    RequestHeaderAllowlist(Vec<String>),
+    /// A member this SDK does not know yet, kept as received.
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
 }
 
 impl RequestHeaderConfiguration {
     /// Allow these headers through.
     pub fn allow(headers: Vec<String>) -> Self {
-        Self {
-            request_header_allowlist: headers,
+        Self::RequestHeaderAllowlist(headers)
+    }
+
+    /// The allowed header names (empty for an unknown member).
+    pub fn allowlist(&self) -> &[String] {
+        match self {
+            Self::RequestHeaderAllowlist(h) => h,
+            Self::Unknown(_) => &[],
         }
     }
 }
@@ -540,15 +607,37 @@ pub struct AgentRuntime {
     /// Mounted filesystems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filesystem_configurations: Vec<FilesystemConfiguration>,
-    /// Inbound authorizer (kept as JSON: `{"customJWTAuthorizer": {...}}`).
+    /// Inbound authorizer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorizer_configuration: Option<serde_json::Value>,
+    pub authorizer_configuration: Option<AuthorizerConfiguration>,
     /// Headers passed through to the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_header_configuration: Option<RequestHeaderConfiguration>,
-    /// Workload identity (kept as JSON).
+    /// Workload identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity_details: Option<serde_json::Value>,
+    pub workload_identity_details: Option<WorkloadIdentityDetails>,
+    /// Instance metadata settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_configuration: Option<RuntimeMetadataConfiguration>,
+    /// Lifecycle hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks_configuration: Option<RuntimeHooksConfiguration>,
+    /// Capacity provider to run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_configuration: Option<CapacityProviderConfiguration>,
+    /// Platform version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    /// Extra ports reachable through the session URL (1..=5, non-overlapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ports: Option<Vec<AllowedPort>>,
+    /// Resources of each session (at most one entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_configurations: Option<Vec<ResourceConfiguration>>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// One line of ListAgentRuntimes / ListAgentRuntimeVersions.
@@ -572,6 +661,10 @@ pub struct AgentRuntimeSummary {
     pub last_updated_at: DateTime,
     /// The status.
     pub status: AgentRuntimeStatus,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// What CreateAgentRuntime and UpdateAgentRuntime return.
@@ -600,6 +693,10 @@ pub struct AgentRuntimeChange {
     /// Workload identity (kept as JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_details: Option<serde_json::Value>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// What DeleteAgentRuntime returns.
@@ -615,6 +712,10 @@ pub struct DeletedAgentRuntime {
     /// The version deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_runtime_version: Option<String>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// An agent runtime endpoint (Get / List AgentRuntimeEndpoint).
@@ -650,6 +751,10 @@ pub struct AgentRuntimeEndpoint {
     /// When it was last updated.
     #[serde(with = "timestamp")]
     pub last_updated_at: DateTime,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// What Create / UpdateAgentRuntimeEndpoint return.
@@ -685,6 +790,10 @@ pub struct AgentRuntimeEndpointChange {
         skip_serializing_if = "Option::is_none"
     )]
     pub last_updated_at: Option<DateTime>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// What DeleteAgentRuntimeEndpoint returns.
@@ -700,6 +809,10 @@ pub struct DeletedAgentRuntimeEndpoint {
     /// The endpoint name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_name: Option<EndpointName>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// The create / update body of an agent runtime, as sent on the wire. Built by
@@ -728,9 +841,9 @@ pub struct AgentRuntimeInput {
     /// Description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Inbound authorizer, as JSON.
+    /// Inbound authorizer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorizer_configuration: Option<serde_json::Value>,
+    pub authorizer_configuration: Option<AuthorizerConfiguration>,
     /// Headers passed through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_header_configuration: Option<RequestHeaderConfiguration>,
@@ -749,6 +862,28 @@ pub struct AgentRuntimeInput {
     /// Tags (create only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Instance metadata settings (update only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_configuration: Option<RuntimeMetadataConfiguration>,
+    /// Lifecycle hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks_configuration: Option<RuntimeHooksConfiguration>,
+    /// Capacity provider to run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_configuration: Option<CapacityProviderConfiguration>,
+    /// Platform version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    /// Extra ports reachable through the session URL (1..=5, non-overlapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ports: Option<Vec<AllowedPort>>,
+    /// Resources of each session (at most one entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_configurations: Option<Vec<ResourceConfiguration>>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// The create / update body of an agent runtime endpoint, as sent on the wire.
@@ -771,6 +906,10 @@ pub struct AgentRuntimeEndpointInput {
     /// Tags (create only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Members this SDK does not know, kept as received (and sent back by an update built
+    /// from this value).
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
 }
 
 /// A page of a list operation, as on the wire.

@@ -1,0 +1,147 @@
+//! `bench`: who fixes it best? A matrix of harness × model, each cell run several times in
+//! fresh sessions, graded on latency, test pass rate and cost; writes one row per run to
+//! `bench.csv` (resumable: a re-run skips finished rows) and `bench.json`, prints the
+//! aggregate table and draws `bench.svg` (latency vs pass rate per variant).
+//!
+//! ```text
+//! cargo run -p examples --example bench                       # local runtime, no AWS account
+//! cargo run -p examples --example bench -- --runtime <ARN>    # the same on AgentCore Runtime
+//! cargo run -p examples --example bench -- --repeats 10 --out results/
+//! ```
+//!
+//! Locally, one agent simulates three harnesses (`claude-code`, `codex`, `aider`) and two
+//! models (`sonnet`, `haiku`) that differ in speed, token use and how often they fix the
+//! demo repository right, half, or wrongly (drawn per session, so runs differ).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agentcore_sdk::workflow::bench::{Bench, Prices, TestScore};
+use clap::Parser;
+use examples::{coding, experiments};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark a harness × model matrix")]
+struct Args {
+    /// Runtime ARN (default: an in-process local runtime).
+    #[arg(long)]
+    runtime: Option<String>,
+    /// Endpoint override.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Harnesses (first axis).
+    #[arg(long, value_delimiter = ',', default_value = "claude-code,codex,aider")]
+    harness: Vec<String>,
+    /// Models (second axis).
+    #[arg(long, value_delimiter = ',', default_value = "sonnet,haiku")]
+    model: Vec<String>,
+    /// Runs per variant.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Runs at the same time.
+    #[arg(long, default_value_t = 6)]
+    concurrency: usize,
+    /// Command starts per second across the bench.
+    #[arg(long, default_value_t = 25)]
+    rate: u32,
+    /// Directory for bench.csv, bench.json and bench.svg.
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// Serve the experiments agent on $PORT (used by the local runtime).
+    #[arg(long, hide = true)]
+    agent_mode: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.agent_mode {
+        return experiments::agent_mode().await;
+    }
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let target = coding::target_with_fixer(
+        args.runtime.as_deref(),
+        args.endpoint.as_deref(),
+        "bench_demo",
+    )
+    .await?;
+    std::fs::create_dir_all(&args.out)?;
+    let csv = args.out.join("bench.csv");
+    let variants = args.harness.len() * args.model.len();
+    println!(
+        "bench: {} harnesses × {} models × {} repeats = {} runs on {} ({} at a time)",
+        args.harness.len(),
+        args.model.len(),
+        args.repeats,
+        variants * args.repeats,
+        target.arn,
+        args.concurrency
+    );
+    let report = Bench::builder(&target.client)
+        .axis("harness", args.harness.clone())
+        .axis("model", args.model.clone())
+        .repeats(args.repeats)
+        .runtime(&target.arn)
+        .task_json(&serde_json::json!({ "task": "make the tests of calc.sh pass" }))?
+        .setup(experiments::seed)
+        .check(experiments::CHECK)
+        .score(|out| TestScore::count_lines(&out.stdout, "PASS", "FAIL"))
+        // AgentCore-like session price per second plus per-token model prices.
+        .cost_model(|u: &agentcore_sdk::workflow::bench::RunUsage<'_>| {
+            let (tin, tout) = match u.variant.get("model") {
+                Some("sonnet") => (3e-6, 15e-6),
+                _ => (0.8e-6, 4e-6),
+            };
+            Prices::per_session_second(0.000_025)
+                .tokens(tin, tout)
+                .cost_of(u)
+        })
+        .concurrency(args.concurrency)
+        .commands_per_second(args.rate)
+        .output(&csv)
+        .on_run(|r| {
+            println!(
+                "  {:<30} #{}  {:<5} {:>6.0} ms  {}/{} tests  cost {:.5}{}",
+                r.variant,
+                r.repeat,
+                r.outcome.to_string(),
+                r.wall_ms,
+                r.tests_passed,
+                r.tests_total,
+                r.cost,
+                if r.error.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", r.error)
+                }
+            )
+        })
+        .run()
+        .await?;
+    println!(
+        "\n{} runs ({} this time, {} resumed from {})\n",
+        report.runs.len(),
+        report.ran,
+        report.runs.len() - report.ran,
+        csv.display()
+    );
+    print!("{}", report.table());
+    std::fs::write(args.out.join("bench.json"), report.to_json())?;
+    std::fs::write(args.out.join("bench.svg"), report.to_svg()?)?;
+    println!(
+        "\nwrote {}, {} and {}",
+        csv.display(),
+        args.out.join("bench.json").display(),
+        args.out.join("bench.svg").display()
+    );
+    Ok(())
+}

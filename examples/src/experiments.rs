@@ -1,0 +1,266 @@
+//! The deterministic agent of the fleet experiments (`race`, `bench`, `watch`), served by
+//! the examples themselves with `--agent-mode` inside each local session's sandbox.
+//!
+//! `POST /invocations` takes a JSON object:
+//! - `{"quality": "right"|"wrong"|"partial"|"crash", "delayMs": n}` — think for `delayMs`, then
+//!   fix the demo repository's `calc.sh` right, wrongly, half, or crash the agent process;
+//! - `{"harness": h, "model": m}` (no `quality`) — a simulated harness × model whose speed,
+//!   tokens and chance of a right fix follow [`profile`], drawn per session;
+//! - `{"watch": {"steps": n, "intervalMs": ms}}` — work in steps, logging each to
+//!   `/mnt/workspace/agent.log` and re-reading `/mnt/workspace/NOTE.md` between steps; the
+//!   response streams the same lines.
+//!
+//! Replies report token usage as `{"usage": {"inputTokens": …, "outputTokens": …}}`.
+
+use std::time::Duration;
+
+use crate::coding::CALC_SH;
+
+/// `calc.sh` with both bugs fixed.
+pub const CALC_RIGHT: &str = "# A tiny calculator library.\n\
+add() { echo $(( $1 + $2 )); }\n\
+mul() { echo $(( $1 * $2 )); }\n\
+sub() { echo $(( $1 - $2 )); }\n";
+
+/// `calc.sh` with one bug fixed (2 of 3 tests pass).
+pub const CALC_PARTIAL: &str = "# A tiny calculator library.\n\
+add() { echo $(( $1 + $2 )); }\n\
+mul() { echo $(( $1 + $2 )); }\n\
+sub() { echo $(( $1 - $2 )); }\n";
+
+/// `calc.sh` "fixed" wrongly (1 of 3 tests pass).
+pub const CALC_WRONG: &str = "# A tiny calculator library.\n\
+add() { echo $(( $1 * $2 )); }\n\
+mul() { echo $(( $1 - $2 )); }\n\
+sub() { echo $(( $1 - $2 )); }\n";
+
+/// How a simulated harness × model behaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Profile {
+    /// Thinking time.
+    pub delay: Duration,
+    /// Chance of a right fix (else half the time a partial fix, else a wrong one).
+    pub p_right: f64,
+    /// Input tokens per call.
+    pub input_tokens: u64,
+    /// Output tokens per call.
+    pub output_tokens: u64,
+}
+
+/// The simulated harnesses and models: `claude-code` is slow and good, `codex` in between,
+/// `aider` fast and sloppy; `sonnet` thinks longer and better than `haiku`. Unknown names
+/// get middling figures.
+pub fn profile(harness: &str, model: &str) -> Profile {
+    let (ms, p, tin, tout) = match harness {
+        "claude-code" => (500.0, 0.95, 4200, 900),
+        "codex" => (350.0, 0.8, 3100, 700),
+        "aider" => (200.0, 0.6, 1800, 400),
+        _ => (300.0, 0.7, 2500, 600),
+    };
+    let (fm, fp, ft) = match model {
+        "sonnet" => (1.6, 1.0, 1.0),
+        "haiku" => (1.0, 0.7, 0.8),
+        _ => (1.2, 0.85, 0.9),
+    };
+    Profile {
+        delay: Duration::from_millis((ms * fm) as u64),
+        p_right: (p * fp),
+        input_tokens: (tin as f64 * ft) as u64,
+        output_tokens: (tout as f64 * ft) as u64,
+    }
+}
+
+/// A number in [0, 1) from `seed` (FNV-1a), so a session's draw is reproducible.
+pub fn draw(seed: &str) -> f64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in seed.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn workspace() -> String {
+    std::env::var("AGENTCORE_MOUNT_WORKSPACE").unwrap_or_else(|_| "/mnt/workspace".into())
+}
+
+/// Handles one fix request; `None` means: crash now.
+async fn fix(req: &serde_json::Value, session: &str) -> Option<serde_json::Value> {
+    let repo = req["repo"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}/repo", workspace()));
+    let (quality, delay, usage) = match req["quality"].as_str() {
+        Some(q) => (
+            q.to_owned(),
+            Duration::from_millis(req["delayMs"].as_u64().unwrap_or(0)),
+            (1000, 200),
+        ),
+        None => {
+            let h = req["harness"].as_str().unwrap_or("");
+            let m = req["model"].as_str().unwrap_or("");
+            let p = profile(h, m);
+            let x = draw(session);
+            let q = if x < p.p_right {
+                "right"
+            } else if x < p.p_right + (1.0 - p.p_right) / 2.0 {
+                "partial"
+            } else {
+                "wrong"
+            };
+            // ±20% jitter, also drawn per session.
+            let jitter = 0.8 + 0.4 * draw(&format!("{session}/delay"));
+            (
+                q.to_owned(),
+                p.delay.mul_f64(jitter),
+                (p.input_tokens, p.output_tokens),
+            )
+        }
+    };
+    tokio::time::sleep(delay).await;
+    let source = match quality.as_str() {
+        "crash" => return None,
+        "right" => CALC_RIGHT,
+        "partial" => CALC_PARTIAL,
+        "wrong" => CALC_WRONG,
+        _ => CALC_SH,
+    };
+    let path = format!("{repo}/calc.sh");
+    let written = tokio::fs::write(&path, source).await;
+    Some(serde_json::json!({
+        "fixed": written.is_ok(),
+        "quality": quality,
+        "file": path,
+        "error": written.err().map(|e| e.to_string()),
+        "usage": { "inputTokens": usage.0, "outputTokens": usage.1 },
+    }))
+}
+
+/// The watch-mode steps as a stream of lines, also appended to the log.
+fn watch_steps(req: serde_json::Value) -> impl futures::Stream<Item = std::io::Result<String>> {
+    let steps = req["watch"]["steps"].as_u64().unwrap_or(30);
+    let interval = Duration::from_millis(req["watch"]["intervalMs"].as_u64().unwrap_or(1000));
+    let ws = workspace();
+    let log = format!("{ws}/agent.log");
+    let note = format!("{ws}/NOTE.md");
+    futures::stream::unfold((1u64, String::new()), move |(step, mut seen)| {
+        let (log, note) = (log.clone(), note.clone());
+        async move {
+            if step > steps {
+                return None;
+            }
+            if step > 1 {
+                tokio::time::sleep(interval).await;
+            }
+            let mut lines = format!("step {step}/{steps}: working\n");
+            let current = tokio::fs::read_to_string(&note).await.unwrap_or_default();
+            if !current.is_empty() && current != seen {
+                let first = current.lines().next().unwrap_or_default();
+                lines.push_str(&format!("step {step}/{steps}: read note: {first}\n"));
+                seen = current;
+            }
+            if step == steps {
+                lines.push_str("done\n");
+            }
+            let appended = async {
+                use tokio::io::AsyncWriteExt;
+                let mut f = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .await?;
+                f.write_all(lines.as_bytes()).await
+            }
+            .await;
+            Some((appended.map(|()| lines), (step + 1, seen)))
+        }
+    })
+}
+
+/// Serves the experiments agent per the container contract (`GET /ping`,
+/// `POST /invocations` on `127.0.0.1:$PORT`) until killed.
+pub async fn serve_agent() -> std::io::Result<()> {
+    use axum::Json;
+    use axum::body::Body;
+    use axum::http::HeaderMap;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080);
+    let app = axum::Router::new()
+        .route(
+            "/ping",
+            get(|| async { Json(serde_json::json!({ "status": "Healthy" })) }),
+        )
+        .route(
+            "/invocations",
+            post(
+                |headers: HeaderMap, Json(req): Json<serde_json::Value>| async move {
+                    if req.get("watch").is_some() {
+                        return Response::builder()
+                            .header("content-type", "text/plain; charset=utf-8")
+                            .body(Body::from_stream(watch_steps(req)))
+                            .unwrap_or_default();
+                    }
+                    let session = headers
+                        .get(agentcore_sdk::data::SESSION_ID_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    match fix(&req, &session).await {
+                        Some(reply) => Json(reply).into_response(),
+                        None => {
+                            eprintln!("experiments agent: crashing as asked");
+                            std::process::exit(3)
+                        }
+                    }
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app).await
+}
+
+/// For the examples' hidden `--agent-mode`.
+pub async fn agent_mode() -> std::process::ExitCode {
+    match serve_agent().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("experiments agent: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Seeds the demo repository in the session (see [`crate::coding::seed`]) — the setup hook
+/// of the race and bench examples.
+pub async fn seed(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
+    let ws = crate::coding::workspace(&session).await?;
+    crate::coding::seed(&session, &ws).await?;
+    Ok(())
+}
+
+/// The check of the race and bench examples: the demo repository's tests.
+pub const CHECK: &str = "cd \"${AGENTCORE_MOUNT_WORKSPACE:-/mnt/workspace}/repo\" && ./test.sh";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_uniform_enough_and_stable() {
+        let xs: Vec<f64> = (0..2000).map(|i| draw(&format!("session-{i}"))).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        assert!((0.45..0.55).contains(&mean), "mean {mean}");
+        assert_eq!(draw("abc"), draw("abc"));
+    }
+
+    #[test]
+    fn profiles_rank_harnesses() {
+        assert!(profile("claude-code", "sonnet").p_right > profile("aider", "haiku").p_right);
+        assert!(profile("aider", "haiku").delay < profile("claude-code", "sonnet").delay);
+    }
+}

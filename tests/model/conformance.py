@@ -1,0 +1,280 @@
+"""Reads the pinned botocore service models and writes, as JSON on stdout, what the model
+conformance suite (tests/tests/model_conformance.rs) checks the SDK against:
+
+- operations: method, URI template and the location of every input member;
+- instances: for each root shape named on the command line (SERVICE:SHAPE), maximal JSON
+  instances built from the model (every member set, at every depth; one more instance per
+  other member of each union), each with the (shape, member) pairs it covers;
+- limits: every min / max / pattern of the members of the named request shapes.
+
+Nothing of the model is stored in the repository: it is read from the installed botocore.
+Usage: conformance.py SERVICE:SHAPE... [--ops SERVICE:OP...]
+"""
+
+import json
+import sys
+
+try:  # Python 3.11+: the regex parser's modules moved.
+    import re._constants as C
+    import re._parser as sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants as C
+    import sre_parse
+
+import botocore
+from botocore.loaders import Loader
+
+LOADER = Loader()
+MODELS = {}
+
+
+def model(service):
+    if service not in MODELS:
+        MODELS[service] = LOADER.load_service_model(service, "service-2")
+    return MODELS[service]
+
+
+def regex_sample(pattern, lo, hi):
+    """A short string matching `pattern` (anchored), within [lo, hi] characters if it can."""
+
+    def walk(items):
+        out = []
+        for op, av in items:
+            if op == C.LITERAL:
+                out.append(chr(av))
+            elif op == C.NOT_LITERAL:
+                out.append("a" if chr(av) != "a" else "b")
+            elif op == C.ANY:
+                out.append("a")
+            elif op == C.IN:
+                out.append(first_in(av))
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+                mn, mx, sub = av
+                n = max(mn, 1) if mx != 0 else 0
+                out.append(walk(sub) * n)
+            elif op == C.SUBPATTERN:
+                out.append(walk(av[-1]))
+            elif op == C.BRANCH:
+                out.append(walk(av[1][0]))
+            elif op in (C.AT,):
+                pass
+            elif op == C.CATEGORY:
+                out.append(category(av))
+            else:
+                out.append("a")
+        return "".join(out)
+
+    def category(cat):
+        if cat == C.CATEGORY_DIGIT:
+            return "1"
+        if cat == C.CATEGORY_SPACE:
+            return " "
+        return "a"
+
+    def first_in(items):
+        negate = any(op == C.NEGATE for op, _ in items)
+        for op, av in items:
+            if op == C.NEGATE:
+                continue
+            if negate:
+                break
+            if op == C.LITERAL:
+                return chr(av)
+            if op == C.RANGE:
+                # Prefer a letter or digit inside the range.
+                for c in "a1A":
+                    if av[0] <= ord(c) <= av[1]:
+                        return c
+                return chr(av[0])
+            if op == C.CATEGORY:
+                return category(av)
+        return "a"
+
+    s = walk(sre_parse.parse(pattern))
+    if lo is not None and len(s) < lo:
+        # Lengthen the first run of a repeated class: pad with its own character while it
+        # still matches.
+        import re
+
+        for pad in (s[-1:] if s else "a", "a", "1"):
+            t = s + pad * (lo - len(s))
+            if re.fullmatch(pattern, t):
+                return t
+            t = s[:1] + pad * (lo - len(s)) + s[1:]
+            if re.fullmatch(pattern, t):
+                return t
+    return s
+
+
+def string_sample(shape):
+    if "enum" in shape:
+        return shape["enum"][0]
+    lo, hi = shape.get("min"), shape.get("max")
+    if "pattern" in shape:
+        s = regex_sample(shape["pattern"], lo, hi)
+    else:
+        s = "x" * max(lo or 1, 1)
+    return s
+
+
+class Builder:
+    def __init__(self, service, choices):
+        self.m = model(service)
+        self.choices = choices  # union shape -> member index
+        self.covers = set()
+
+    def shape(self, name):
+        return self.m["shapes"][name]
+
+    def sample(self, name, depth=0):
+        s = self.shape(name)
+        t = s["type"]
+        if t == "structure":
+            if depth > 12:
+                return {}
+            # Members bound to the URI, query string or headers are not in the JSON body.
+            members = [(k, v) for k, v in s.get("members", {}).items() if "location" not in v]
+            if s.get("union"):
+                i = self.choices.get(name, 0) % max(len(members), 1)
+                members = members[i : i + 1]
+            out = {}
+            for k, v in members:
+                self.covers.add((name, k))
+                out[v.get("locationName", k)] = self.sample(v["shape"], depth + 1)
+            return out
+        if t == "list":
+            n = max(s.get("min", 1), 1)
+            items = [self.sample(s["member"]["shape"], depth + 1) for _ in range(n)]
+            if n > 1 and all(isinstance(x, str) for x in items):
+                items = [x if i == 0 else x[:-1] + chr(ord("a") + i) for i, x in enumerate(items)]
+            return items
+        if t == "map":
+            k = self.sample(s["key"]["shape"], depth + 1)
+            return {k: self.sample(s["value"]["shape"], depth + 1)}
+        if t == "string":
+            return string_sample(s)
+        if t in ("integer", "long"):
+            lo = s.get("min")
+            return lo if lo is not None and lo > 0 else 1
+        if t in ("double", "float"):
+            return 1.5
+        if t == "boolean":
+            return True
+        if t == "timestamp":
+            return "2026-01-02T03:04:05Z"
+        if t == "blob":
+            return "YmxvYg=="
+        return None
+
+
+def unions_under(service, root, seen=None):
+    m = model(service)
+    seen = seen if seen is not None else set()
+    if root in seen:
+        return []
+    seen.add(root)
+    s = m["shapes"][root]
+    found = []
+    if s["type"] == "structure":
+        if s.get("union"):
+            found.append((root, len(s.get("members", {}))))
+        for v in s.get("members", {}).values():
+            found += unions_under(service, v["shape"], seen)
+    elif s["type"] == "list":
+        found += unions_under(service, s["member"]["shape"], seen)
+    elif s["type"] == "map":
+        found += unions_under(service, s["value"]["shape"], seen)
+    return found
+
+
+def instances(service, root):
+    out = []
+    variants = [{}]
+    for union, n in unions_under(service, root):
+        for i in range(1, n):
+            variants.append({union: i})
+    for choices in variants:
+        b = Builder(service, choices)
+        j = b.sample(root)
+        out.append({"json": j, "covers": sorted(b.covers)})
+    return out
+
+
+def operations(service, names):
+    m = model(service)
+    ops = {}
+    for name in names:
+        op = m["operations"][name]
+        members = {}
+        if "input" in op:
+            s = m["shapes"][op["input"]["shape"]]
+            payload = s.get("payload")
+            for k, v in s.get("members", {}).items():
+                if k == payload:
+                    # The body is this member: a structure's members are the JSON body's,
+                    # anything else (a blob) is sent as is.
+                    ps = m["shapes"][v["shape"]]
+                    members[k] = {"location": "payload", "locationName": k, "required": False}
+                    for pk, pv in ps.get("members", {}).items():
+                        members[pk] = {
+                            "location": "body",
+                            "locationName": pv.get("locationName", pk),
+                            "required": pk in ps.get("required", []),
+                        }
+                    continue
+                members[k] = {
+                    "location": v.get("location", "body"),
+                    "locationName": v.get("locationName", k),
+                    "required": k in s.get("required", []),
+                }
+        ops[name] = {
+            "service": service,
+            "method": op["http"]["method"],
+            "uri": op["http"]["requestUri"],
+            "members": members,
+        }
+    return ops
+
+
+def limits(service, root):
+    m = model(service)
+    s = m["shapes"][root]
+    out = []
+    for k, v in s.get("members", {}).items():
+        t = m["shapes"][v["shape"]]
+        for bound in ("min", "max", "pattern"):
+            if bound in t:
+                out.append(
+                    {
+                        "shape": root,
+                        "member": k,
+                        "type": t["type"],
+                        "bound": bound,
+                        "value": t[bound],
+                    }
+                )
+    return out
+
+
+def main(argv):
+    roots, ops, in_ops = [], [], False
+    for a in argv:
+        if a == "--ops":
+            in_ops = True
+        elif in_ops:
+            ops.append(a.split(":", 1))
+        else:
+            roots.append(a.split(":", 1))
+    out = {"botocore": botocore.__version__, "instances": {}, "operations": {}, "limits": []}
+    for service, root in roots:
+        out["instances"][root] = instances(service, root)
+    for service, name in ops:
+        out["operations"].update(operations(service, [name]))
+        inp = model(service)["operations"][name].get("input", {}).get("shape")
+        if inp:
+            out["limits"] += limits(service, inp)
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

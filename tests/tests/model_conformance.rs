@@ -1,0 +1,587 @@
+//! Model conformance: the SDK against the pinned botocore service models
+//! (`tests/model/botocore-version`, read from the test venv at run time; nothing of the model
+//! is stored here).
+//!
+//! - **members**: for every structure and union reachable from the runtime-area shapes the SDK
+//!   maps, maximal instances built from the model (`tests/model/conformance.py`) must decode
+//!   into our types with every member typed (nothing left in `unknown_members` or an
+//!   `Unknown` variant) and encode back to the same JSON;
+//! - **operations**: every runtime-area operation of the model is called through the SDK
+//!   against a recording server: method, path template, query and header names, and JSON body
+//!   member names must be the model's;
+//! - **limits**: every min / max / pattern of those operations' request members (counted;
+//!   checked as the validation tables move to the model).
+//!
+//! Prints `model conformance: <ops ok>/<ops> operations, <members ok>/<members> members,
+//! <limits ok>/<limits> limits`. Members must be full; operations and limits must not fall
+//! below `tests/model/conformance-floor.json` (raise it as operations land).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+
+use agentcore_sdk::Client;
+use agentcore_sdk::control::{
+    AgentRuntime, AgentRuntimeChange, AgentRuntimeEndpoint, AgentRuntimeEndpointChange,
+    AgentRuntimeEndpointInput, AgentRuntimeEndpointsPage, AgentRuntimeInput, AgentRuntimesPage,
+    DeletedAgentRuntime, DeletedAgentRuntimeEndpoint,
+};
+use serde_json::Value;
+
+const CONTROL: &str = "bedrock-agentcore-control";
+const DATA: &str = "bedrock-agentcore";
+
+/// Root shapes of the runtime area and the SDK type each decodes into.
+fn roots() -> Vec<(&'static str, &'static str, Checker)> {
+    vec![
+        (CONTROL, "GetAgentRuntimeResponse", check::<AgentRuntime>),
+        (
+            CONTROL,
+            "CreateAgentRuntimeRequest",
+            check::<AgentRuntimeInput>,
+        ),
+        (
+            CONTROL,
+            "UpdateAgentRuntimeRequest",
+            check::<AgentRuntimeInput>,
+        ),
+        (
+            CONTROL,
+            "CreateAgentRuntimeResponse",
+            check::<AgentRuntimeChange>,
+        ),
+        (
+            CONTROL,
+            "UpdateAgentRuntimeResponse",
+            check::<AgentRuntimeChange>,
+        ),
+        (
+            CONTROL,
+            "DeleteAgentRuntimeResponse",
+            check::<DeletedAgentRuntime>,
+        ),
+        (
+            CONTROL,
+            "ListAgentRuntimesResponse",
+            check::<AgentRuntimesPage>,
+        ),
+        (
+            CONTROL,
+            "ListAgentRuntimeVersionsResponse",
+            check::<AgentRuntimesPage>,
+        ),
+        (
+            CONTROL,
+            "GetAgentRuntimeEndpointResponse",
+            check::<AgentRuntimeEndpoint>,
+        ),
+        (
+            CONTROL,
+            "CreateAgentRuntimeEndpointRequest",
+            check::<AgentRuntimeEndpointInput>,
+        ),
+        (
+            CONTROL,
+            "UpdateAgentRuntimeEndpointRequest",
+            check::<AgentRuntimeEndpointInput>,
+        ),
+        (
+            CONTROL,
+            "CreateAgentRuntimeEndpointResponse",
+            check::<AgentRuntimeEndpointChange>,
+        ),
+        (
+            CONTROL,
+            "UpdateAgentRuntimeEndpointResponse",
+            check::<AgentRuntimeEndpointChange>,
+        ),
+        (
+            CONTROL,
+            "DeleteAgentRuntimeEndpointResponse",
+            check::<DeletedAgentRuntimeEndpoint>,
+        ),
+        (
+            CONTROL,
+            "ListAgentRuntimeEndpointsResponse",
+            check::<AgentRuntimeEndpointsPage>,
+        ),
+    ]
+}
+
+/// The operations of the runtime area.
+const OPERATIONS: &[(&str, &str)] = &[
+    (CONTROL, "CreateAgentRuntime"),
+    (CONTROL, "GetAgentRuntime"),
+    (CONTROL, "UpdateAgentRuntime"),
+    (CONTROL, "DeleteAgentRuntime"),
+    (CONTROL, "ListAgentRuntimes"),
+    (CONTROL, "ListAgentRuntimeVersions"),
+    (CONTROL, "ListAgentRuntimeVersionsByCapacityProvider"),
+    (CONTROL, "CreateAgentRuntimeEndpoint"),
+    (CONTROL, "GetAgentRuntimeEndpoint"),
+    (CONTROL, "UpdateAgentRuntimeEndpoint"),
+    (CONTROL, "DeleteAgentRuntimeEndpoint"),
+    (CONTROL, "ListAgentRuntimeEndpoints"),
+    (CONTROL, "TagResource"),
+    (CONTROL, "UntagResource"),
+    (CONTROL, "ListTagsForResource"),
+    (CONTROL, "PutResourcePolicy"),
+    (CONTROL, "GetResourcePolicy"),
+    (CONTROL, "DeleteResourcePolicy"),
+    (DATA, "InvokeAgentRuntime"),
+    (DATA, "InvokeAgentRuntimeCommand"),
+    (DATA, "StopRuntimeSession"),
+    (DATA, "GetAgentCard"),
+    (DATA, "DeleteCapacityProviderSession"),
+];
+
+type Checker = fn(&Value) -> Result<(), (String, BTreeSet<String>)>;
+
+/// Decodes `json` as `T` and encodes it back. On failure: why, and the member names that
+/// were not typed (empty when the failure cannot be pinned on members).
+fn check<T>(json: &Value) -> Result<(), (String, BTreeSet<String>)>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let typed: T = serde_json::from_value(json.clone())
+        .map_err(|e| (format!("does not decode: {e}"), BTreeSet::new()))?;
+    let debug = format!("{typed:?}");
+    let mut untyped = BTreeSet::new();
+    for marker in ["unknown_members: {\"", "Unknown(Object {\""] {
+        for (i, _) in debug.match_indices(marker) {
+            let rest = &debug[i + marker.len()..];
+            if let Some(end) = rest.find('"') {
+                untyped.insert(rest[..end].to_owned());
+            }
+        }
+    }
+    if debug.contains("Unknown(String(") {
+        untyped.insert("<enum value>".to_owned());
+    }
+    let back = serde_json::to_value(&typed).map_err(|e| (e.to_string(), BTreeSet::new()))?;
+    if back != *json {
+        let mut diff = BTreeSet::new();
+        json_diff(json, &back, &mut diff);
+        return Err((format!("does not round-trip: {diff:?}"), diff));
+    }
+    if untyped.is_empty() {
+        Ok(())
+    } else {
+        Err((format!("untyped: {untyped:?}"), untyped))
+    }
+}
+
+/// Member names whose values differ between `a` and `b`.
+fn json_diff(a: &Value, b: &Value, out: &mut BTreeSet<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys()) {
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) if p != q => {
+                        if p.is_object() || p.is_array() {
+                            json_diff(p, q, out)
+                        } else {
+                            out.insert(k.clone());
+                        }
+                    }
+                    (Some(_), None) | (None, Some(_)) => {
+                        out.insert(k.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (p, q) in x.iter().zip(y) {
+                json_diff(p, q, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn model_facts() -> Value {
+    let python = tests::python_with_boto3();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/model/conformance.py");
+    let mut args: Vec<String> = roots()
+        .iter()
+        .map(|(svc, shape, _)| format!("{svc}:{shape}"))
+        .collect();
+    args.push("--ops".into());
+    args.extend(OPERATIONS.iter().map(|(svc, op)| format!("{svc}:{op}")));
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(&args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "conformance.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("conformance.py prints JSON")
+}
+
+/// One SDK call per operation of the runtime area it implements, with every member it can
+/// send set.
+type Call = Box<dyn Fn(Client) -> Pin<Box<dyn Future<Output = ()> + Send>>>;
+
+fn calls() -> BTreeMap<&'static str, Call> {
+    const ARN: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-abcdefghij";
+    const ID: &str = "coder-abcdefghij";
+    const SID: &str = "0123456789abcdef0123456789abcdef0123";
+    let mut m: BTreeMap<&'static str, Call> = BTreeMap::new();
+    m.insert(
+        "CreateAgentRuntime",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .create_agent_runtime()
+                    .name("coder")
+                    .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/a:1")
+                    .role_arn("arn:aws:iam::123456789012:role/r")
+                    .description("d")
+                    .session_storage("/mnt/workspace")
+                    .tag("k", "v")
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "GetAgentRuntime",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.get_agent_runtime(ID).version("1").send().await;
+            })
+        }),
+    );
+    m.insert(
+        "UpdateAgentRuntime",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .update_agent_runtime(ID)
+                    .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/a:2")
+                    .role_arn("arn:aws:iam::123456789012:role/r")
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "DeleteAgentRuntime",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.delete_agent_runtime(ID).send().await;
+            })
+        }),
+    );
+    m.insert(
+        "ListAgentRuntimes",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.list_agent_runtimes().max_results(5).send().await;
+            })
+        }),
+    );
+    m.insert(
+        "ListAgentRuntimeVersions",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .list_agent_runtime_versions(ID)
+                    .max_results(5)
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "CreateAgentRuntimeEndpoint",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .create_agent_runtime_endpoint(ID)
+                    .name("prod")
+                    .agent_runtime_version("1")
+                    .description("d")
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "GetAgentRuntimeEndpoint",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.get_agent_runtime_endpoint(ID, "prod").send().await;
+            })
+        }),
+    );
+    m.insert(
+        "UpdateAgentRuntimeEndpoint",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .update_agent_runtime_endpoint(ID, "prod")
+                    .agent_runtime_version("2")
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "DeleteAgentRuntimeEndpoint",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.delete_agent_runtime_endpoint(ID, "prod").send().await;
+            })
+        }),
+    );
+    m.insert(
+        "ListAgentRuntimeEndpoints",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .list_agent_runtime_endpoints(ID)
+                    .max_results(5)
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "InvokeAgentRuntime",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .invoke(ARN)
+                    .session_id(SID)
+                    .qualifier("prod")
+                    .payload("{}")
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "InvokeAgentRuntimeCommand",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .command(ARN, "true")
+                    .session_id(SID)
+                    .qualifier("prod")
+                    .timeout(std::time::Duration::from_secs(30))
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "StopRuntimeSession",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.stop_session(ARN, SID).qualifier("prod").send().await;
+            })
+        }),
+    );
+    m
+}
+
+/// `requestUri` (`/runtimes/{agentRuntimeId}/?x`) as a matcher of a request path.
+fn path_matches(template: &str, path: &str) -> bool {
+    let template = template.split('?').next().unwrap_or_default();
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    if t.iter().any(|s| s.ends_with("+}")) {
+        return true; // greedy labels: not used by the runtime area
+    }
+    t.len() == p.len()
+        && t.iter().zip(&p).all(|(t, p)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                !p.is_empty()
+            } else {
+                t == p
+            }
+        })
+}
+
+async fn check_operation(spec: &Value, call: &Call) -> Result<(), String> {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(500).set_body_string("{}"))
+        .mount(&server)
+        .await;
+    let client = Client::from_conf(
+        agentcore_sdk::Config::builder()
+            .region("us-east-1")
+            .endpoint_url(server.uri())
+            .static_credentials("AKID", "secret")
+            .retry_config(agentcore_sdk::RetryConfig::disabled())
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    call(client).await;
+    let requests = server.received_requests().await.unwrap_or_default();
+    let req = requests.first().ok_or("the SDK sent nothing")?;
+    let method = spec["method"].as_str().unwrap_or_default();
+    if req.method.as_str() != method {
+        return Err(format!("method {} instead of {method}", req.method));
+    }
+    let uri = spec["uri"].as_str().unwrap_or_default();
+    if !path_matches(uri, req.url.path()) {
+        return Err(format!("path {} does not match {uri}", req.url.path()));
+    }
+    let members = spec["members"].as_object().cloned().unwrap_or_default();
+    let by_location = |loc: &str| -> BTreeSet<String> {
+        members
+            .values()
+            .filter(|m| m["location"] == loc)
+            .filter_map(|m| m["locationName"].as_str().map(str::to_ascii_lowercase))
+            .collect()
+    };
+    let query = by_location("querystring");
+    let template_query: BTreeSet<String> = uri
+        .split_once('?')
+        .map(|(_, q)| {
+            q.split('&')
+                .map(|k| k.split('=').next().unwrap_or(k).to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    for (k, _) in req.url.query_pairs() {
+        let k = k.to_ascii_lowercase();
+        if !query.contains(&k) && !template_query.contains(&k) {
+            return Err(format!("query parameter {k} is not in the model"));
+        }
+    }
+    let headers = by_location("header");
+    for h in &headers {
+        let required = members.values().any(|m| {
+            m["location"] == "header"
+                && m["required"] == true
+                && m["locationName"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                    == Some(h)
+        });
+        if required && !req.headers.contains_key(h.as_str()) {
+            return Err(format!("required header {h} missing"));
+        }
+    }
+    let body_members: BTreeSet<String> = members
+        .iter()
+        .filter(|(_, m)| m["location"] == "body")
+        .map(|(k, m)| m["locationName"].as_str().unwrap_or(k).to_owned())
+        .collect();
+    // A blob payload (the agent's input) is sent as is; JSON bodies are checked.
+    let blob_payload =
+        members.values().any(|m| m["location"] == "payload") && body_members.is_empty();
+    if !blob_payload && !req.body.is_empty() {
+        let body: Value =
+            serde_json::from_slice(&req.body).map_err(|e| format!("body is not JSON: {e}"))?;
+        for k in body
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            if !body_members.contains(&k) {
+                return Err(format!("body member {k} is not in the model"));
+            }
+        }
+        for (k, m) in &members {
+            if m["location"] == "body" && m["required"] == true && body.get(k).is_none() {
+                return Err(format!("required body member {k} missing"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_conformance() {
+    let facts = tokio::task::spawn_blocking(model_facts).await.unwrap();
+    let version = facts["botocore"].as_str().unwrap_or("?");
+    assert_eq!(
+        version,
+        tests::BOTOCORE_VERSION.trim(),
+        "the venv holds the pinned botocore"
+    );
+
+    // Members.
+    let mut all: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut bad: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (_, root, checker) in roots() {
+        let instances = facts["instances"][root]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!instances.is_empty(), "no instance of {root}");
+        for inst in instances {
+            let covers: Vec<(String, String)> = inst["covers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p[0].as_str().unwrap().to_owned(),
+                        p[1].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            all.extend(covers.iter().cloned());
+            if let Err((why, names)) = checker(&inst["json"]) {
+                for pair in &covers {
+                    if names.is_empty() || names.contains(&pair.1) {
+                        bad.entry(pair.clone())
+                            .or_insert_with(|| format!("{root}: {why}"));
+                    }
+                }
+            }
+        }
+    }
+    let members_ok = all.len() - bad.len();
+
+    // Operations.
+    let calls = calls();
+    let mut ops_ok = 0;
+    let mut op_problems = Vec::new();
+    for (_, op) in OPERATIONS {
+        let spec = &facts["operations"][op];
+        match calls.get(op) {
+            None => op_problems.push(format!("{op}: not in the SDK")),
+            Some(call) => match check_operation(spec, call).await {
+                Ok(()) => ops_ok += 1,
+                Err(e) => op_problems.push(format!("{op}: {e}")),
+            },
+        }
+    }
+
+    // Limits: counted; not yet checked against the SDK's validation.
+    let limits = facts["limits"].as_array().map(Vec::len).unwrap_or(0);
+    let limits_ok = 0;
+
+    println!(
+        "model conformance: {ops_ok}/{} operations, {members_ok}/{} members, {limits_ok}/{limits} limits (botocore {version})",
+        OPERATIONS.len(),
+        all.len()
+    );
+    for p in &op_problems {
+        println!("  operation {p}");
+    }
+    for ((shape, member), why) in &bad {
+        println!("  member {shape}.{member}: {why}");
+    }
+
+    let floor: Value =
+        serde_json::from_str(include_str!("../model/conformance-floor.json")).unwrap();
+    assert!(bad.is_empty(), "{} members short (listed above)", bad.len());
+    assert!(
+        ops_ok as u64 >= floor["operations"].as_u64().unwrap(),
+        "operations fell below the floor (listed above)"
+    );
+    assert!(limits_ok as u64 >= floor["limits"].as_u64().unwrap());
+}
