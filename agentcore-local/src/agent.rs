@@ -186,13 +186,76 @@ async fn start(session: &Arc<SessionState>, spec: &AgentSpec) -> Result<AgentPro
 }
 
 /// Request headers passed on to the agent.
-const FORWARDED: [&str; 5] = [
+const FORWARDED: [&str; 11] = [
     "content-type",
     "accept",
     agentcore_sdk::data::USER_ID_HEADER,
     "mcp-session-id",
     "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "x-amzn-trace-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
 ];
+
+/// Whether the runtime's `requestHeaderAllowlist` lets `name` through to the agent.
+fn allowed(allowlist: &[String], name: &str) -> bool {
+    allowlist.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// GetAgentCard for `session`: the hosted agent's `/.well-known/agent-card.json`, or a card
+/// describing the built-in echo agent.
+pub async fn card(
+    session: Arc<SessionState>,
+    spec: Option<AgentSpec>,
+    runtime_arn: &str,
+    runtime_name: &str,
+) -> Result<Response, ApiError> {
+    let Some(spec) = spec else {
+        let card = serde_json::json!({
+            "name": runtime_name,
+            "description": "agentcore-local's built-in echo agent",
+            "url": format!("/runtimes/{runtime_arn}/invocations"),
+            "version": "1.0.0",
+            "capabilities": {"streaming": true},
+            "defaultInputModes": ["application/json"],
+            "defaultOutputModes": ["application/json", "text/event-stream"],
+            "skills": [{"id": "echo", "name": "echo", "description": "Answers with its input"}],
+        });
+        return Ok(axum::Json(card).into_response());
+    };
+    let port = {
+        let mut slot = session.agent.lock().await;
+        if !slot.as_mut().is_some_and(AgentProcess::alive) {
+            *slot = Some(start(&session, &spec).await?);
+        }
+        slot.as_ref().map(|a| a.port).unwrap_or_default()
+    };
+    let req = http::Request::get("/.well-known/agent-card.json")
+        .header("host", format!("127.0.0.1:{port}"))
+        .header(
+            agentcore_sdk::data::SESSION_ID_HEADER,
+            &session.key.session_id,
+        )
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let resp = send(&session, port, req, ()).await.map_err(|e| {
+        ApiError::new(
+            ServiceErrorKind::RuntimeClient,
+            format!("agent request failed: {e}"),
+        )
+    })?;
+    let (parts, body) = resp.into_parts();
+    let mut out = Response::new(Body::new(body));
+    *out.status_mut() = parts.status;
+    out.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(out)
+}
 
 /// InvokeAgentRuntime for `session`: proxies to its agent, starting it if needed, and
 /// streams the agent's response back.
@@ -200,6 +263,7 @@ pub async fn invoke(
     session: Arc<SessionState>,
     spec: Option<AgentSpec>,
     headers: HeaderMap,
+    allowlist: &[String],
     payload: Bytes,
 ) -> Result<Response, ApiError> {
     let Some(spec) = spec else {
@@ -224,6 +288,12 @@ pub async fn invoke(
             req = req.header(name, v);
         }
     }
+    // Custom headers the runtime's requestHeaderConfiguration allows through.
+    for (name, v) in &headers {
+        if allowed(allowlist, name.as_str()) && !FORWARDED.contains(&name.as_str()) {
+            req = req.header(name, v);
+        }
+    }
     let req = req
         .body(Full::new(payload))
         .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -243,8 +313,23 @@ pub async fn invoke(
     let mut out = Response::new(Body::new(body));
     *out.status_mut() = parts.status;
     out.headers_mut().insert("content-type", content_type);
+    // MCP and trace headers of the agent's answer reach the caller, as through the service.
+    for name in RETURNED {
+        if let Some(v) = parts.headers.get(name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
     Ok(out)
 }
+
+const RETURNED: [&str; 6] = [
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "x-amzn-trace-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+];
 
 /// The built-in agent: answers `{"echo": <payload>, "sessionId": ...}`, or the payload as
 /// one server-sent event when asked for `text/event-stream`.

@@ -84,6 +84,35 @@ struct Claimed {
     time: SystemTime,
 }
 
+/// The region a request was signed for (`Authorization` credential scope or a presigned
+/// URL's `X-Amz-Credential`), whether or not signatures are verified.
+pub fn signed_region(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    let from_header = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| {
+            let i = a.find("Credential=")?;
+            let rest = &a[i + "Credential=".len()..];
+            let cred = rest.split([',', ' ']).next()?;
+            parse_credential(cred)
+        });
+    let from_query = || {
+        let q = uri.query()?;
+        let cred = url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")?
+            .1
+            .into_owned();
+        parse_credential(&cred)
+    };
+    let (_, region, _) = from_header.or_else(from_query)?;
+    let valid = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    valid.then_some(region)
+}
+
 fn parse_credential(cred: &str) -> Option<(String, String, String)> {
     // AKID/20261121/us-east-1/bedrock-agentcore/aws4_request
     let parts: Vec<&str> = cred.split('/').collect();
@@ -229,13 +258,14 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
         .to_owned();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let query: Vec<(String, String)> = parts
-        .uri
+    // The URI as the client sent (and signed) it, before the trailing slash was trimmed.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|o| o.0.clone())
+        .unwrap_or_else(|| parts.uri.clone());
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let query: Vec<(String, String)> = uri
         .query()
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())

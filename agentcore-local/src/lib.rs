@@ -283,6 +283,9 @@ impl LocalRuntimeBuilder {
             let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
                 let _ = tcp.set_nodelay(true);
             });
+            let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(
+                tower::ServiceExt::map_request(app, server::normalize),
+            );
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { serve_token.cancelled().await })
                 .await;

@@ -56,22 +56,43 @@ impl AppState {
 /// The router for both planes.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/runtimes/", put(create_runtime).post(list_runtimes))
+        // Paths arrive with or without a trailing slash (botocore sends `/runtimes/{id}/`,
+        // other clients `/runtimes/{id}`): `normalize` strips it before routing.
         .route("/runtimes", put(create_runtime).post(list_runtimes))
         .route(
-            "/runtimes/{id}/",
+            "/runtimes/{id}",
             get(get_runtime).put(update_runtime).delete(delete_runtime),
         )
-        .route("/runtimes/{id}/versions/", post(list_versions))
+        .route("/runtimes/{id}/versions", post(list_versions))
         .route(
-            "/runtimes/{id}/runtime-endpoints/",
+            "/runtimes/{id}/runtime-endpoints",
             put(create_endpoint).post(list_endpoints),
         )
         .route(
-            "/runtimes/{id}/runtime-endpoints/{name}/",
+            "/runtimes/{id}/runtime-endpoints/{name}",
             get(get_endpoint)
                 .put(update_endpoint)
                 .delete(delete_endpoint),
+        )
+        .route(
+            "/tags/{arn}",
+            get(list_tags).post(tag_resource).delete(untag_resource),
+        )
+        .route(
+            "/resourcepolicy/{arn}",
+            get(get_policy).put(put_policy).delete(delete_policy),
+        )
+        .route(
+            "/capacity-providers/{id}/runtime-versions",
+            post(list_capacity_provider_versions),
+        )
+        .route(
+            "/capacity-providers/{id}/sessions/{sid}",
+            axum::routing::delete(delete_capacity_provider_session),
+        )
+        .route(
+            "/runtimes/{arn}/invocations/.well-known/agent-card.json",
+            get(agent_card),
         )
         .route("/runtimes/{arn}/commands", post(run_command))
         .route(
@@ -153,10 +174,140 @@ fn page(items: Vec<Value>, q: &HashMap<String, String>, key: &str) -> Result<Val
 
 // ---- control plane ------------------------------------------------------------------------
 
-async fn create_runtime(State(s): Shared, body: Bytes) -> ApiResult {
+async fn create_runtime(
+    State(s): Shared,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> ApiResult {
     let input: AgentRuntimeInput = parse_json(&body)?;
-    let out = mutate(&s, move |st| st.create(input)).await?;
+    let region = crate::auth::signed_region(&headers, &uri);
+    let out = mutate(&s, move |st| st.create(input, region)).await?;
     ok(StatusCode::ACCEPTED, out)
+}
+
+/// Strips one trailing slash from control-plane paths before routing, keeping the path
+/// as sent for signature verification (`OriginalUri`).
+pub fn normalize(mut req: axum::extract::Request) -> axum::extract::Request {
+    let uri = req.uri().clone();
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = match uri.query() {
+            Some(q) => format!("{}?{q}", &path[..path.len() - 1]),
+            None => path[..path.len() - 1].to_owned(),
+        };
+        if let Ok(new) = trimmed.parse::<axum::http::Uri>() {
+            req.extensions_mut().insert(axum::extract::OriginalUri(uri));
+            *req.uri_mut() = new;
+        }
+    }
+    req
+}
+
+/// The ARN of a `{arn}` path label (axum has percent-decoded it).
+fn decoded_arn(arn: &str) -> String {
+    arn.to_owned()
+}
+
+async fn tag_resource(State(s): Shared, Path(arn): Path<String>, body: Bytes) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        tags: std::collections::BTreeMap<String, String>,
+    }
+    let b: Body = parse_json(&body)?;
+    let arn = decoded_arn(&arn);
+    mutate(&s, move |st| st.tag(&arn, b.tags)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn untag_resource(
+    State(s): Shared,
+    Path(arn): Path<String>,
+    uri: axum::http::Uri,
+) -> ApiResult {
+    let keys: Vec<String> = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k == "tagKeys")
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let arn = decoded_arn(&arn);
+    mutate(&s, move |st| st.untag(&arn, &keys)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_tags(State(s): Shared, Path(arn): Path<String>) -> ApiResult {
+    let tags = s.store()?.tags(&decoded_arn(&arn))?;
+    ok(StatusCode::OK, json!({ "tags": tags }))
+}
+
+async fn put_policy(State(s): Shared, Path(arn): Path<String>, body: Bytes) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        policy: String,
+    }
+    let b: Body = parse_json(&body)?;
+    if b.policy.is_empty() || b.policy.chars().count() > 20480 {
+        return Err(ApiError::validation(
+            "policy",
+            "policy must be 1 to 20480 characters",
+        ));
+    }
+    let arn = decoded_arn(&arn);
+    let policy = b.policy.clone();
+    mutate(&s, move |st| st.put_policy(&arn, policy)).await?;
+    ok(StatusCode::CREATED, json!({ "policy": b.policy }))
+}
+
+async fn get_policy(State(s): Shared, Path(arn): Path<String>) -> ApiResult {
+    let policy = s.store()?.policy(&decoded_arn(&arn))?;
+    ok(
+        StatusCode::OK,
+        match policy {
+            Some(p) => json!({ "policy": p }),
+            None => json!({}),
+        },
+    )
+}
+
+async fn delete_policy(State(s): Shared, Path(arn): Path<String>) -> ApiResult {
+    let arn = decoded_arn(&arn);
+    mutate(&s, move |st| st.delete_policy(&arn)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The local runtime has no capacity providers: nothing runs on one.
+async fn list_capacity_provider_versions(Path(id): Path<String>) -> ApiResult {
+    Err(ApiError::not_found(format!(
+        "Capacity provider {id} not found"
+    )))
+}
+
+async fn delete_capacity_provider_session(Path((id, _sid)): Path<(String, String)>) -> ApiResult {
+    Err(ApiError::not_found(format!(
+        "Capacity provider {id} not found"
+    )))
+}
+
+async fn agent_card(
+    State(s): Shared,
+    Path(arn): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
+    let sid = session_id(&headers, &q, false)?;
+    let session = s
+        .sessions
+        .get_or_start(&rt, &sid, s.agent_code(&rt))
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let spec = agent::resolve(&s.agents, &rt).cloned();
+    let resp = agent::card(session, spec, &rt.arn, rt.name.as_str()).await?;
+    Ok(with_session_header(resp, &sid))
 }
 
 async fn list_runtimes(State(s): Shared, Query(q): Query<HashMap<String, String>>) -> ApiResult {
@@ -186,7 +337,18 @@ async fn update_runtime(State(s): Shared, Path(id): Path<String>, body: Bytes) -
     ok(StatusCode::ACCEPTED, out)
 }
 
-async fn delete_runtime(State(s): Shared, Path(id): Path<String>) -> ApiResult {
+async fn delete_runtime(
+    State(s): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    if let Some(v) = q.get("version") {
+        let version = v
+            .parse::<u32>()
+            .map_err(|_| ApiError::validation("version", "invalid version"))?;
+        let out = mutate(&s, move |st| st.delete_version(&id, version)).await?;
+        return ok(StatusCode::ACCEPTED, out);
+    }
     let out = mutate(&s, {
         let id = id.clone();
         move |st| st.delete(&id)
@@ -385,7 +547,14 @@ async fn invoke(
         .await
         .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
     let spec = agent::resolve(&s.agents, &rt).cloned();
-    let resp = agent::invoke(session, spec, headers, body).await?;
+    let allowlist: Vec<String> = rt
+        .latest()
+        .input
+        .request_header_configuration
+        .as_ref()
+        .map(|c| c.allowlist().to_vec())
+        .unwrap_or_default();
+    let resp = agent::invoke(session, spec, headers, &allowlist, body).await?;
     Ok(with_session_header(resp, &sid))
 }
 

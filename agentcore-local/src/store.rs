@@ -285,6 +285,12 @@ struct State {
     runtimes: BTreeMap<String, StoredRuntime>,
     /// clientToken → runtime id, for idempotent creates.
     tokens: BTreeMap<String, String>,
+    /// Tags by resource ARN.
+    #[serde(default)]
+    tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// Resource policies by resource ARN.
+    #[serde(default)]
+    policies: BTreeMap<String, String>,
 }
 
 /// The store. Every mutation is written to disk before it is acknowledged.
@@ -382,10 +388,10 @@ impl Store {
 
     /// Runs a mutation so that memory changes only if the state file was written: on any
     /// error (validation, or the write itself) the state is as before.
-    fn transact(
+    fn transact<T>(
         &mut self,
-        f: impl FnOnce(&mut Self) -> Result<Value, ApiError>,
-    ) -> Result<Value, ApiError> {
+        f: impl FnOnce(&mut Self) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let before = self.state.clone();
         let result = f(self);
         if result.is_err() {
@@ -394,9 +400,115 @@ impl Store {
         result
     }
 
-    /// CreateAgentRuntime.
-    pub fn create(&mut self, input: AgentRuntimeInput) -> Result<Value, ApiError> {
-        self.transact(|s| s.create_unsaved(input))
+    /// CreateAgentRuntime, its ARN in `region` (the region the request was signed for) or
+    /// the server's.
+    pub fn create(
+        &mut self,
+        input: AgentRuntimeInput,
+        region: Option<String>,
+    ) -> Result<Value, ApiError> {
+        self.transact(|s| s.create_unsaved(input, region))
+    }
+
+    /// Whether `arn` names a runtime or one of its endpoints.
+    fn resource_exists(&self, arn: &str) -> bool {
+        self.state.runtimes.values().any(|r| {
+            r.arn == arn
+                || arn
+                    .strip_prefix(r.arn.as_str())
+                    .and_then(|rest| rest.strip_prefix("/runtime-endpoint/"))
+                    .is_some_and(|name| r.endpoints.contains_key(name))
+        })
+    }
+
+    fn known(&self, arn: &str) -> Result<(), ApiError> {
+        if self.resource_exists(arn) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!("Resource {arn} not found")))
+        }
+    }
+
+    /// TagResource.
+    pub fn tag(&mut self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ApiError> {
+        self.known(arn)?;
+        self.transact(|s| {
+            let t = s.state.tags.entry(arn.to_owned()).or_default();
+            t.extend(tags);
+            if t.len() > 50 {
+                return Err(ApiError::validation(
+                    "tags",
+                    "a resource has at most 50 tags",
+                ));
+            }
+            s.persist()
+        })
+    }
+
+    /// UntagResource.
+    pub fn untag(&mut self, arn: &str, keys: &[String]) -> Result<(), ApiError> {
+        self.known(arn)?;
+        self.transact(|s| {
+            if let Some(t) = s.state.tags.get_mut(arn) {
+                t.retain(|k, _| !keys.contains(k));
+            }
+            s.persist()
+        })
+    }
+
+    /// ListTagsForResource.
+    pub fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ApiError> {
+        self.known(arn)?;
+        Ok(self.state.tags.get(arn).cloned().unwrap_or_default())
+    }
+
+    /// PutResourcePolicy.
+    pub fn put_policy(&mut self, arn: &str, policy: String) -> Result<(), ApiError> {
+        self.known(arn)?;
+        self.transact(|s| {
+            s.state.policies.insert(arn.to_owned(), policy);
+            s.persist()
+        })
+    }
+
+    /// GetResourcePolicy.
+    pub fn policy(&self, arn: &str) -> Result<Option<String>, ApiError> {
+        self.known(arn)?;
+        Ok(self.state.policies.get(arn).cloned())
+    }
+
+    /// DeleteResourcePolicy.
+    pub fn delete_policy(&mut self, arn: &str) -> Result<(), ApiError> {
+        self.known(arn)?;
+        self.transact(|s| {
+            if s.state.policies.remove(arn).is_none() {
+                return Err(ApiError::not_found(format!("Resource {arn} has no policy")));
+            }
+            s.persist()
+        })
+    }
+
+    /// DeleteAgentRuntime of one version: the version goes, the runtime stays. The latest
+    /// version and versions an endpoint serves cannot be deleted.
+    pub fn delete_version(&mut self, id: &str, version: u32) -> Result<Value, ApiError> {
+        self.transact(|s| {
+            let rt = s.runtime_mut(id)?;
+            let latest = rt.latest().version;
+            if !rt.versions.iter().any(|v| v.version == version) {
+                return Err(ApiError::not_found(format!(
+                    "Version {version} of {id} not found"
+                )));
+            }
+            if version == latest || rt.endpoints.values().any(|e| e.live_version == version) {
+                return Err(ApiError::conflict(format!(
+                    "Version {version} of {id} is in use (latest or served by an endpoint)"
+                )));
+            }
+            rt.versions.retain(|v| v.version != version);
+            let body = json!({"status": "DELETING", "agentRuntimeId": id, "agentRuntimeVersion": version.to_string()});
+            s.persist()?;
+            Ok(body)
+        })
     }
 
     /// UpdateAgentRuntime.
@@ -433,7 +545,11 @@ impl Store {
         self.transact(|s| s.delete_endpoint_unsaved(id, name))
     }
 
-    fn create_unsaved(&mut self, input: AgentRuntimeInput) -> Result<Value, ApiError> {
+    fn create_unsaved(
+        &mut self,
+        input: AgentRuntimeInput,
+        region: Option<String>,
+    ) -> Result<Value, ApiError> {
         validate(&input, true)?;
         if let Some(token) = &input.client_token
             && let Some(id) = self.state.tokens.get(token)
@@ -450,8 +566,11 @@ impl Store {
         let id = format!("{name}-{}", random_suffix());
         let arn = format!(
             "arn:aws:bedrock-agentcore:{}:{ACCOUNT}:runtime/{id}",
-            self.region
+            region.as_deref().unwrap_or(&self.region)
         );
+        if let Some(tags) = &input.tags {
+            self.state.tags.insert(arn.clone(), tags.clone());
+        }
         let t = now();
         let mut endpoints = BTreeMap::new();
         endpoints.insert(
@@ -522,6 +641,11 @@ impl Store {
             .remove(id)
             .ok_or_else(|| ApiError::not_found(format!("Agent runtime {id} not found")))?;
         self.state.tokens.retain(|_, v| v != id);
+        let prefix = rt.arn.clone();
+        self.state.tags.retain(|arn, _| !arn.starts_with(&prefix));
+        self.state
+            .policies
+            .retain(|arn, _| !arn.starts_with(&prefix));
         self.persist()?;
         Ok(
             json!({"status": "DELETING", "agentRuntimeId": rt.id, "agentRuntimeVersion": rt.latest().version.to_string()}),

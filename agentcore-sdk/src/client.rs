@@ -4,11 +4,15 @@ use std::fmt;
 
 use crate::config::Config;
 use crate::control::{
-    AgentRuntimeEndpointsPage, AgentRuntimesPage, CreateAgentRuntime, CreateAgentRuntimeEndpoint,
-    DeleteAgentRuntime, DeleteAgentRuntimeEndpoint, GetAgentRuntime, GetAgentRuntimeEndpoint,
-    ListRequest, UpdateAgentRuntime, UpdateAgentRuntimeEndpoint, WaitUntilReady,
+    AgentRuntimeEndpointsPage, AgentRuntimesPage, CapacityProviderVersionsPage, CreateAgentRuntime,
+    CreateAgentRuntimeEndpoint, DeleteAgentRuntime, DeleteAgentRuntimeEndpoint, GetAgentRuntime,
+    GetAgentRuntimeEndpoint, ListRequest, ListTagsForResource, ResourcePolicyRequest, TagResource,
+    UntagResource, UpdateAgentRuntime, UpdateAgentRuntimeEndpoint, WaitUntilReady, resource_policy,
 };
-use crate::data::{CommandRequest, Common, InvokeRequest, StopSessionRequest};
+use crate::data::{
+    CommandRequest, Common, DeleteCapacityProviderSessionRequest, GetAgentCardRequest,
+    InvokeRequest, StopSessionRequest,
+};
 use crate::error::Error;
 use crate::session::Session;
 use crate::transport::Transport;
@@ -121,6 +125,83 @@ impl Client {
         session_id: impl AsRef<str>,
     ) -> StopSessionRequest {
         StopSessionRequest::new(self.clone(), Common::new(arn)).session_id(session_id)
+    }
+
+    /// GetAgentCard: the agent card an A2A agent on `arn` publishes.
+    pub fn get_agent_card(&self, arn: impl IntoRuntimeArn) -> GetAgentCardRequest {
+        GetAgentCardRequest::new(self.clone(), Common::new(arn))
+    }
+
+    /// DeleteCapacityProviderSession: ends `session_id` on the capacity provider
+    /// `capacity_provider_id`.
+    pub fn delete_capacity_provider_session(
+        &self,
+        capacity_provider_id: impl AsRef<str>,
+        session_id: impl AsRef<str>,
+    ) -> DeleteCapacityProviderSessionRequest {
+        DeleteCapacityProviderSessionRequest::new(
+            self.clone(),
+            capacity_provider_id.as_ref().to_owned(),
+            session_id.as_ref().to_owned(),
+        )
+    }
+
+    /// TagResource: adds tags to a runtime or endpoint (by ARN).
+    pub fn tag_resource(&self, resource_arn: impl AsRef<str>) -> TagResource {
+        TagResource::new(self.clone(), resource_arn.as_ref().to_owned())
+    }
+
+    /// UntagResource: removes tags from a runtime or endpoint (by ARN).
+    pub fn untag_resource(&self, resource_arn: impl AsRef<str>) -> UntagResource {
+        UntagResource::new(self.clone(), resource_arn.as_ref().to_owned())
+    }
+
+    /// ListTagsForResource: the tags of a runtime or endpoint (by ARN).
+    pub fn list_tags_for_resource(&self, resource_arn: impl AsRef<str>) -> ListTagsForResource {
+        ListTagsForResource::new(self.clone(), resource_arn.as_ref().to_owned())
+    }
+
+    /// PutResourcePolicy: attaches `policy` (an IAM policy document) to a runtime or
+    /// endpoint.
+    pub fn put_resource_policy(
+        &self,
+        resource_arn: impl AsRef<str>,
+        policy: impl Into<String>,
+    ) -> ResourcePolicyRequest<resource_policy::Put> {
+        ResourcePolicyRequest::new(
+            self.clone(),
+            resource_arn.as_ref().to_owned(),
+            Some(policy.into()),
+        )
+    }
+
+    /// GetResourcePolicy: the policy of a runtime or endpoint, if it has one.
+    pub fn get_resource_policy(
+        &self,
+        resource_arn: impl AsRef<str>,
+    ) -> ResourcePolicyRequest<resource_policy::Get> {
+        ResourcePolicyRequest::new(self.clone(), resource_arn.as_ref().to_owned(), None)
+    }
+
+    /// DeleteResourcePolicy: removes the policy of a runtime or endpoint.
+    pub fn delete_resource_policy(
+        &self,
+        resource_arn: impl AsRef<str>,
+    ) -> ResourcePolicyRequest<resource_policy::Delete> {
+        ResourcePolicyRequest::new(self.clone(), resource_arn.as_ref().to_owned(), None)
+    }
+
+    /// ListAgentRuntimeVersionsByCapacityProvider: runtime versions running on a capacity
+    /// provider.
+    pub fn list_agent_runtime_versions_by_capacity_provider(
+        &self,
+        capacity_provider_id: impl AsRef<str>,
+    ) -> ListRequest<CapacityProviderVersionsPage> {
+        ListRequest::new(
+            self.clone(),
+            "ListAgentRuntimeVersionsByCapacityProvider",
+            crate::control::capacity_provider_versions_path(capacity_provider_id.as_ref()),
+        )
     }
 
     /// An interactive shell in a session of `arn`; finish with `.connect().await`.

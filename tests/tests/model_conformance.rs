@@ -24,8 +24,9 @@ use agentcore_sdk::Client;
 use agentcore_sdk::control::{
     AgentRuntime, AgentRuntimeChange, AgentRuntimeEndpoint, AgentRuntimeEndpointChange,
     AgentRuntimeEndpointInput, AgentRuntimeEndpointsPage, AgentRuntimeInput, AgentRuntimesPage,
-    DeletedAgentRuntime, DeletedAgentRuntimeEndpoint,
+    CapacityProviderVersionsPage, DeletedAgentRuntime, DeletedAgentRuntimeEndpoint,
 };
+use agentcore_sdk::data::DeletedCapacityProviderSession;
 use serde_json::Value;
 
 const CONTROL: &str = "bedrock-agentcore-control";
@@ -105,7 +106,36 @@ fn roots() -> Vec<(&'static str, &'static str, Checker)> {
             "ListAgentRuntimeEndpointsResponse",
             check::<AgentRuntimeEndpointsPage>,
         ),
+        (
+            CONTROL,
+            "ListAgentRuntimeVersionsByCapacityProviderOutput",
+            check::<CapacityProviderVersionsPage>,
+        ),
+        (CONTROL, "ListTagsForResourceResponse", check::<Tags>),
+        (CONTROL, "TagResourceRequest", check::<Tags>),
+        (CONTROL, "GetResourcePolicyResponse", check::<Policy>),
+        (CONTROL, "PutResourcePolicyRequest", check::<Policy>),
+        (CONTROL, "PutResourcePolicyResponse", check::<Policy>),
+        (
+            DATA,
+            "DeleteCapacityProviderSessionResponse",
+            check::<DeletedCapacityProviderSession>,
+        ),
     ]
+}
+
+/// Bodies the SDK takes and returns as plain values (a tag map, a policy string), with the
+/// members the SDK reads and writes.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tags {
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Policy {
+    policy: String,
 }
 
 /// The operations of the runtime area.
@@ -384,6 +414,93 @@ fn calls() -> BTreeMap<&'static str, Call> {
         Box::new(|c| {
             Box::pin(async move {
                 let _ = c.stop_session(ARN, SID).qualifier("prod").send().await;
+            })
+        }),
+    );
+    const CP: &str = "pool_1-abcdefghij";
+    m.insert(
+        "ListAgentRuntimeVersionsByCapacityProvider",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .list_agent_runtime_versions_by_capacity_provider(CP)
+                    .max_results(5)
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "TagResource",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.tag_resource(ARN).tag("team", "agents").send().await;
+            })
+        }),
+    );
+    m.insert(
+        "UntagResource",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .untag_resource(ARN)
+                    .tag_key("team")
+                    .tag_key("x")
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "ListTagsForResource",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.list_tags_for_resource(ARN).send().await;
+            })
+        }),
+    );
+    m.insert(
+        "PutResourcePolicy",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.put_resource_policy(ARN, "{}").send().await;
+            })
+        }),
+    );
+    m.insert(
+        "GetResourcePolicy",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.get_resource_policy(ARN).send().await;
+            })
+        }),
+    );
+    m.insert(
+        "DeleteResourcePolicy",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.delete_resource_policy(ARN).send().await;
+            })
+        }),
+    );
+    m.insert(
+        "GetAgentCard",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c
+                    .get_agent_card(ARN)
+                    .session_id(SID)
+                    .qualifier("prod")
+                    .send()
+                    .await;
+            })
+        }),
+    );
+    m.insert(
+        "DeleteCapacityProviderSession",
+        Box::new(|c| {
+            Box::pin(async move {
+                let _ = c.delete_capacity_provider_session(CP, "s-1").send().await;
             })
         }),
     );

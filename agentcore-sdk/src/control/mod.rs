@@ -30,6 +30,7 @@
 //! ```
 
 mod model;
+mod resources;
 mod settings;
 mod waiter;
 
@@ -40,6 +41,7 @@ use http::Method;
 use tracing::Instrument;
 
 pub use model::*;
+pub use resources::*;
 pub use waiter::WaitUntilReady;
 
 use crate::client::Client;

@@ -153,6 +153,38 @@ impl InvokeResponse {
     pub fn headers(&self) -> &http::HeaderMap {
         &self.headers
     }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// `X-Amzn-Bedrock-AgentCore-Runtime-Session-Endpoint-Url`: where the session's own
+    /// endpoint (and its allowed ports) can be reached.
+    pub fn session_endpoint_url(&self) -> Option<&str> {
+        self.header("x-amzn-bedrock-agentcore-runtime-session-endpoint-url")
+    }
+    /// `Mcp-Session-Id` the MCP server assigned.
+    pub fn mcp_session_id(&self) -> Option<&str> {
+        self.header("mcp-session-id")
+    }
+    /// `Mcp-Protocol-Version` the MCP server speaks.
+    pub fn mcp_protocol_version(&self) -> Option<&str> {
+        self.header("mcp-protocol-version")
+    }
+    /// `X-Amzn-Trace-Id`.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.header("x-amzn-trace-id")
+    }
+    /// W3C `traceparent`.
+    pub fn traceparent(&self) -> Option<&str> {
+        self.header("traceparent")
+    }
+    /// W3C `tracestate`.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.header("tracestate")
+    }
+    /// W3C `baggage`.
+    pub fn baggage(&self) -> Option<&str> {
+        self.header("baggage")
+    }
     /// The body as a byte stream.
     pub fn into_stream(self) -> ByteStream {
         self.body

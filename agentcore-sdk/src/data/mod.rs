@@ -91,6 +91,16 @@ impl Common {
         suffix: &str,
         session_id: Option<&SessionId>,
     ) -> Result<(Request, RuntimeArn), Error> {
+        self.request_with(Method::POST, operation, suffix, session_id)
+    }
+
+    fn request_with(
+        &self,
+        method: Method,
+        operation: &'static str,
+        suffix: &str,
+        session_id: Option<&SessionId>,
+    ) -> Result<(Request, RuntimeArn), Error> {
         let arn = self.arn()?;
         if let Some(q) = &self.qualifier {
             q.parse::<EndpointName>().map_err(|_| {
@@ -107,7 +117,7 @@ impl Common {
         check_len("tracestate", &self.tracestate, 512)?;
         check_len("baggage", &self.baggage, 8192)?;
         let path = format!("/runtimes/{}/{suffix}", arn.path_segment());
-        let req = Request::new(operation, Plane::Data, Method::POST, path)
+        let req = Request::new(operation, Plane::Data, method, path)
             .query("qualifier", self.qualifier.clone())
             .query("accountId", self.account_id.clone())
             .header(SESSION_ID_HEADER, session_id.map(SessionId::as_str))?
@@ -306,6 +316,8 @@ pub struct InvokeRequest {
     user_id: Option<String>,
     mcp_session_id: Option<String>,
     mcp_protocol_version: Option<String>,
+    mcp_method: Option<String>,
+    mcp_name: Option<String>,
     deferred: Option<String>,
 }
 
@@ -320,6 +332,8 @@ impl InvokeRequest {
             user_id: None,
             mcp_session_id: None,
             mcp_protocol_version: None,
+            mcp_method: None,
+            mcp_name: None,
             deferred: None,
         }
     }
@@ -374,6 +388,18 @@ impl InvokeRequest {
         self
     }
 
+    /// `Mcp-Method` (e.g. `tools/call`), for MCP servers.
+    pub fn mcp_method(mut self, v: impl Into<String>) -> Self {
+        self.mcp_method = Some(v.into());
+        self
+    }
+
+    /// `Mcp-Name` (e.g. the tool's name), for MCP servers.
+    pub fn mcp_name(mut self, v: impl Into<String>) -> Self {
+        self.mcp_name = Some(v.into());
+        self
+    }
+
     /// Sends the payload and returns once the agent's response headers arrived.
     pub async fn send(self) -> Result<InvokeResponse, Error> {
         if let Some(rule) = self.deferred {
@@ -402,6 +428,8 @@ impl InvokeRequest {
             .header(USER_ID_HEADER, self.user_id.as_deref())?
             .header("mcp-session-id", self.mcp_session_id.as_deref())?
             .header("mcp-protocol-version", self.mcp_protocol_version.as_deref())?
+            .header("mcp-method", self.mcp_method.as_deref())?
+            .header("mcp-name", self.mcp_name.as_deref())?
             .streaming();
         let span = tracing::info_span!(
             "agentcore.invoke",
@@ -487,5 +515,125 @@ impl StopSessionRequest {
         Ok(StopSessionOutput {
             session_id: echoed_session(&headers).or(session),
         })
+    }
+}
+
+/// GetAgentCard: the agent card of an A2A agent. See [`Client::get_agent_card`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct GetAgentCardRequest {
+    client: Client,
+    common: Common,
+}
+
+/// What GetAgentCard returns.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AgentCard {
+    /// The card, as the agent published it (a JSON document).
+    pub card: serde_json::Value,
+    /// The session id the service echoed.
+    pub session_id: Option<SessionId>,
+}
+
+impl GetAgentCardRequest {
+    pub(crate) fn new(client: Client, common: Common) -> Self {
+        Self { client, common }
+    }
+
+    common_setters!();
+
+    /// Sends the request.
+    pub async fn send(self) -> Result<AgentCard, Error> {
+        let session = self.common.session_id(false)?;
+        let (req, arn) = self.common.request_with(
+            Method::GET,
+            "GetAgentCard",
+            "invocations/.well-known/agent-card.json",
+            session.as_ref(),
+        )?;
+        let span = tracing::info_span!("agentcore.get_agent_card", runtime = %arn, request_id = tracing::field::Empty);
+        let (headers, body) = self
+            .client
+            .transport()
+            .send_unary(&req)
+            .instrument(span)
+            .await?;
+        let card = serde_json::from_slice(&body)
+            .map_err(|e| Error::malformed_with("GetAgentCard response is not JSON", e))?;
+        Ok(AgentCard {
+            card,
+            session_id: echoed_session(&headers).or(session),
+        })
+    }
+}
+
+/// DeleteCapacityProviderSession. See [`Client::delete_capacity_provider_session`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct DeleteCapacityProviderSessionRequest {
+    client: Client,
+    capacity_provider_id: String,
+    session_id: String,
+}
+
+/// What DeleteCapacityProviderSession returns.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DeletedCapacityProviderSession {
+    /// The capacity provider's ARN.
+    pub capacity_provider_arn: String,
+    /// The session.
+    pub session_id: String,
+    /// Its status (`Deleting`, `Deleted`, …).
+    pub status: String,
+    /// Members this SDK does not know, kept as received.
+    #[serde(flatten)]
+    pub unknown_members: crate::control::UnknownMembers,
+}
+
+impl DeleteCapacityProviderSessionRequest {
+    pub(crate) fn new(client: Client, capacity_provider_id: String, session_id: String) -> Self {
+        Self {
+            client,
+            capacity_provider_id,
+            session_id,
+        }
+    }
+
+    /// Validates and sends the request.
+    pub async fn send(self) -> Result<DeletedCapacityProviderSession, Error> {
+        crate::control::check_capacity_provider_id(&self.capacity_provider_id)?;
+        let sid = &self.session_id;
+        let mut chars = sid.chars();
+        let ok = (1..=100).contains(&sid.len())
+            && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(Error::invalid(
+                "sessionId",
+                format!(
+                    "must be 1 to 100 letters, digits, - or _, starting with a letter or digit, got {sid:?}"
+                ),
+            ));
+        }
+        let path = format!(
+            "/capacity-providers/{}/sessions/{}",
+            crate::types::encode_segment(&self.capacity_provider_id),
+            crate::types::encode_segment(sid)
+        );
+        let req = Request::new(
+            "DeleteCapacityProviderSession",
+            Plane::Data,
+            Method::DELETE,
+            path,
+        );
+        let span = tracing::info_span!("agentcore.delete_capacity_provider_session", capacity_provider = %self.capacity_provider_id, request_id = tracing::field::Empty);
+        self.client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await
     }
 }

@@ -1,0 +1,462 @@
+//! Tags and resource policies of runtimes and endpoints, and the runtime versions running on
+//! a capacity provider.
+//!
+//! ```no_run
+//! # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+//! let arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-abcdefghij";
+//! client.tag_resource(arn).tag("team", "agents").send().await?;
+//! let tags = client.list_tags_for_resource(arn).send().await?;
+//! assert_eq!(tags.get("team").map(String::as_str), Some("agents"));
+//! client.untag_resource(arn).tag_key("team").send().await?;
+//!
+//! let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+//! client.put_resource_policy(arn, policy).send().await?;
+//! assert_eq!(client.get_resource_policy(arn).send().await?.as_deref(), Some(policy));
+//! client.delete_resource_policy(arn).send().await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use super::{AgentRuntimeStatus, Page, settings::UnknownMembers};
+use crate::client::Client;
+use crate::config::Plane;
+use crate::error::Error;
+use crate::transport::Request;
+use crate::types::{RuntimeArn, encode_segment};
+
+/// The longest resource ARN the service accepts.
+const MAX_ARN: usize = 1011;
+/// The most tags a resource has.
+pub const MAX_TAGS: usize = 50;
+/// The longest resource policy.
+pub const MAX_POLICY_CHARS: usize = 20480;
+
+fn tag_chars_ok(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || "._:/=+@-".contains(c))
+}
+
+/// Checks a resource ARN of this service: `arn:<partition>:bedrock-agentcore:<region>:
+/// <account>:<type>/<id>[/<type>/<id>…]`.
+fn check_resource_arn(arn: &str, taggable: bool) -> Result<(), Error> {
+    let bad = |why: &str| Err(Error::invalid("resourceArn", format!("{why}, got {arn:?}")));
+    let n = arn.chars().count();
+    if !(20..=MAX_ARN).contains(&n) {
+        return bad("must be 20 to 1011 characters");
+    }
+    if !taggable {
+        return Ok(());
+    }
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_, _partition, service, region, account, resource] = parts.as_slice() else {
+        return bad("must be an ARN");
+    };
+    if *arn_ != "arn" || *service != "bedrock-agentcore" {
+        return bad("must be a bedrock-agentcore ARN");
+    }
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return bad("must name a region");
+    }
+    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+        return bad("must hold a 12-digit account id");
+    }
+    let segs: Vec<&str> = resource.split('/').collect();
+    let pairs_ok = segs.len() >= 2
+        && segs.len() % 2 == 0
+        && segs.chunks(2).all(|p| {
+            !p[0].is_empty()
+                && p[0].chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                && !p[1].is_empty()
+        });
+    if !pairs_ok {
+        return bad("must end in <type>/<id>");
+    }
+    Ok(())
+}
+
+fn resource_path(prefix: &str, arn: &str) -> String {
+    format!("/{prefix}/{}", encode_segment(arn))
+}
+
+/// TagResource. See [`Client::tag_resource`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct TagResource {
+    client: Client,
+    arn: String,
+    tags: BTreeMap<String, String>,
+}
+
+impl TagResource {
+    pub(crate) fn new(client: Client, arn: String) -> Self {
+        Self {
+            client,
+            arn,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    /// Adds (or replaces) a tag: key 1..=128 and value 0..=256 characters of letters,
+    /// digits, spaces and `._:/=+@-`.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds (or replaces) several tags.
+    pub fn tags<K: Into<String>, V: Into<String>>(
+        mut self,
+        tags: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.tags
+            .extend(tags.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Validates and sends the request.
+    pub async fn send(self) -> Result<(), Error> {
+        check_resource_arn(&self.arn, true)?;
+        check_tags(&self.tags)?;
+        let req = Request::new(
+            "TagResource",
+            Plane::Control,
+            Method::POST,
+            resource_path("tags", &self.arn),
+        )
+        .json_body(&serde_json::json!({ "tags": self.tags }))?;
+        let span = tracing::info_span!("agentcore.tag_resource", resource = %self.arn, request_id = tracing::field::Empty);
+        self.client
+            .transport()
+            .send_unary(&req)
+            .instrument(span)
+            .await
+            .map(drop)
+    }
+}
+
+pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::invalid(
+            "tags",
+            format!("at most {MAX_TAGS} tags, got {}", tags.len()),
+        ));
+    }
+    for (k, v) in tags {
+        let kn = k.chars().count();
+        if !(1..=128).contains(&kn) || !tag_chars_ok(k) {
+            return Err(Error::invalid(
+                "tags",
+                format!("key {k:?} must be 1 to 128 letters, digits, spaces or ._:/=+@-"),
+            ));
+        }
+        if v.chars().count() > 256 || !tag_chars_ok(v) {
+            return Err(Error::invalid(
+                "tags",
+                format!("value of {k:?} must be at most 256 letters, digits, spaces or ._:/=+@-"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// UntagResource. See [`Client::untag_resource`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct UntagResource {
+    client: Client,
+    arn: String,
+    keys: Vec<String>,
+}
+
+impl UntagResource {
+    pub(crate) fn new(client: Client, arn: String) -> Self {
+        Self {
+            client,
+            arn,
+            keys: Vec::new(),
+        }
+    }
+
+    /// Removes the tag `key`.
+    pub fn tag_key(mut self, key: impl Into<String>) -> Self {
+        self.keys.push(key.into());
+        self
+    }
+
+    /// Validates and sends the request.
+    pub async fn send(self) -> Result<(), Error> {
+        check_resource_arn(&self.arn, true)?;
+        if self.keys.len() > 200 {
+            return Err(Error::invalid("tagKeys", "at most 200 keys"));
+        }
+        if let Some(k) = self
+            .keys
+            .iter()
+            .find(|k| !(1..=128).contains(&k.chars().count()) || !tag_chars_ok(k))
+        {
+            return Err(Error::invalid(
+                "tagKeys",
+                format!("key {k:?} must be 1 to 128 letters, digits, spaces or ._:/=+@-"),
+            ));
+        }
+        let mut req = Request::new(
+            "UntagResource",
+            Plane::Control,
+            Method::DELETE,
+            resource_path("tags", &self.arn),
+        );
+        for k in self.keys {
+            req = req.query("tagKeys", Some(k));
+        }
+        let span = tracing::info_span!("agentcore.untag_resource", resource = %self.arn, request_id = tracing::field::Empty);
+        self.client
+            .transport()
+            .send_unary(&req)
+            .instrument(span)
+            .await
+            .map(drop)
+    }
+}
+
+/// ListTagsForResource. See [`Client::list_tags_for_resource`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct ListTagsForResource {
+    client: Client,
+    arn: String,
+}
+
+#[derive(Deserialize)]
+struct TagsOutput {
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl ListTagsForResource {
+    pub(crate) fn new(client: Client, arn: String) -> Self {
+        Self { client, arn }
+    }
+
+    /// Sends the request; the resource's tags.
+    pub async fn send(self) -> Result<BTreeMap<String, String>, Error> {
+        check_resource_arn(&self.arn, true)?;
+        let req = Request::new(
+            "ListTagsForResource",
+            Plane::Control,
+            Method::GET,
+            resource_path("tags", &self.arn),
+        );
+        let span = tracing::info_span!("agentcore.list_tags_for_resource", resource = %self.arn, request_id = tracing::field::Empty);
+        let out: TagsOutput = self
+            .client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await?;
+        Ok(out.tags)
+    }
+}
+
+#[derive(Deserialize)]
+struct PolicyOutput {
+    #[serde(default)]
+    policy: Option<String>,
+}
+
+/// PutResourcePolicy, GetResourcePolicy and DeleteResourcePolicy. See
+/// [`Client::put_resource_policy`].
+#[derive(Debug, Clone)]
+#[must_use = "call .send().await"]
+pub struct ResourcePolicyRequest<T> {
+    client: Client,
+    arn: String,
+    policy: Option<String>,
+    _out: std::marker::PhantomData<fn() -> T>,
+}
+
+/// The three resource-policy operations, as the type parameter of
+/// [`ResourcePolicyRequest`].
+pub mod resource_policy {
+    /// PutResourcePolicy: `send` returns the policy as stored.
+    #[derive(Debug)]
+    pub enum Put {}
+    /// GetResourcePolicy: `send` returns the policy, if any.
+    #[derive(Debug)]
+    pub enum Get {}
+    /// DeleteResourcePolicy.
+    #[derive(Debug)]
+    pub enum Delete {}
+}
+use resource_policy::{Delete, Get, Put};
+
+impl<T> ResourcePolicyRequest<T> {
+    pub(crate) fn new(client: Client, arn: String, policy: Option<String>) -> Self {
+        Self {
+            client,
+            arn,
+            policy,
+            _out: std::marker::PhantomData,
+        }
+    }
+
+    async fn call(self, op: &'static str, method: Method) -> Result<Option<String>, Error> {
+        check_resource_arn(&self.arn, false)?;
+        let mut req = Request::new(
+            op,
+            Plane::Control,
+            method,
+            resource_path("resourcepolicy", &self.arn),
+        );
+        if let Some(p) = &self.policy {
+            let n = p.chars().count();
+            if !(1..=MAX_POLICY_CHARS).contains(&n) {
+                return Err(Error::invalid(
+                    "policy",
+                    format!("must be 1 to {MAX_POLICY_CHARS} characters, got {n}"),
+                ));
+            }
+            req = req.json_body(&serde_json::json!({ "policy": p }))?;
+        }
+        let span = tracing::info_span!("agentcore.resource_policy", operation = op, resource = %self.arn, request_id = tracing::field::Empty);
+        let out: PolicyOutput = self
+            .client
+            .transport()
+            .send_json(&req)
+            .instrument(span)
+            .await?;
+        Ok(out.policy)
+    }
+}
+
+impl ResourcePolicyRequest<Put> {
+    /// Validates and sends the request; the policy as the service stored it.
+    pub async fn send(self) -> Result<String, Error> {
+        let sent = self.policy.clone().unwrap_or_default();
+        Ok(self
+            .call("PutResourcePolicy", Method::PUT)
+            .await?
+            .unwrap_or(sent))
+    }
+}
+
+impl ResourcePolicyRequest<Get> {
+    /// Sends the request; the policy, `None` when the resource has none.
+    pub async fn send(self) -> Result<Option<String>, Error> {
+        self.call("GetResourcePolicy", Method::GET).await
+    }
+}
+
+impl ResourcePolicyRequest<Delete> {
+    /// Sends the request.
+    pub async fn send(self) -> Result<(), Error> {
+        self.call("DeleteResourcePolicy", Method::DELETE)
+            .await
+            .map(drop)
+    }
+}
+
+/// One runtime version running on a capacity provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AgentRuntimeVersionSummary {
+    /// The runtime ARN.
+    pub agent_runtime_arn: RuntimeArn,
+    /// The version.
+    pub agent_runtime_version: String,
+    /// Its status.
+    pub status: AgentRuntimeStatus,
+    /// Members this SDK does not know, kept as received.
+    #[serde(flatten)]
+    pub unknown_members: UnknownMembers,
+}
+
+/// A page of ListAgentRuntimeVersionsByCapacityProvider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CapacityProviderVersionsPage {
+    /// The versions.
+    #[serde(default)]
+    pub agent_runtimes: Vec<AgentRuntimeVersionSummary>,
+    /// The next page's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+impl Page for CapacityProviderVersionsPage {
+    type Item = AgentRuntimeVersionSummary;
+    fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
+    }
+    fn into_items(self) -> Vec<Self::Item> {
+        self.agent_runtimes
+    }
+}
+
+/// `capacityProviderId`: `[a-zA-Z][a-zA-Z0-9_]{0,47}-[a-zA-Z0-9]{10}`.
+pub(crate) fn check_capacity_provider_id(id: &str) -> Result<(), Error> {
+    let ok = id.rsplit_once('-').is_some_and(|(name, suffix)| {
+        let mut c = name.chars();
+        c.next().is_some_and(|f| f.is_ascii_alphabetic())
+            && name.len() <= 48
+            && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && suffix.len() == 10
+            && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "capacityProviderId",
+            format!("must be <name>-<10 letters or digits>, got {id:?}"),
+        ))
+    }
+}
+
+pub(crate) fn capacity_provider_versions_path(id: &str) -> Result<String, Error> {
+    check_capacity_provider_id(id)?;
+    Ok(format!(
+        "/capacity-providers/{}/runtime-versions",
+        encode_segment(id)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_arns_and_ids() {
+        check_resource_arn(
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-abcdefghij",
+            true,
+        )
+        .unwrap();
+        check_resource_arn(
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-abcdefghij/runtime-endpoint/prod",
+            true,
+        )
+        .unwrap();
+        for bad in [
+            "arn:aws:s3:us-east-1:123456789012:bucket/x",
+            "arn:aws:bedrock-agentcore:us-east-1:1234:runtime/x",
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime",
+            "short",
+        ] {
+            assert!(check_resource_arn(bad, true).is_err(), "{bad}");
+        }
+        check_capacity_provider_id("pool_1-abcdefghij").unwrap();
+        assert!(check_capacity_provider_id("1pool-abcdefghij").is_err());
+        assert!(check_capacity_provider_id("pool-abc").is_err());
+    }
+}
