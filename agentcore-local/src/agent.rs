@@ -352,3 +352,132 @@ fn echo(session: &SessionState, headers: &HeaderMap, payload: Bytes) -> Response
         axum::Json(body).into_response()
     }
 }
+
+/// The agent's own WebSocket (`/runtimes/{arn}/ws`): the built-in echo agent answers each
+/// message with itself; a hosted agent is reached on `/ws` of its port, messages proxied both
+/// ways. When the agent fails the client gets close code 1011.
+pub async fn websocket(
+    session: Arc<SessionState>,
+    spec: Option<AgentSpec>,
+    mut client: axum::extract::ws::WebSocket,
+) {
+    use axum::extract::ws::{CloseFrame, Message as AxMessage};
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as TMessage;
+
+    let _busy = session.busy();
+    let Some(spec) = spec else {
+        while let Some(Ok(msg)) = client.next().await {
+            let reply = match msg {
+                AxMessage::Text(t) => AxMessage::Text(t),
+                AxMessage::Binary(b) => AxMessage::Binary(b),
+                AxMessage::Close(_) => break,
+                _ => continue,
+            };
+            if client.send(reply).await.is_err() {
+                break;
+            }
+        }
+        return;
+    };
+    let fail = |reason: String| {
+        AxMessage::Close(Some(CloseFrame {
+            code: 1011,
+            reason: reason.chars().take(120).collect::<String>().into(),
+        }))
+    };
+    let port = {
+        let mut slot = session.agent.lock().await;
+        if !slot.as_mut().is_some_and(AgentProcess::alive) {
+            match start(&session, &spec).await {
+                Ok(a) => *slot = Some(a),
+                Err(e) => {
+                    let _ = client
+                        .send(fail(format!("agent did not start: {}", e.message)))
+                        .await;
+                    return;
+                }
+            }
+        }
+        slot.as_ref().map(|a| a.port).unwrap_or_default()
+    };
+    let agent = async {
+        let stream = session.sandbox.connect(port).await?;
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let mut req =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.as_str(),
+            )
+            .map_err(std::io::Error::other)?;
+        if let Ok(v) = axum::http::HeaderValue::from_str(&session.key.session_id) {
+            req.headers_mut()
+                .insert(agentcore_sdk::data::SESSION_ID_HEADER, v);
+        }
+        let (ws, _) = tokio_tungstenite::client_async(req, stream)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok::<_, std::io::Error>(ws)
+    }
+    .await;
+    let agent = match agent {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = client
+                .send(fail(format!("agent WebSocket failed: {e}")))
+                .await;
+            return;
+        }
+    };
+    let (mut to_agent, mut from_agent) = agent.split();
+    let (mut to_client, mut from_client) = client.split();
+    let up = async {
+        while let Some(Ok(msg)) = from_client.next().await {
+            let m = match msg {
+                AxMessage::Text(t) => TMessage::Text(t.as_str().into()),
+                AxMessage::Binary(b) => TMessage::Binary(b),
+                AxMessage::Close(_) => break,
+                _ => continue,
+            };
+            if to_agent.send(m).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_agent.close().await;
+    };
+    let down = async {
+        loop {
+            match from_agent.next().await {
+                Some(Ok(TMessage::Text(t))) => {
+                    if to_client
+                        .send(AxMessage::Text(t.as_str().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Some(Ok(TMessage::Binary(b))) => {
+                    if to_client.send(AxMessage::Binary(b)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(TMessage::Close(_))) | None => {
+                    let _ = to_client.send(AxMessage::Close(None)).await;
+                    return;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    let _ = to_client
+                        .send(fail(format!("agent WebSocket failed: {e}")))
+                        .await;
+                    return;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = up => {}
+        () = down => {}
+        () = session.stopped.cancelled() => {}
+    }
+}

@@ -103,6 +103,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/runtimes/{arn}/stopruntimesession", post(stop_session))
         .route("/runtimes/{arn}/ws/shells", get(crate::shell::upgrade))
+        .route("/runtimes/{arn}/ws", get(agent_websocket))
         .fallback(|| async {
             ApiError::new(
                 ServiceErrorKind::Other("UnknownOperationException".into()),
@@ -292,6 +293,56 @@ async fn delete_capacity_provider_session(Path((id, _sid)): Path<(String, String
     )))
 }
 
+async fn agent_websocket(
+    State(s): Shared,
+    Path(arn): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: Result<
+        axum::extract::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> ApiResult {
+    let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
+    let sid = session_id(&headers, &q, false)?;
+    let ws = ws.map_err(|e| {
+        ApiError::validation(
+            "Upgrade",
+            format!("a WebSocket upgrade request is required: {e}"),
+        )
+    })?;
+    let session = start_session(&s, &rt, &sid).await?;
+    let spec = agent::resolve(&s.agents, &rt).cloned();
+    let wanted_bearer = headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|p| p.trim() == agentcore_sdk::shell::protocol::BEARER_PROTOCOL)
+        });
+    let ws = if wanted_bearer {
+        ws.protocols([agentcore_sdk::shell::protocol::BEARER_PROTOCOL])
+    } else {
+        ws
+    };
+    let resp = ws
+        .max_message_size(16 * 1024 * 1024)
+        .on_upgrade(move |socket| agent::websocket(session, spec, socket));
+    Ok(with_session_header(resp, &sid))
+}
+
+/// The session `sid` of `rt`, its sandbox started if it is not running.
+pub(crate) async fn start_session(
+    s: &Arc<AppState>,
+    rt: &StoredRuntime,
+    sid: &str,
+) -> Result<Arc<crate::sessions::SessionState>, ApiError> {
+    s.sessions
+        .get_or_start(rt, sid, s.agent_code(rt))
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))
+}
+
 async fn agent_card(
     State(s): Shared,
     Path(arn): Path<String>,
@@ -300,11 +351,7 @@ async fn agent_card(
 ) -> ApiResult {
     let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
     let sid = session_id(&headers, &q, false)?;
-    let session = s
-        .sessions
-        .get_or_start(&rt, &sid, s.agent_code(&rt))
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let session = start_session(&s, &rt, &sid).await?;
     let spec = agent::resolve(&s.agents, &rt).cloned();
     let resp = agent::card(session, spec, &rt.arn, rt.name.as_str()).await?;
     Ok(with_session_header(resp, &sid))
@@ -504,11 +551,7 @@ async fn run_command(
     }
     let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
     let sid = session_id(&headers, &q, false)?;
-    let session = s
-        .sessions
-        .get_or_start(&rt, &sid, s.agent_code(&rt))
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let session = start_session(&s, &rt, &sid).await?;
     let rx = command::spawn(session, body.command, Duration::from_secs(timeout as u64)).map_err(
         |e| {
             ApiError::new(
@@ -541,11 +584,7 @@ async fn invoke(
 ) -> ApiResult {
     let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
     let sid = session_id(&headers, &q, false)?;
-    let session = s
-        .sessions
-        .get_or_start(&rt, &sid, s.agent_code(&rt))
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let session = start_session(&s, &rt, &sid).await?;
     let spec = agent::resolve(&s.agents, &rt).cloned();
     let allowlist: Vec<String> = rt
         .latest()

@@ -300,11 +300,7 @@ pub async fn upgrade(
         e.kind = ServiceErrorKind::Throttling;
         return Err(e);
     }
-    let session = state
-        .sessions
-        .get_or_start(&rt, &sid, state.agent_code(&rt))
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))?;
+    let session = crate::server::start_session(&state, &rt, &sid).await?;
     let wanted_bearer = headers
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())

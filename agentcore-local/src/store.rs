@@ -7,9 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agentcore_sdk::control::{
     AgentRuntimeEndpointInput, AgentRuntimeInput, FilesystemConfiguration,
-    validate_filesystem_configurations,
 };
-use agentcore_sdk::{MountPath, RuntimeArn, RuntimeName};
+use agentcore_sdk::{MountPath, RuntimeArn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -750,73 +749,18 @@ fn parse_version(rt: &StoredRuntime, v: Option<&str>) -> Result<u32, ApiError> {
 
 /// The service's own validation of a create / update body.
 fn validate(input: &AgentRuntimeInput, create: bool) -> Result<(), ApiError> {
-    if create {
-        let name = input.agent_runtime_name.as_deref().ok_or_else(|| {
-            ApiError::validation("agentRuntimeName", "agentRuntimeName is required")
-        })?;
-        name.parse::<RuntimeName>()?;
-    }
-    if input.agent_runtime_artifact.is_none() {
-        return Err(ApiError::validation(
-            "agentRuntimeArtifact",
-            "agentRuntimeArtifact is required",
-        ));
-    }
-    if input.role_arn.is_none() {
-        return Err(ApiError::validation("roleArn", "roleArn is required"));
-    }
-    if let Some(role) = &input.role_arn {
-        let ok = role.starts_with("arn:aws")
-            && role.split(':').nth(2) == Some("iam")
-            && role
-                .split(':')
-                .nth(5)
-                .is_some_and(|r| r.len() > 5 && r.starts_with("role/"));
-        if !ok {
-            return Err(ApiError::validation(
-                "roleArn",
-                format!(
-                    "Value '{role}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws(-[^:]+)?:iam::([0-9]{{12}})?:role/.+"
-                ),
-            ));
-        }
-    }
-    if let Some(fs) = &input.filesystem_configurations {
-        validate_filesystem_configurations(fs)?;
-        if fs
-            .iter()
-            .any(|f| matches!(f, FilesystemConfiguration::Unknown(_)))
-        {
-            return Err(ApiError::validation(
-                "filesystemConfigurations",
-                "unsupported filesystem configuration type",
-            ));
-        }
-    }
-    if let Some(l) = &input.lifecycle_configuration {
-        for (field, v) in [
-            (
-                "lifecycleConfiguration.idleRuntimeSessionTimeout",
-                l.idle_runtime_session_timeout,
-            ),
-            ("lifecycleConfiguration.maxLifetime", l.max_lifetime),
-        ] {
-            if let Some(v) = v
-                && !(60..=1_209_600).contains(&v)
-            {
-                return Err(ApiError::validation(
-                    field,
-                    format!("{field} must be between 60 and 1209600"),
-                ));
-            }
-        }
-    }
-    if let Some(env) = &input.environment_variables
-        && env.len() > 50
+    // The SDK's request rules, one copy for client and server.
+    input.validate(create)?;
+    // What the SDK keeps for forward compatibility but this server cannot run.
+    if input
+        .filesystem_configurations
+        .iter()
+        .flatten()
+        .any(|f| matches!(f, FilesystemConfiguration::Unknown(_)))
     {
         return Err(ApiError::validation(
-            "environmentVariables",
-            "at most 50 environment variables",
+            "filesystemConfigurations",
+            "unsupported filesystem configuration type",
         ));
     }
     Ok(())

@@ -127,6 +127,12 @@ impl Client {
         StopSessionRequest::new(self.clone(), Common::new(arn)).session_id(session_id)
     }
 
+    /// A WebSocket to the agent on `arn` (`/runtimes/{arn}/ws`); finish with
+    /// `.connect().await`. See [`AgentSocket`](crate::data::AgentSocket).
+    pub fn invoke_websocket(&self, arn: impl IntoRuntimeArn) -> crate::data::AgentSocketBuilder {
+        crate::data::AgentSocketBuilder::new(self.clone(), arn)
+    }
+
     /// GetAgentCard: the agent card an A2A agent on `arn` publishes.
     pub fn get_agent_card(&self, arn: impl IntoRuntimeArn) -> GetAgentCardRequest {
         GetAgentCardRequest::new(self.clone(), Common::new(arn))

@@ -115,6 +115,16 @@ impl Session {
         InvokeRequest::new(self.client.clone(), self.common()).payload(payload)
     }
 
+    /// A WebSocket to this session's agent; finish with `.connect().await`.
+    pub fn invoke_websocket(&self) -> crate::data::AgentSocketBuilder {
+        let b = crate::data::AgentSocketBuilder::new(self.client.clone(), &self.arn)
+            .session_id(self.id.as_str());
+        match &self.qualifier {
+            Some(q) => b.qualifier(q),
+            None => b,
+        }
+    }
+
     /// An interactive shell in this session; finish with `.connect().await`.
     pub fn shell(&self) -> crate::shell::ShellBuilder {
         let b = crate::shell::ShellBuilder::new(self.client.clone(), &self.arn)

@@ -502,3 +502,51 @@ async fn endpoint_override_keeps_a_base_path() {
         .await
         .unwrap();
 }
+
+/// Responses are never checked with request rules: a service that relaxed its patterns (a
+/// mount path outside `/mnt`, a hyphenated name, an ARN of a new resource shape) and added
+/// members still decodes, every member kept. What is sent back is checked when it is sent.
+#[tokio::test]
+async fn responses_with_relaxed_patterns_and_new_members_decode() {
+    let server = MockServer::start().await;
+    let mut body = runtime_json("READY");
+    body["agentRuntimeName"] = json!("coder-v2");
+    body["agentRuntimeArn"] =
+        json!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/team/coder-v2");
+    body["filesystemConfigurations"] =
+        json!([{"sessionStorage": {"mountPath": "/data/workspace"}}]);
+    body["futureSetting"] = json!({"level": 3});
+    body["lifecycleConfiguration"]["futureLimit"] = json!(7);
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&body))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+    let rt = client.get_agent_runtime(ID).send().await.unwrap();
+    assert_eq!(rt.agent_runtime_name.as_str(), "coder-v2");
+    assert_eq!(rt.agent_runtime_arn.region(), "us-east-1");
+    assert_eq!(rt.unknown_members["futureSetting"], json!({"level": 3}));
+    assert_eq!(
+        rt.lifecycle_configuration.unknown_members["futureLimit"],
+        json!(7)
+    );
+    assert_eq!(
+        serde_json::to_value(&rt).unwrap()["futureSetting"],
+        json!({"level": 3})
+    );
+    // Sending it back: the relaxed mount path is checked now, before anything is sent.
+    let e = client
+        .update_agent_runtime(ID)
+        .from_runtime(&rt)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { field, .. } if field.contains("mountPath") || field.contains("filesystem")),
+        "{e}"
+    );
+    // And the unchecked ARN is checked before a data-plane call uses it.
+    let e = client.run(&rt.agent_runtime_arn, "true").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}

@@ -219,6 +219,28 @@ pub async fn serve_agent() -> std::io::Result<()> {
                 },
             ),
         );
+    // The agent's own WebSocket: each text message comes back as `agent: <text>`, binary
+    // messages come back as they are; the text `crash` makes the agent process exit.
+    let app = app.route(
+        "/ws",
+        get(|ws: axum::extract::WebSocketUpgrade| async move {
+            ws.on_upgrade(|mut socket| async move {
+                use axum::extract::ws::Message;
+                while let Some(Ok(msg)) = socket.recv().await {
+                    let reply = match msg {
+                        Message::Text(t) if t.as_str() == "crash" => std::process::exit(3),
+                        Message::Text(t) => Message::Text(format!("agent: {}", t.as_str()).into()),
+                        Message::Binary(b) => Message::Binary(b),
+                        Message::Close(_) => break,
+                        _ => continue,
+                    };
+                    if socket.send(reply).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     axum::serve(listener, app).await
 }

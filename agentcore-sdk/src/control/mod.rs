@@ -86,6 +86,14 @@ fn check_client_token(t: &Option<String>) -> Result<(), Error> {
 }
 
 /// Validates everything the service validates in a runtime's create / update body.
+impl AgentRuntimeInput {
+    /// Checks the request rules of CreateAgentRuntime (`create`) or UpdateAgentRuntime: what
+    /// the SDK checks before sending, and what agentcore-local checks on receipt.
+    pub fn validate(&self, create: bool) -> Result<(), Error> {
+        validate_runtime_input(self, create)
+    }
+}
+
 fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(), Error> {
     if create {
         match &input.agent_runtime_name {
@@ -197,6 +205,10 @@ pub fn validate_filesystem_configurations(fs: &[FilesystemConfiguration]) -> Res
     for (i, f) in fs.iter().enumerate() {
         if let FilesystemConfiguration::Unknown(v) = f {
             check_unknown_filesystem(i, v)?;
+        }
+        // Mount paths decode from responses unchecked; what is sent is checked here.
+        if let Some(p) = f.mount_path() {
+            p.as_str().parse::<MountPath>()?;
         }
         if let Some(p) = f.mount_path()
             && !seen.insert(p.normalized().to_owned())

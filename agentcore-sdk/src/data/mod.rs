@@ -637,3 +637,5 @@ impl DeleteCapacityProviderSessionRequest {
             .await
     }
 }
+
+pub use crate::shell::{AgentMessage, AgentSocket, AgentSocketBuilder};

@@ -37,6 +37,7 @@
 //! ```
 
 pub mod protocol;
+mod socket;
 mod task;
 
 use std::fmt;
@@ -55,6 +56,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId, ShellId};
 
+pub use socket::{AgentMessage, AgentSocket, AgentSocketBuilder};
 pub use task::presigned_shell_url;
 
 /// The IAM action a caller needs to open shells.

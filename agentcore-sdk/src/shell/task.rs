@@ -32,20 +32,31 @@ use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_res
 use crate::transport::signing;
 use crate::types::{EndpointName, RuntimeArn, SessionId, ShellId};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The session id as a query parameter (presigned and bearer modes).
 const SESSION_ID_QUERY: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
 
-/// Everything needed to (re)open the same shell.
-struct Target {
-    client: Client,
-    arn: RuntimeArn,
-    session_id: SessionId,
-    shell_id: ShellId,
-    qualifier: String,
-    auth: ShellAuth,
-    keepalive: Keepalive,
+/// What a WebSocket of the data plane reaches: a shell, or the agent itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WsKind {
+    /// `/runtimes/{arn}/ws/shells` (InvokeAgentRuntimeCommandShell).
+    Shell,
+    /// `/runtimes/{arn}/ws` (the agent's own WebSocket).
+    Agent,
+}
+
+/// Everything needed to (re)open the same shell, or an agent WebSocket.
+pub(crate) struct Target {
+    pub(crate) client: Client,
+    pub(crate) arn: RuntimeArn,
+    pub(crate) session_id: SessionId,
+    /// Unused for [`WsKind::Agent`].
+    pub(crate) shell_id: ShellId,
+    pub(crate) qualifier: String,
+    pub(crate) auth: ShellAuth,
+    pub(crate) keepalive: Keepalive,
+    pub(crate) kind: WsKind,
 }
 
 fn tls_connector() -> Connector {
@@ -77,8 +88,12 @@ fn tls_connector() -> Connector {
 /// The shell URL (`wss://…/runtimes/{arn}/ws/shells?qualifier=…&shellId=…`), without auth.
 fn shell_url(target: &Target, session_in_query: bool) -> Result<Url, Error> {
     let base = target.client.config().data_endpoint().clone();
+    let suffix = match target.kind {
+        WsKind::Shell => "ws/shells",
+        WsKind::Agent => "ws",
+    };
     let path = format!(
-        "{}/runtimes/{}/ws/shells",
+        "{}/runtimes/{}/{suffix}",
         base.path().trim_end_matches('/'),
         target.arn.path_segment()
     );
@@ -90,7 +105,9 @@ fn shell_url(target: &Target, session_in_query: bool) -> Result<Url, Error> {
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("qualifier", &target.qualifier);
-        q.append_pair("shellId", target.shell_id.as_str());
+        if target.kind == WsKind::Shell {
+            q.append_pair("shellId", target.shell_id.as_str());
+        }
         if session_in_query {
             q.append_pair(SESSION_ID_QUERY, target.session_id.as_str());
         }
@@ -168,6 +185,7 @@ pub async fn presigned_shell_url(
         qualifier: "DEFAULT".into(),
         auth: ShellAuth::Presigned { expires },
         keepalive: Keepalive::default(),
+        kind: WsKind::Shell,
     };
     presign(&target, expires).await
 }
@@ -186,7 +204,7 @@ fn check_keepalive(k: &Keepalive) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_expiry(expires: Duration) -> Result<(), Error> {
+pub(crate) fn check_expiry(expires: Duration) -> Result<(), Error> {
     if expires.is_zero() || expires > Duration::from_secs(300) {
         return Err(Error::invalid(
             "expires",
@@ -196,7 +214,7 @@ fn check_expiry(expires: Duration) -> Result<(), Error> {
     Ok(())
 }
 
-fn bearer_protocol(token: &str) -> Result<String, Error> {
+pub(crate) fn bearer_protocol(token: &str) -> Result<String, Error> {
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.as_bytes());
     if token.is_empty() || encoded.len() > MAX_BEARER_LEN {
         return Err(Error::invalid(
@@ -242,6 +260,67 @@ fn upgrade_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
 /// supports the extension to replay from that output offset.
 async fn open(target: &Target, resume_at: Option<u64>) -> Result<(Ws, Status), Error> {
     const OP: &str = "InvokeAgentRuntimeCommandShell";
+    let (mut ws, response) = dial(target, resume_at).await?;
+    if let Some(id) = response.get(SHELL_ID_HEADER).and_then(|v| v.to_str().ok())
+        && id != target.shell_id.as_str()
+    {
+        return Err(Error::malformed(format!(
+            "the server attached shell {id:?}, not the requested {:?}",
+            target.shell_id.as_str()
+        )));
+    }
+    let wait = target.keepalive.confirmation_timeout;
+    let status = tokio::time::timeout(wait, async {
+        while let Some(msg) = ws.next().await {
+            match msg.map_err(|e| Error::transport(OP, e))? {
+                Message::Binary(b) => match Frame::decode(&b)? {
+                    Frame::Status(s) if s.is_confirmation() => return Ok(*s),
+                    Frame::Status(s) => {
+                        return Err(Error::malformed(format!(
+                            "expected the shell confirmation, got status {:?}: {}",
+                            s.status,
+                            s.message.unwrap_or_default()
+                        )));
+                    }
+                    _ => {
+                        return Err(Error::malformed(
+                            "shell data arrived before the confirmation",
+                        ));
+                    }
+                },
+                Message::Close(frame) => {
+                    return Err(Error::malformed(format!(
+                        "the server closed the shell before confirming it ({})",
+                        frame
+                            .map(|f| format!("{} {}", u16::from(f.code), f.reason))
+                            .unwrap_or_default()
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Err(Error::malformed(
+            "the connection ended before the shell confirmation",
+        ))
+    })
+    .await
+    .map_err(|_| Error::Timeout {
+        operation: "shell confirmation",
+        after: wait,
+    })??;
+    Ok((ws, status))
+}
+
+/// Opens the WebSocket of `target` with its auth (SigV4-signed upgrade headers, a presigned
+/// URL, or a bearer token): the connection and the upgrade response's headers.
+pub(crate) async fn dial(
+    target: &Target,
+    resume_at: Option<u64>,
+) -> Result<(Ws, http::HeaderMap), Error> {
+    let op = match target.kind {
+        WsKind::Shell => "InvokeAgentRuntimeCommandShell",
+        WsKind::Agent => "InvokeAgentRuntimeWebSocket",
+    };
     let (url, extra_headers): (Url, Vec<(String, String)>) = match &target.auth {
         ShellAuth::SigV4 => {
             let url = shell_url(target, false)?;
@@ -314,68 +393,24 @@ async fn open(target: &Target, resume_at: Option<u64>) -> Result<(Ws, Status), E
     )
     .await
     .map_err(|_| Error::Timeout {
-        operation: OP,
+        operation: op,
         after: timeout,
     })?;
-    let (mut ws, response) = match connected {
+    let (ws, response) = match connected {
         Ok(ok) => ok,
         Err(tungstenite::Error::Http(resp)) => {
             let body = resp.body().clone().unwrap_or_default();
-            return Err(upgrade_error(resp.status().as_u16(), resp.headers(), &body));
-        }
-        Err(e) => return Err(Error::transport(OP, e)),
-    };
-    if let Some(id) = response
-        .headers()
-        .get(SHELL_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        && id != target.shell_id.as_str()
-    {
-        return Err(Error::malformed(format!(
-            "the server attached shell {id:?}, not the requested {:?}",
-            target.shell_id.as_str()
-        )));
-    }
-    let wait = target.keepalive.confirmation_timeout;
-    let status = tokio::time::timeout(wait, async {
-        while let Some(msg) = ws.next().await {
-            match msg.map_err(|e| Error::transport(OP, e))? {
-                Message::Binary(b) => match Frame::decode(&b)? {
-                    Frame::Status(s) if s.is_confirmation() => return Ok(*s),
-                    Frame::Status(s) => {
-                        return Err(Error::malformed(format!(
-                            "expected the shell confirmation, got status {:?}: {}",
-                            s.status,
-                            s.message.unwrap_or_default()
-                        )));
-                    }
-                    _ => {
-                        return Err(Error::malformed(
-                            "shell data arrived before the confirmation",
-                        ));
-                    }
-                },
-                Message::Close(frame) => {
-                    return Err(Error::malformed(format!(
-                        "the server closed the shell before confirming it ({})",
-                        frame
-                            .map(|f| format!("{} {}", u16::from(f.code), f.reason))
-                            .unwrap_or_default()
-                    )));
+            return Err(match target.kind {
+                WsKind::Shell => upgrade_error(resp.status().as_u16(), resp.headers(), &body),
+                WsKind::Agent => {
+                    service_error_from_response(resp.status().as_u16(), resp.headers(), &body)
+                        .into()
                 }
-                _ => {}
-            }
+            });
         }
-        Err(Error::malformed(
-            "the connection ended before the shell confirmation",
-        ))
-    })
-    .await
-    .map_err(|_| Error::Timeout {
-        operation: "shell confirmation",
-        after: wait,
-    })??;
-    Ok((ws, status))
+        Err(e) => return Err(Error::transport(op, e)),
+    };
+    Ok((ws, response.headers().clone()))
 }
 
 pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
@@ -408,6 +443,7 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
         qualifier,
         auth: b.auth,
         keepalive: b.keepalive,
+        kind: WsKind::Shell,
     };
     let span = tracing::info_span!(
         "agentcore.shell",

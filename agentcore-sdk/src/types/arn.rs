@@ -150,11 +150,29 @@ impl From<RuntimeArn> for String {
     }
 }
 
+/// Decodes whatever the service sends (responses are never checked with request rules): an
+/// ARN of a shape this SDK does not know keeps its text, with the parts it could find. It is
+/// checked again when a request is sent with it.
 impl<'de> serde::Deserialize<'de> for RuntimeArn {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        let full = String::deserialize(d)?;
+        if let Ok(arn) = full.parse() {
+            return Ok(arn);
+        }
+        let parts: Vec<&str> = full.splitn(6, ':').collect();
+        let part = |i: usize| parts.get(i).copied().unwrap_or_default().to_owned();
+        let id = parts
+            .get(5)
+            .and_then(|r| r.rsplit('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Self {
+            partition: part(1),
+            region: part(3),
+            account: part(4),
+            runtime_id: RuntimeId::unchecked(id),
+            full,
+        })
     }
 }
 
@@ -179,15 +197,16 @@ pub trait IntoRuntimeArn {
     fn into_runtime_arn(self) -> Result<RuntimeArn, Error>;
 }
 
+// A `RuntimeArn` decoded from a response is not checked; one that is sent is.
 impl IntoRuntimeArn for RuntimeArn {
     fn into_runtime_arn(self) -> Result<RuntimeArn, Error> {
-        Ok(self)
+        self.full.parse()
     }
 }
 
 impl IntoRuntimeArn for &RuntimeArn {
     fn into_runtime_arn(self) -> Result<RuntimeArn, Error> {
-        Ok(self.clone())
+        self.full.parse()
     }
 }
 
