@@ -328,30 +328,41 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
                 .filter(|(k, _)| !k.starts_with("X-Amz-"))
                 .cloned()
                 .collect();
-            let mut unsigned = format!("http://{host}{}", parts.uri.path());
-            if !kept.is_empty() {
-                let qs = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(kept)
-                    .finish();
-                unsigned.push('?');
-                unsigned.push_str(&qs);
+            // Clients sign the Host they will send; some (the official Python SDK) sign the
+            // host name without its port, which is the same on AWS (443). Both are accepted.
+            let mut hosts = vec![host.clone()];
+            if let Some((name, _port)) = host.rsplit_once(':')
+                && !name.is_empty()
+                && !name.ends_with(']')
+            {
+                hosts.push(name.to_owned());
             }
-            let headers = signed_header_values(&claimed.signed_headers, &host, &parts.headers);
-            let expected = compute(
-                secret,
-                &claimed,
-                q("X-Amz-Security-Token"),
-                parts.method.as_str(),
-                &unsigned,
-                &headers,
-                &[],
-                Some(Duration::from_secs(expires)),
-            )?;
-            if constant_eq(&expected, &claimed.signature) {
-                Ok(())
-            } else {
-                Err("the presigned URL's signature does not match".to_owned())
+            for signed_host in &hosts {
+                let mut unsigned = format!("http://{signed_host}{}", uri.path());
+                if !kept.is_empty() {
+                    let qs = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(kept.iter().cloned())
+                        .finish();
+                    unsigned.push('?');
+                    unsigned.push_str(&qs);
+                }
+                let headers =
+                    signed_header_values(&claimed.signed_headers, signed_host, &parts.headers);
+                let expected = compute(
+                    secret,
+                    &claimed,
+                    q("X-Amz-Security-Token"),
+                    parts.method.as_str(),
+                    &unsigned,
+                    &headers,
+                    &[],
+                    Some(Duration::from_secs(expires)),
+                )?;
+                if constant_eq(&expected, &claimed.signature) {
+                    return Ok(());
+                }
             }
+            Err("the presigned URL's signature does not match".to_owned())
         })()
     } else if let Some(auth) = parts
         .headers

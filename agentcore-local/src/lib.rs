@@ -40,6 +40,7 @@ pub mod sessions;
 pub mod shell;
 pub mod store;
 pub mod testing;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,7 @@ pub struct LocalRuntimeBuilder {
     limits: Limits,
     insecure_public: bool,
     verifier: Option<auth::Verifier>,
+    tls: Option<tls::TlsConfig>,
 }
 
 impl LocalRuntimeBuilder {
@@ -141,6 +143,17 @@ impl LocalRuntimeBuilder {
     /// Caps every runtime's `maxLifetime`, to exercise it quickly in tests.
     pub fn max_lifetime(mut self, d: Duration) -> Self {
         self.max_lifetime = Some(d);
+        self
+    }
+
+    /// Serves HTTPS / WSS with this certificate chain and private key (PEM), for clients that
+    /// only speak TLS (such as the official Python SDK's shell client). The endpoint is then
+    /// `https://…`. Checked at [`start`](Self::start).
+    pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some(tls::TlsConfig {
+            cert_chain_pem: cert_chain_pem.into(),
+            key_pem: key_pem.into(),
+        });
         self
     }
 
@@ -267,8 +280,13 @@ impl LocalRuntimeBuilder {
             agents,
             shells: shell::Shells::default(),
         });
-        let listener = TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
+        let tcp = TcpListener::bind(listen).await?;
+        let addr = tcp.local_addr()?;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let listener = match &self.tls {
+            Some(t) => Listening::Tls(tls::TlsListener::new(tcp, t.server_config()?)?),
+            None => Listening::Plain(tcp),
+        };
         let shutdown = CancellationToken::new();
         let mut app = server::router(state.clone());
         if let Some(v) = self.verifier {
@@ -280,15 +298,25 @@ impl LocalRuntimeBuilder {
         let serve_token = shutdown.clone();
         let server = tokio::spawn(async move {
             // Small frames (a contentStart, an echoed keystroke) must not wait for Nagle.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
             let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(
                 tower::ServiceExt::map_request(app, server::normalize),
             );
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { serve_token.cancelled().await })
-                .await;
+            let stop = async move { serve_token.cancelled().await };
+            match listener {
+                Listening::Plain(listener) => {
+                    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(stop)
+                        .await;
+                }
+                Listening::Tls(listener) => {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(stop)
+                        .await;
+                }
+            }
         });
         let reap_state = state.clone();
         let reap_token = shutdown.clone();
@@ -307,6 +335,7 @@ impl LocalRuntimeBuilder {
         tracing::info!(%addr, ?isolation, data_dir = %data_dir.display(), "agentcore-local listening");
         Ok(LocalRuntime {
             addr,
+            scheme,
             data_dir,
             state,
             shutdown,
@@ -314,6 +343,11 @@ impl LocalRuntimeBuilder {
             _temp: temp,
         })
     }
+}
+
+enum Listening {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
 }
 
 /// Creates `dir` (and parents) when it is new, listable by its owner only: it holds every
@@ -335,6 +369,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[derive(Debug)]
 pub struct LocalRuntime {
     addr: SocketAddr,
+    scheme: &'static str,
     data_dir: PathBuf,
     state: Arc<server::AppState>,
     shutdown: CancellationToken,
@@ -348,9 +383,9 @@ impl LocalRuntime {
         LocalRuntimeBuilder::default()
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:43123`.
+    /// The base URL, e.g. `http://127.0.0.1:43123` (`https://` with [`tls`](LocalRuntimeBuilder::tls)).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The socket address.

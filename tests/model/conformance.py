@@ -152,6 +152,10 @@ class Builder:
             k = self.sample(s["key"]["shape"], depth + 1)
             return {k: self.sample(s["value"]["shape"], depth + 1)}
         if t == "string":
+            if name == "MountPath":
+                # Mount paths must be unique within a request.
+                self.mounts = getattr(self, "mounts", 0) + 1
+                return f"/mnt/d{self.mounts}"
             return string_sample(s)
         if t in ("integer", "long"):
             lo = s.get("min")
@@ -236,23 +240,123 @@ def operations(service, names):
     return ops
 
 
-def limits(service, root):
+def violating_string(pattern, lo, hi):
+    """A string within [lo, hi] characters that does not match `pattern`, or None."""
+    import re
+
+    n = max(lo or 1, 1)
+    if hi is not None:
+        n = min(n, hi)
+    for c in (" ", "!", "\n", "#", "\u00e9", "a", "1", "-", "/"):
+        cand = c * n
+        if not re.fullmatch(pattern, cand):
+            return cand
+    return None
+
+
+def bound_values(m, shape_name, bound):
+    """(inside, outside) values of a member of shape `shape_name` at `bound`."""
+    t = m["shapes"][shape_name]
+    kind = t["type"]
+    lo, hi = t.get("min"), t.get("max")
+    pattern = t.get("pattern")
+    if kind == "string":
+        import re
+
+        def sized(n, strict=True):
+            """A string of exactly n characters that matches the pattern (None if this
+            generator cannot make one)."""
+            if pattern:
+                s = regex_sample(pattern, n, n)
+                if len(s) < n:
+                    s = s + s[-1:] * (n - len(s)) if s else "a" * n
+                s = s[:n]
+                if strict and not re.fullmatch(pattern, s):
+                    return None
+                return s
+            return "a" * n
+        if bound == "min":
+            if lo == 0:
+                return sized(0), None
+            return sized(lo), ("" if lo == 1 else sized(lo - 1, strict=False))
+        if bound == "max":
+            inside = sized(hi)
+            base = inside if inside is not None else sized(hi, strict=False)
+            return inside, base + (base[-1:] or "a")
+        inside = string_sample(t)
+        return inside, violating_string(pattern, lo, hi)
+    if kind in ("integer", "long"):
+        if bound == "min":
+            return lo, lo - 1
+        return hi, hi + 1
+    if kind in ("list", "map"):
+        b = Builder_for(m)
+        if kind == "list":
+            item = lambda i: b.sample(t["member"]["shape"])
+            make = lambda n: [item(i) for i in range(n)]
+        else:
+            def make(n):
+                out = {}
+                for i in range(n):
+                    k = b.sample(t["key"]["shape"])
+                    k = (k + str(i)) if isinstance(k, str) and n > 1 else k
+                    out[k] = b.sample(t["value"]["shape"])
+                return out
+        if bound == "min":
+            return make(lo), (make(lo - 1) if lo > 0 else None)
+        return make(hi), make(hi + 1)
+    if kind == "blob":
+        # Sizes, not bytes: the test makes the bytes.
+        if bound == "min":
+            return {"$blobSize": lo}, ({"$blobSize": lo - 1} if lo > 0 else None)
+        return {"$blobSize": hi}, {"$blobSize": hi + 1}
+    return None, None
+
+
+class _M:
+    pass
+
+
+def Builder_for(m):
+    b = Builder.__new__(Builder)
+    b.m = m
+    b.choices = {}
+    b.covers = set()
+    return b
+
+
+def limits(service, op_name):
     m = model(service)
+    op = m["operations"][op_name]
+    root = op["input"]["shape"]
     s = m["shapes"][root]
-    out = []
+    members = []
     for k, v in s.get("members", {}).items():
+        if k == s.get("payload") and m["shapes"][v["shape"]]["type"] == "structure":
+            ps = m["shapes"][v["shape"]]
+            members += [(pk, pv, "body") for pk, pv in ps.get("members", {}).items()]
+        else:
+            members.append((k, v, v.get("location", "body")))
+    out = []
+    for k, v, location in members:
         t = m["shapes"][v["shape"]]
         for bound in ("min", "max", "pattern"):
-            if bound in t:
-                out.append(
-                    {
-                        "shape": root,
-                        "member": k,
-                        "type": t["type"],
-                        "bound": bound,
-                        "value": t[bound],
-                    }
-                )
+            if bound not in t:
+                continue
+            inside, outside = bound_values(m, v["shape"], bound)
+            out.append(
+                {
+                    "service": service,
+                    "operation": op_name,
+                    "member": k,
+                    "location": location,
+                    "type": t["type"],
+                    "bound": bound,
+                    "value": t[bound],
+                    "inside": inside,
+                    "outside": outside,
+                }
+            )
     return out
 
 
@@ -270,9 +374,8 @@ def main(argv):
         out["instances"][root] = instances(service, root)
     for service, name in ops:
         out["operations"].update(operations(service, [name]))
-        inp = model(service)["operations"][name].get("input", {}).get("shape")
-        if inp:
-            out["limits"] += limits(service, inp)
+        if "input" in model(service)["operations"][name]:
+            out["limits"] += limits(service, name)
     json.dump(out, sys.stdout)
 
 

@@ -424,3 +424,40 @@ pub fn python_with_boto3() -> std::path::PathBuf {
     }
     python
 }
+
+/// A venv with the official Python SDK (`bedrock-agentcore`, pinned), made once per target
+/// directory.
+pub fn python_with_agentcore_sdk() -> std::path::PathBuf {
+    use std::process::Command;
+    const PIN: &str = "bedrock-agentcore==1.25.0";
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
+    let venv = target.join("tmp").join("agentcore-python-sdk-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(".installed-1.25.0");
+    if !ready.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(
+            status.success(),
+            "python3 -m venv failed (run scripts/setup.sh)"
+        );
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                PIN,
+            ])
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "pip install {PIN} failed");
+        std::fs::write(&ready, b"").expect("marker");
+    }
+    python
+}

@@ -9,12 +9,11 @@
 //! - **operations**: every runtime-area operation of the model is called through the SDK
 //!   against a recording server: method, path template, query and header names, and JSON body
 //!   member names must be the model's;
-//! - **limits**: every min / max / pattern of those operations' request members (counted;
-//!   checked as the validation tables move to the model).
+//! - **limits**: every min / max / pattern of those operations' request members, both sides:
+//!   a value just inside is accepted and one just outside is refused before anything is sent.
 //!
 //! Prints `model conformance: <ops ok>/<ops> operations, <members ok>/<members> members,
-//! <limits ok>/<limits> limits`. Members must be full; operations and limits must not fall
-//! below `tests/model/conformance-floor.json` (raise it as operations land).
+//! <limits ok>/<limits> limits` and fails if any count is short.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -677,9 +676,9 @@ async fn model_conformance() {
         }
     }
 
-    // Limits: counted; not yet checked against the SDK's validation.
-    let limits = facts["limits"].as_array().map(Vec::len).unwrap_or(0);
-    let limits_ok = 0;
+    // Limits: both sides of every bound, through the SDK.
+    let limit_specs = facts["limits"].as_array().cloned().unwrap_or_default();
+    let (limits_ok, limits, limit_problems) = check_limits(&limit_specs).await;
 
     println!(
         "model conformance: {ops_ok}/{} operations, {members_ok}/{} members, {limits_ok}/{limits} limits (botocore {version})",
@@ -692,13 +691,536 @@ async fn model_conformance() {
     for ((shape, member), why) in &bad {
         println!("  member {shape}.{member}: {why}");
     }
+    for p in &limit_problems {
+        println!("  limit {p}");
+    }
 
-    let floor: Value =
-        serde_json::from_str(include_str!("../model/conformance-floor.json")).unwrap();
     assert!(bad.is_empty(), "{} members short (listed above)", bad.len());
-    assert!(
-        ops_ok as u64 >= floor["operations"].as_u64().unwrap(),
-        "operations fell below the floor (listed above)"
+    assert_eq!(ops_ok, OPERATIONS.len(), "operations short (listed above)");
+    assert_eq!(limits_ok, limits, "limits short (listed above)");
+}
+
+// ---- limits ----------------------------------------------------------------------------
+
+/// Member values for one limit check: the model's member names to JSON values.
+struct Over(serde_json::Map<String, Value>);
+
+impl Over {
+    fn s(&self, member: &str, default: &str) -> String {
+        match self.0.get(member) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => default.to_owned(),
+        }
+    }
+    fn has(&self, member: &str) -> bool {
+        self.0.contains_key(member)
+    }
+    fn int(&self, member: &str) -> Option<i64> {
+        self.0.get(member).and_then(Value::as_i64)
+    }
+}
+
+type LimitFuture = Pin<Box<dyn Future<Output = Result<(), agentcore_sdk::Error>> + Send>>;
+type LimitCall = Box<dyn Fn(Client, Over) -> LimitFuture>;
+
+const L_ARN: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-abcdefghij";
+const L_ID: &str = "coder-abcdefghij";
+const L_SID: &str = "0123456789abcdef0123456789abcdef0123";
+
+/// How each operation's members are set through the SDK.
+fn limit_calls() -> BTreeMap<&'static str, LimitCall> {
+    let mut m: BTreeMap<&'static str, LimitCall> = BTreeMap::new();
+    fn runtime_body(create: bool, o: &Over) -> Result<(), agentcore_sdk::Error> {
+        let mut body = serde_json::json!({
+            "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/a:1"}},
+            "roleArn": "arn:aws:iam::123456789012:role/r",
+            "networkConfiguration": {"networkMode": "PUBLIC"},
+        });
+        if create {
+            body["agentRuntimeName"] = "coder".into();
+        }
+        for (k, v) in &o.0 {
+            body[k] = v.clone();
+        }
+        let input: AgentRuntimeInput =
+            serde_json::from_value(body).map_err(|e| agentcore_sdk::Error::InvalidInput {
+                field: "body",
+                rule: e.to_string(),
+            })?;
+        input.validate(create)
+    }
+    m.insert(
+        "CreateAgentRuntime",
+        Box::new(|_, o| Box::pin(async move { runtime_body(true, &o) })),
     );
-    assert!(limits_ok as u64 >= floor["limits"].as_u64().unwrap());
+    m.insert(
+        "UpdateAgentRuntime",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                if o.has("agentRuntimeId") {
+                    return c
+                        .update_agent_runtime(o.s("agentRuntimeId", L_ID))
+                        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/a:1")
+                        .role_arn("arn:aws:iam::123456789012:role/r")
+                        .send()
+                        .await
+                        .map(drop);
+                }
+                runtime_body(false, &o)
+            })
+        }),
+    );
+    fn endpoint_body(create: bool, o: &Over) -> Result<(), agentcore_sdk::Error> {
+        let mut body = serde_json::json!({});
+        if create {
+            body["name"] = "prod".into();
+        }
+        for (k, v) in &o.0 {
+            if k != "agentRuntimeId" && k != "endpointName" {
+                body[k] = v.clone();
+            }
+        }
+        let input: AgentRuntimeEndpointInput =
+            serde_json::from_value(body).map_err(|e| agentcore_sdk::Error::InvalidInput {
+                field: "body",
+                rule: e.to_string(),
+            })?;
+        input.validate()
+    }
+    m.insert(
+        "CreateAgentRuntimeEndpoint",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                if o.has("agentRuntimeId") {
+                    return c
+                        .create_agent_runtime_endpoint(o.s("agentRuntimeId", L_ID))
+                        .name("prod")
+                        .send()
+                        .await
+                        .map(drop);
+                }
+                endpoint_body(true, &o)
+            })
+        }),
+    );
+    m.insert(
+        "UpdateAgentRuntimeEndpoint",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                if o.has("agentRuntimeId") || o.has("endpointName") {
+                    return c
+                        .update_agent_runtime_endpoint(
+                            o.s("agentRuntimeId", L_ID),
+                            o.s("endpointName", "prod"),
+                        )
+                        .send()
+                        .await
+                        .map(drop);
+                }
+                endpoint_body(false, &o)
+            })
+        }),
+    );
+    m.insert(
+        "GetAgentRuntime",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let mut r = c.get_agent_runtime(o.s("agentRuntimeId", L_ID));
+                if o.has("agentRuntimeVersion") {
+                    r = r.version(o.s("agentRuntimeVersion", "1"));
+                }
+                r.send().await.map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "DeleteAgentRuntime",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let mut r = c.delete_agent_runtime(o.s("agentRuntimeId", L_ID));
+                if o.has("agentRuntimeVersion") {
+                    r = r.version(o.s("agentRuntimeVersion", "1"));
+                }
+                if o.has("clientToken") {
+                    r = r.client_token(o.s("clientToken", ""));
+                }
+                r.send().await.map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "GetAgentRuntimeEndpoint",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                c.get_agent_runtime_endpoint(
+                    o.s("agentRuntimeId", L_ID),
+                    o.s("endpointName", "prod"),
+                )
+                .send()
+                .await
+                .map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "DeleteAgentRuntimeEndpoint",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let mut r = c.delete_agent_runtime_endpoint(
+                    o.s("agentRuntimeId", L_ID),
+                    o.s("endpointName", "prod"),
+                );
+                if o.has("clientToken") {
+                    r = r.client_token(o.s("clientToken", ""));
+                }
+                r.send().await.map(drop)
+            })
+        }),
+    );
+    fn list<P: agentcore_sdk::control::Page>(
+        r: agentcore_sdk::control::ListRequest<P>,
+        o: &Over,
+    ) -> agentcore_sdk::control::ListRequest<P> {
+        let mut r = r;
+        if let Some(n) = o.int("maxResults") {
+            r = r.max_results(u32::try_from(n.max(0)).unwrap_or(u32::MAX));
+        }
+        if o.has("nextToken") {
+            r = r.next_token(o.s("nextToken", ""));
+        }
+        r
+    }
+    m.insert(
+        "ListAgentRuntimes",
+        Box::new(|c, o| {
+            Box::pin(async move { list(c.list_agent_runtimes(), &o).send().await.map(drop) })
+        }),
+    );
+    m.insert(
+        "ListAgentRuntimeVersions",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                list(
+                    c.list_agent_runtime_versions(o.s("agentRuntimeId", L_ID)),
+                    &o,
+                )
+                .send()
+                .await
+                .map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "ListAgentRuntimeEndpoints",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                list(
+                    c.list_agent_runtime_endpoints(o.s("agentRuntimeId", L_ID)),
+                    &o,
+                )
+                .send()
+                .await
+                .map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "ListAgentRuntimeVersionsByCapacityProvider",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                list(
+                    c.list_agent_runtime_versions_by_capacity_provider(
+                        o.s("capacityProviderId", "pool-abcdefghij"),
+                    ),
+                    &o,
+                )
+                .send()
+                .await
+                .map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "TagResource",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let tags: BTreeMap<String, String> = match o.0.get("tags") {
+                    Some(v) => serde_json::from_value(v.clone()).unwrap_or_default(),
+                    None => [("a".to_owned(), "b".to_owned())].into(),
+                };
+                c.tag_resource(o.s("resourceArn", L_ARN))
+                    .tags(tags)
+                    .send()
+                    .await
+            })
+        }),
+    );
+    m.insert(
+        "UntagResource",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let keys: Vec<String> = match o.0.get("tagKeys") {
+                    Some(v) => serde_json::from_value(v.clone()).unwrap_or_default(),
+                    None => vec!["a".to_owned()],
+                };
+                let mut r = c.untag_resource(o.s("resourceArn", L_ARN));
+                for k in keys {
+                    r = r.tag_key(k);
+                }
+                r.send().await
+            })
+        }),
+    );
+    m.insert(
+        "ListTagsForResource",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                c.list_tags_for_resource(o.s("resourceArn", L_ARN))
+                    .send()
+                    .await
+                    .map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "PutResourcePolicy",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                c.put_resource_policy(o.s("resourceArn", L_ARN), o.s("policy", "{}"))
+                    .send()
+                    .await
+                    .map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "GetResourcePolicy",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                c.get_resource_policy(o.s("resourceArn", L_ARN))
+                    .send()
+                    .await
+                    .map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "DeleteResourcePolicy",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                c.delete_resource_policy(o.s("resourceArn", L_ARN))
+                    .send()
+                    .await
+            })
+        }),
+    );
+    m.insert(
+        "DeleteCapacityProviderSession",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                c.delete_capacity_provider_session(
+                    o.s("capacityProviderId", "pool-abcdefghij"),
+                    o.s("sessionId", "s-1"),
+                )
+                .send()
+                .await
+                .map(drop)
+            })
+        }),
+    );
+    macro_rules! common {
+        ($r:ident, $o:ident) => {{
+            let mut r = $r.session_id($o.s("runtimeSessionId", L_SID));
+            if $o.has("accountId") {
+                r = r.account_id($o.s("accountId", ""));
+            }
+            if $o.has("traceId") {
+                r = r.trace_id($o.s("traceId", ""));
+            }
+            if $o.has("traceParent") {
+                r = r.traceparent($o.s("traceParent", ""));
+            }
+            if $o.has("traceState") {
+                r = r.tracestate($o.s("traceState", ""));
+            }
+            if $o.has("baggage") {
+                r = r.baggage($o.s("baggage", ""));
+            }
+            r
+        }};
+    }
+    m.insert(
+        "InvokeAgentRuntime",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let r = c.invoke(L_ARN);
+                let mut r = common!(r, o);
+                let payload = match o.0.get("payload") {
+                    Some(Value::String(s)) => s.clone().into_bytes(),
+                    Some(v) => match v["$blobSize"].as_u64() {
+                        Some(n) => vec![b'x'; usize::try_from(n).unwrap_or(usize::MAX)],
+                        None => b"{}".to_vec(),
+                    },
+                    None => b"{}".to_vec(),
+                };
+                r = r.payload(payload);
+                for (member, set) in [
+                    ("contentType", 0),
+                    ("accept", 1),
+                    ("runtimeUserId", 2),
+                    ("mcpSessionId", 3),
+                    ("mcpProtocolVersion", 4),
+                    ("mcpMethod", 5),
+                    ("mcpName", 6),
+                ] {
+                    if o.has(member) {
+                        let v = o.s(member, "");
+                        r = match set {
+                            0 => r.content_type(v),
+                            1 => r.accept(v),
+                            2 => r.user_id(v),
+                            3 => r.mcp_session_id(v),
+                            4 => r.mcp_protocol_version(v),
+                            5 => r.mcp_method(v),
+                            _ => r.mcp_name(v),
+                        };
+                    }
+                }
+                r.send().await.map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "InvokeAgentRuntimeCommand",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let r = c.command(L_ARN, o.s("command", "true"));
+                let mut r = common!(r, o);
+                if let Some(t) = o.int("timeout") {
+                    r = r.timeout(std::time::Duration::from_secs(t.max(0) as u64));
+                }
+                r.send().await.map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "StopRuntimeSession",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let r = c.stop_session(L_ARN, o.s("runtimeSessionId", L_SID));
+                let mut r = common!(r, o);
+                if o.has("clientToken") {
+                    r = r.client_token(o.s("clientToken", ""));
+                }
+                r.send().await.map(drop)
+            })
+        }),
+    );
+    m.insert(
+        "GetAgentCard",
+        Box::new(|c, o| {
+            Box::pin(async move {
+                let r = c.get_agent_card(L_ARN);
+                let r = common!(r, o);
+                r.send().await.map(drop)
+            })
+        }),
+    );
+    m
+}
+
+/// Whether the SDK refuses `value` for `member` of `op` before sending anything (`None`:
+/// the SDK has no way to set it). `server` answers every request with 500.
+async fn refused(
+    op: &str,
+    member: &str,
+    value: &Value,
+    calls: &BTreeMap<&'static str, LimitCall>,
+    server: &wiremock::MockServer,
+) -> Option<bool> {
+    let call = calls.get(op)?;
+    server.reset().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(500).set_body_string("{}"))
+        .mount(server)
+        .await;
+    let client = Client::from_conf(
+        agentcore_sdk::Config::builder()
+            .region("us-east-1")
+            .endpoint_url(server.uri())
+            .static_credentials("AKID", "secret")
+            .retry_config(agentcore_sdk::RetryConfig::disabled())
+            .build()
+            .ok()?,
+    );
+    let mut over = serde_json::Map::new();
+    over.insert(member.to_owned(), value.clone());
+    let result = call(client, Over(over)).await;
+    let sent = !server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty();
+    Some(matches!(result, Err(agentcore_sdk::Error::InvalidInput { .. })) && !sent)
+}
+
+/// Checks every limit on both sides; returns (ok, total, problems).
+async fn check_limits(limits: &[Value]) -> (usize, usize, Vec<String>) {
+    let calls = limit_calls();
+    let server = wiremock::MockServer::start().await;
+    let mut ok = 0;
+    let mut problems = Vec::new();
+    // Members the SDK sets itself, always within bounds (`application/json` in, an event
+    // stream out): nothing a user passes reaches them.
+    const FIXED_BY_SDK: &[(&str, &str)] = &[
+        ("InvokeAgentRuntimeCommand", "contentType"),
+        ("InvokeAgentRuntimeCommand", "accept"),
+    ];
+    for l in limits {
+        let op = l["operation"].as_str().unwrap_or_default();
+        let member = l["member"].as_str().unwrap_or_default();
+        if FIXED_BY_SDK.contains(&(op, member)) {
+            ok += 1;
+            continue;
+        }
+        let what = format!(
+            "{op}.{member} {} {}",
+            l["bound"].as_str().unwrap_or_default(),
+            l["value"]
+        );
+        let inside = &l["inside"];
+        let outside = &l["outside"];
+        if inside.is_null() && outside.is_null() {
+            problems.push(format!("{what}: no value to test it with"));
+            continue;
+        }
+        let mut good = true;
+        if !inside.is_null() {
+            match refused(op, member, inside, &calls, &server).await {
+                None => {
+                    problems.push(format!("{what}: not settable through the SDK"));
+                    continue;
+                }
+                Some(true) => {
+                    good = false;
+                    problems.push(format!("{what}: refuses an allowed value"));
+                }
+                Some(false) => {}
+            }
+        }
+        if !outside.is_null() {
+            match refused(op, member, outside, &calls, &server).await {
+                Some(true) => {}
+                _ => {
+                    good = false;
+                    problems.push(format!("{what}: accepts a value out of bounds"));
+                }
+            }
+        }
+        if good {
+            ok += 1;
+        }
+    }
+    (ok, limits.len(), problems)
 }

@@ -55,6 +55,12 @@ struct Args {
     /// Allow a non-loopback --listen address without --verify-sigv4.
     #[arg(long)]
     insecure_public: bool,
+    /// Serve HTTPS / WSS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// Milliseconds a new runtime stays CREATING.
     #[arg(long, default_value_t = 300)]
     ready_delay_ms: u64,
@@ -81,6 +87,15 @@ async fn main() -> std::process::ExitCode {
                 .pids(args.session_pids),
         )
         .insecure_public(args.insecure_public);
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).unwrap_or_else(|e| {
+                eprintln!("agentcore-local: cannot read {}: {e}", p.display());
+                std::process::exit(2)
+            })
+        };
+        builder = builder.tls(read(cert), read(key));
+    }
     if args.verify_sigv4 {
         let mut keys = Vec::new();
         for c in &args.credentials {

@@ -64,6 +64,37 @@ fn endpoint_path(id: &RuntimeId, name: Option<&EndpointName>) -> String {
     }
 }
 
+/// `agentRuntimeVersion`: `[1-9][0-9]{0,4}`.
+fn check_version(v: &Option<String>) -> Result<(), Error> {
+    if let Some(v) = v {
+        let ok = !v.is_empty()
+            && v.len() <= 5
+            && v.chars().all(|c| c.is_ascii_digit())
+            && !v.starts_with('0');
+        if !ok {
+            return Err(Error::invalid(
+                "agentRuntimeVersion",
+                format!("must be a version number 1..=99999, got {v:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `nextToken`: 1 to 2048 characters, no whitespace.
+fn check_next_token(t: &Option<String>) -> Result<(), Error> {
+    if let Some(t) = t {
+        let n = t.chars().count();
+        if !(1..=2048).contains(&n) || t.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(
+                "nextToken",
+                format!("must be 1 to 2048 characters without whitespace, got {n} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse_runtime_id(id: &str) -> Result<RuntimeId, Error> {
     id.parse()
 }
@@ -189,6 +220,47 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
     }
     if let Some(fs) = &input.filesystem_configurations {
         validate_filesystem_configurations(fs)?;
+    }
+    if let Some(t) = &input.tags {
+        check_tags(t)?;
+    }
+    if let Some(v) = &input.platform_version {
+        let n = v.chars().count();
+        if !(1..=128).contains(&n) || v.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(
+                "platformVersion",
+                format!("must be 1 to 128 characters without whitespace, got {v:?}"),
+            ));
+        }
+    }
+    if let Some(ports) = &input.allowed_ports {
+        if !(1..=5).contains(&ports.len()) {
+            return Err(Error::invalid(
+                "allowedPorts",
+                format!("must have 1 to 5 entries, got {}", ports.len()),
+            ));
+        }
+        for p in ports {
+            let (from, to) = match p {
+                AllowedPort::Port(p) => (*p, *p),
+                AllowedPort::PortRange(r) => (r.from, r.to),
+                _ => continue,
+            };
+            if !(8000..=12000).contains(&from) || !(8000..=12000).contains(&to) || from > to {
+                return Err(Error::invalid(
+                    "allowedPorts",
+                    format!("ports must be 8000 to 12000 (from ≤ to), got {from}..{to}"),
+                ));
+            }
+        }
+    }
+    if let Some(r) = &input.resource_configurations
+        && r.len() > 1
+    {
+        return Err(Error::invalid(
+            "resourceConfigurations",
+            format!("at most 1 entry, got {}", r.len()),
+        ));
     }
     Ok(())
 }
@@ -578,6 +650,7 @@ impl GetAgentRuntime {
     /// Sends the request.
     pub async fn send(self) -> Result<AgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
+        check_version(&self.version)?;
         let span = tracing::info_span!("agentcore.get_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
         let req = Request::new(
             "GetAgentRuntime",
@@ -629,6 +702,7 @@ impl DeleteAgentRuntime {
     /// Sends the request.
     pub async fn send(self) -> Result<DeletedAgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
+        check_version(&self.version)?;
         check_client_token(&self.client_token)?;
         let token = self
             .client_token
@@ -726,6 +800,7 @@ impl<P: Page> ListRequest<P> {
     pub async fn send(&self) -> Result<P, Error> {
         let path = self.path.clone().map_err(Error::from)?;
         check_range("maxResults", self.max_results, 1, 100)?;
+        check_next_token(&self.next_token)?;
         let span = tracing::info_span!(
             "agentcore.list",
             operation = self.operation,
@@ -845,23 +920,26 @@ impl CreateAgentRuntimeEndpoint {
     }
 }
 
+impl AgentRuntimeEndpointInput {
+    /// Checks the request rules of Create/UpdateAgentRuntimeEndpoint: what the SDK checks
+    /// before sending.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_endpoint_input(self)
+    }
+}
+
 fn validate_endpoint_input(input: &AgentRuntimeEndpointInput) -> Result<(), Error> {
     if let Some(d) = &input.description
         && (d.is_empty() || d.len() > 256)
     {
         return Err(Error::invalid("description", "must be 1 to 256 characters"));
     }
-    if let Some(v) = &input.agent_runtime_version {
-        let ok = !v.is_empty()
-            && v.len() <= 5
-            && v.chars().all(|c| c.is_ascii_digit())
-            && !v.starts_with('0');
-        if !ok {
-            return Err(Error::invalid(
-                "agentRuntimeVersion",
-                format!("must be a version number 1..=99999, got {v:?}"),
-            ));
-        }
+    check_version(&input.agent_runtime_version)?;
+    if let Some(n) = &input.name {
+        n.parse::<EndpointName>()?;
+    }
+    if let Some(t) = &input.tags {
+        check_tags(t)?;
     }
     check_client_token(&input.client_token)
 }

@@ -45,7 +45,7 @@ pub const SESSION_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id
 pub const USER_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-user-id";
 
 /// The largest invocation payload the service accepts.
-pub const MAX_PAYLOAD_BYTES: usize = 100 * 1024 * 1024;
+pub const MAX_PAYLOAD_BYTES: usize = 100_000_000;
 
 /// Request parts every data-plane call shares: target, qualifier, tracing headers.
 #[derive(Debug, Clone, Default)]
@@ -112,8 +112,15 @@ impl Common {
         {
             return Err(Error::invalid("accountId", "must be 12 digits"));
         }
-        check_len("X-Amzn-Trace-Id", &self.trace_id, 1024)?;
-        check_len("traceparent", &self.traceparent, 1024)?;
+        // As the model counts (characters), per operation: InvokeAgentRuntime allows 128 for
+        // trace ids and parents, the command and stop operations 1024.
+        let trace_max = if operation == "InvokeAgentRuntime" {
+            128
+        } else {
+            1024
+        };
+        check_len("X-Amzn-Trace-Id", &self.trace_id, trace_max)?;
+        check_len("traceparent", &self.traceparent, trace_max)?;
         check_len("tracestate", &self.tracestate, 512)?;
         check_len("baggage", &self.baggage, 8192)?;
         let path = format!("/runtimes/{}/{suffix}", arn.path_segment());
@@ -130,10 +137,20 @@ impl Common {
 }
 
 fn check_len(field: &'static str, v: &Option<String>, max: usize) -> Result<(), Error> {
+    check_between(field, v, 0, max)
+}
+
+/// `lo..=hi` characters, as the model counts them.
+fn check_between(
+    field: &'static str,
+    v: &Option<String>,
+    lo: usize,
+    hi: usize,
+) -> Result<(), Error> {
     match v {
-        Some(v) if v.len() > max => Err(Error::invalid(
+        Some(v) if !(lo..=hi).contains(&v.chars().count()) => Err(Error::invalid(
             field,
-            format!("must be at most {max} characters, got {}", v.len()),
+            format!("must be {lo} to {hi} characters, got {}", v.chars().count()),
         )),
         _ => Ok(()),
     }
@@ -415,6 +432,13 @@ impl InvokeRequest {
             ));
         }
         let session = self.common.session_id(false)?;
+        check_between("Content-Type", &self.content_type, 1, 256)?;
+        check_between("Accept", &self.accept, 1, 256)?;
+        check_between(USER_ID_HEADER, &self.user_id, 1, 1024)?;
+        check_between("Mcp-Session-Id", &self.mcp_session_id, 1, 1024)?;
+        check_between("Mcp-Protocol-Version", &self.mcp_protocol_version, 1, 1024)?;
+        check_between("Mcp-Method", &self.mcp_method, 1, 1024)?;
+        check_between("Mcp-Name", &self.mcp_name, 1, 1024)?;
         let (mut req, arn) =
             self.common
                 .request("InvokeAgentRuntime", "invocations", session.as_ref())?;
