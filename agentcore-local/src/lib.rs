@@ -72,6 +72,7 @@ pub struct LocalRuntimeBuilder {
     insecure_public: bool,
     verifier: Option<auth::Verifier>,
     tls: Option<tls::TlsConfig>,
+    region: Option<String>,
 }
 
 impl LocalRuntimeBuilder {
@@ -143,6 +144,13 @@ impl LocalRuntimeBuilder {
     /// Caps every runtime's `maxLifetime`, to exercise it quickly in tests.
     pub fn max_lifetime(mut self, d: Duration) -> Self {
         self.max_lifetime = Some(d);
+        self
+    }
+
+    /// The region of ARNs made for unsigned requests (default [`REGION`]); signed requests get
+    /// ARNs in the region they were signed for.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
         self
     }
 
@@ -261,9 +269,10 @@ impl LocalRuntimeBuilder {
                 "sessions use the host network: any session can reach agentcore-local's own API and every loopback service"
             );
         }
+        let region = self.region.clone().unwrap_or_else(|| REGION.to_owned());
         let store = store::Store::open(
             &data_dir,
-            REGION,
+            &region,
             self.ready_delay.unwrap_or(Duration::from_millis(300)),
         )?;
         let state = Arc::new(server::AppState {
@@ -336,6 +345,7 @@ impl LocalRuntimeBuilder {
         Ok(LocalRuntime {
             addr,
             scheme,
+            region,
             data_dir,
             state,
             shutdown,
@@ -370,6 +380,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 pub struct LocalRuntime {
     addr: SocketAddr,
     scheme: &'static str,
+    region: String,
     data_dir: PathBuf,
     state: Arc<server::AppState>,
     shutdown: CancellationToken,
@@ -408,10 +419,10 @@ impl LocalRuntime {
         self.state.sessions.len()
     }
 
-    /// An SDK configuration for this runtime (region `us-east-1`, dummy credentials).
+    /// An SDK configuration for this runtime (its region, dummy credentials).
     pub fn client_config(&self) -> agentcore_sdk::Config {
         agentcore_sdk::Config::builder()
-            .region(REGION)
+            .region(self.region.as_str())
             .endpoint_url(self.endpoint())
             .static_credentials("local", "local")
             .build()

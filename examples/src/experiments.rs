@@ -198,6 +198,27 @@ pub async fn serve_agent() -> std::io::Result<()> {
             "/invocations",
             post(
                 |headers: HeaderMap, Json(req): Json<serde_json::Value>| async move {
+                    if req.get("echoHeaders").is_some() {
+                        // What reached the agent, for tests of header forwarding; answers
+                        // with MCP and trace headers of its own.
+                        let seen: serde_json::Map<String, serde_json::Value> = headers
+                            .iter()
+                            .filter_map(|(k, v)| {
+                                Some((k.as_str().to_owned(), v.to_str().ok()?.into()))
+                            })
+                            .collect();
+                        return (
+                            [
+                                ("mcp-session-id", "agent-mcp-session"),
+                                (
+                                    "traceparent",
+                                    "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01",
+                                ),
+                            ],
+                            Json(serde_json::Value::Object(seen)),
+                        )
+                            .into_response();
+                    }
                     if req.get("watch").is_some() {
                         return Response::builder()
                             .header("content-type", "text/plain; charset=utf-8")

@@ -71,6 +71,34 @@ async fn arns_are_in_the_region_the_request_was_signed_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_requests_get_the_servers_region() {
+    let local = LocalRuntime::builder()
+        .region("eu-central-1")
+        .start()
+        .await
+        .unwrap();
+    let r: serde_json::Value = reqwest::Client::new()
+        .put(format!("{}/runtimes", local.endpoint()))
+        .body(r#"{"agentRuntimeName":"unsigned","agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"local/x:1"}},"roleArn":"arn:aws:iam::123456789012:role/r"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        r["agentRuntimeArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:bedrock-agentcore:eu-central-1:"),
+        "{r}"
+    );
+    // Its own client signs for that region too.
+    let (arn, _) = create_runtime(&local.client(), "signed").await;
+    assert_eq!(arn.region(), "eu-central-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_and_resource_policies_of_runtimes_and_endpoints() {
     let f = Fixture::new().await;
     let arn = f.arn.to_string();
@@ -202,4 +230,81 @@ async fn one_version_is_deleted_and_the_runtime_stays() {
     );
     let now = c.get_agent_runtime(&f.id).send().await.unwrap();
     assert_ne!(now.status, AgentRuntimeStatus::Deleting);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_trace_and_allow_listed_headers_reach_hosted_agents_and_come_back() {
+    let bin = tests::example_binary("race");
+    let local = LocalRuntime::builder()
+        .agent_with_code("*", "exec /var/task/race --agent-mode", bin)
+        .ready_delay(std::time::Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let client = local.client();
+    let created = client
+        .create_agent_runtime()
+        .name("headers")
+        .container_uri("local/headers:1")
+        .role_arn("arn:aws:iam::123456789012:role/local")
+        .request_header_configuration(agentcore_sdk::control::RequestHeaderConfiguration::allow(
+            vec!["X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant".into()],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let ready = client
+        .wait_until_ready(&created.agent_runtime_id)
+        .send()
+        .await
+        .unwrap();
+    let arn = ready.agent_runtime_arn;
+    // Through our SDK: MCP and trace headers.
+    let resp = client
+        .invoke(&arn)
+        .json(&serde_json::json!({"echoHeaders": true}))
+        .mcp_method("tools/call")
+        .mcp_name("run_tests")
+        .mcp_session_id("client-mcp")
+        .traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .trace_id("Root=1-5759e988-bd862e3fe1be46a994272793")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.mcp_session_id(), Some("agent-mcp-session"));
+    assert!(resp.traceparent().is_some_and(|t| t.starts_with("00-0af7")));
+    let seen: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(seen["mcp-method"], "tools/call", "{seen}");
+    assert_eq!(seen["mcp-name"], "run_tests");
+    assert_eq!(seen["mcp-session-id"], "client-mcp");
+    assert!(seen["traceparent"].as_str().unwrap().starts_with("00-4bf9"));
+    assert!(seen["x-amzn-trace-id"].is_string());
+    // A custom header: passed when allow-listed, dropped otherwise (raw HTTP: it is not a
+    // member of the model).
+    let url = format!(
+        "{}/runtimes/{}/invocations",
+        local.endpoint(),
+        arn.path_segment()
+    );
+    let seen: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant", "acme")
+        .header("X-Amzn-Bedrock-AgentCore-Runtime-Custom-Other", "dropped")
+        .body(r#"{"echoHeaders": true}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen["x-amzn-bedrock-agentcore-runtime-custom-tenant"], "acme",
+        "{seen}"
+    );
+    assert!(
+        seen.get("x-amzn-bedrock-agentcore-runtime-custom-other")
+            .is_none(),
+        "{seen}"
+    );
 }

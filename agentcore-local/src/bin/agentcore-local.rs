@@ -55,6 +55,10 @@ struct Args {
     /// Allow a non-loopback --listen address without --verify-sigv4.
     #[arg(long)]
     insecure_public: bool,
+    /// Region of the ARNs made for unsigned requests (signed requests get the region they
+    /// were signed for).
+    #[arg(long, default_value = agentcore_local::REGION)]
+    region: String,
     /// Serve HTTPS / WSS with this PEM certificate chain (with --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -86,7 +90,8 @@ async fn main() -> std::process::ExitCode {
                 .memory_bytes(args.session_memory_mib.saturating_mul(1 << 20))
                 .pids(args.session_pids),
         )
-        .insecure_public(args.insecure_public);
+        .insecure_public(args.insecure_public)
+        .region(args.region.clone());
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let read = |p: &std::path::Path| {
             std::fs::read(p).unwrap_or_else(|e| {
