@@ -387,16 +387,19 @@ impl Drop for Tmux {
 /// (`tests/model/botocore-version`; `scripts/bump-model.sh` moves it to the newest release).
 pub const BOTOCORE_VERSION: &str = include_str!("../model/botocore-version");
 
-/// A venv with boto3 and the pinned botocore, made once per target directory and pin.
-pub fn python_with_boto3() -> std::path::PathBuf {
+/// A venv under `target/tmp/<name>` with `packages` installed, made once per target directory
+/// and package list; its python.
+fn python_venv(name: &str, packages: &[&str]) -> std::path::PathBuf {
     use std::process::Command;
-    let pin = BOTOCORE_VERSION.trim();
     // target/<profile>/deps/<test> → target/tmp (what CARGO_TARGET_TMPDIR names for tests).
     let exe = std::env::current_exe().expect("test binary path");
     let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
-    let venv = target.join("tmp").join("boto3-venv");
+    let venv = target.join("tmp").join(name);
     let python = venv.join("bin/python");
-    let ready = venv.join(format!(".botocore-{pin}"));
+    let ready = venv.join(format!(
+        ".installed-{}",
+        packages.join(",").replace(['/', ' '], "_")
+    ));
     if !ready.exists() {
         let status = Command::new("python3")
             .args(["-m", "venv"])
@@ -414,50 +417,23 @@ pub fn python_with_boto3() -> std::path::PathBuf {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                "boto3",
-                &format!("botocore=={pin}"),
             ])
+            .args(packages)
             .status()
             .expect("pip runs");
-        assert!(status.success(), "pip install boto3 botocore=={pin} failed");
+        assert!(status.success(), "pip install {packages:?} failed");
         std::fs::write(&ready, b"").expect("marker");
     }
     python
 }
 
-/// A venv with the official Python SDK (`bedrock-agentcore`, pinned), made once per target
-/// directory.
+/// A venv with boto3 and the pinned botocore.
+pub fn python_with_boto3() -> std::path::PathBuf {
+    let botocore = format!("botocore=={}", BOTOCORE_VERSION.trim());
+    python_venv("boto3-venv", &["boto3", &botocore])
+}
+
+/// A venv with the official Python SDK (`bedrock-agentcore`, pinned).
 pub fn python_with_agentcore_sdk() -> std::path::PathBuf {
-    use std::process::Command;
-    const PIN: &str = "bedrock-agentcore==1.25.0";
-    let exe = std::env::current_exe().expect("test binary path");
-    let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
-    let venv = target.join("tmp").join("agentcore-python-sdk-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed-1.25.0");
-    if !ready.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs");
-        assert!(
-            status.success(),
-            "python3 -m venv failed (run scripts/setup.sh)"
-        );
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                PIN,
-            ])
-            .status()
-            .expect("pip runs");
-        assert!(status.success(), "pip install {PIN} failed");
-        std::fs::write(&ready, b"").expect("marker");
-    }
-    python
+    python_venv("agentcore-python-sdk-venv", &["bedrock-agentcore==1.25.0"])
 }
