@@ -13,5 +13,9 @@ if [[ "${1:-}" == "--lint" ]]; then
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 fi
 
+# The binaries and examples that tests run as processes are built first, so no test builds
+# them while others run (timing-sensitive tests then see a quiet machine).
+cargo build --workspace --bins --examples
+
 # Two test threads: the machine has 2 cores and many tests run real processes.
 cargo test --workspace -- --test-threads=2
