@@ -24,7 +24,7 @@ server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 50); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done
 arn=$(curl -s -X PUT "http://127.0.0.1:$port/runtimes/" -H 'content-type: application/json' \
-  -d '{"agentRuntimeName":"official","agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"local/official:1"}},"roleArn":"arn:aws:iam::123456789012:role/local"}' \
+  -d '{"agentRuntimeName":"official","agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/official:1"}},"roleArn":"arn:aws:iam::123456789012:role/local"}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["agentRuntimeArn"])')
 benches/official/target/release/official-bench "http://127.0.0.1:$port" "$arn" $quick | tee target/bench/official.txt
 

@@ -15,7 +15,7 @@
 //! let rt = client
 //!     .create_agent_runtime()
 //!     .name("coder")
-//!     .container_uri("local/coder:latest")
+//!     .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:latest")
 //!     .role_arn("arn:aws:iam::123456789012:role/local")
 //!     .session_storage("/mnt/workspace")
 //!     .send()

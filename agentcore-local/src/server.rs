@@ -476,11 +476,57 @@ pub(crate) fn resolve_runtime(
     let arn: RuntimeArn = arn.parse()?;
     let store = s.store()?;
     let rt = store.by_arn(&arn)?;
+    check_qualifier(rt, qualifier)
+}
+
+/// The runtime an ARN names or, as InvokeAgentRuntime and InvokeAgentRuntimeCommand allow, a
+/// runtime id with the `accountId` query parameter.
+fn resolve_runtime_or_id(
+    s: &AppState,
+    target: &str,
+    q: &HashMap<String, String>,
+) -> Result<StoredRuntime, ApiError> {
+    if target.starts_with("arn:") {
+        return resolve_runtime(s, target, q.get("qualifier"));
+    }
+    let account = q.get("accountId").ok_or_else(|| {
+        ApiError::validation(
+            "accountId",
+            "accountId is required when agentRuntimeArn is a runtime id",
+        )
+    })?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::validation(
+            "accountId",
+            "accountId must be 12 digits",
+        ));
+    }
+    let id: agentcore_sdk::RuntimeId = target.parse()?;
+    let store = s.store()?;
+    let rt = store
+        .all()
+        .find(|r| {
+            r.id == id.as_str()
+                && r.arn
+                    .parse::<RuntimeArn>()
+                    .is_ok_and(|a| a.account() == account)
+        })
+        .ok_or_else(|| {
+            ApiError::not_found(format!("Agent runtime {id} not found in account {account}"))
+        })?;
+    check_qualifier(rt, q.get("qualifier"))
+}
+
+fn check_qualifier(
+    rt: &StoredRuntime,
+    qualifier: Option<&String>,
+) -> Result<StoredRuntime, ApiError> {
     if let Some(q) = qualifier
         && !rt.endpoints.contains_key(q)
     {
         return Err(ApiError::not_found(format!(
-            "Endpoint {q} not found for {arn}"
+            "Endpoint {q} not found for {}",
+            rt.arn
         )));
     }
     Ok(rt.clone())
@@ -549,7 +595,7 @@ async fn run_command(
             "timeout must be between 1 and 3600 seconds",
         ));
     }
-    let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
+    let rt = resolve_runtime_or_id(&s, &arn, &q)?;
     let sid = session_id(&headers, &q, false)?;
     let session = start_session(&s, &rt, &sid).await?;
     let rx = command::spawn(session, body.command, Duration::from_secs(timeout as u64)).map_err(
@@ -582,7 +628,7 @@ async fn invoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
+    let rt = resolve_runtime_or_id(&s, &arn, &q)?;
     let sid = session_id(&headers, &q, false)?;
     let session = start_session(&s, &rt, &sid).await?;
     let spec = agent::resolve(&s.agents, &rt).cloned();

@@ -563,9 +563,10 @@ impl Store {
             )));
         }
         let id = format!("{name}-{}", random_suffix());
+        let region = region.as_deref().unwrap_or(&self.region);
         let arn = format!(
-            "arn:aws:bedrock-agentcore:{}:{ACCOUNT}:runtime/{id}",
-            region.as_deref().unwrap_or(&self.region)
+            "arn:{}:bedrock-agentcore:{region}:{ACCOUNT}:runtime/{id}",
+            partition(region)
         );
         if let Some(tags) = &input.tags {
             self.state.tags.insert(arn.clone(), tags.clone());
@@ -791,4 +792,21 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The partition a region belongs to, as AWS names them.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
+    } else {
+        "aws"
+    }
 }

@@ -40,7 +40,7 @@ impl TestContext {
         let created = client
             .create_agent_runtime()
             .name(runtime_name(test_name))
-            .container_uri("local/test:latest")
+            .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/test:latest")
             .role_arn("arn:aws:iam::123456789012:role/local")
             .session_storage(mount_path.unwrap_or("/mnt/workspace"))
             .send()

@@ -118,6 +118,39 @@ impl Client {
         InvokeRequest::new(self.clone(), Common::new(arn))
     }
 
+    /// InvokeAgentRuntime on the runtime `runtime_id` of `account_id`, as the model allows
+    /// instead of an ARN (the path carries the id, the query `accountId`). Both are checked
+    /// when the request is sent.
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+    /// let reply = client
+    ///     .invoke_by_id("coder-AbCdE12345", "123456789012")
+    ///     .json(&serde_json::json!({"prompt": "hi"}))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn invoke_by_id(
+        &self,
+        runtime_id: impl AsRef<str>,
+        account_id: impl Into<String>,
+    ) -> InvokeRequest {
+        InvokeRequest::new(self.clone(), Common::by_id(runtime_id.as_ref(), account_id))
+    }
+
+    /// InvokeAgentRuntimeCommand on the runtime `runtime_id` of `account_id` (see
+    /// [`invoke_by_id`](Self::invoke_by_id)).
+    pub fn command_by_id(
+        &self,
+        runtime_id: impl AsRef<str>,
+        account_id: impl Into<String>,
+        command: impl Into<Command>,
+    ) -> CommandRequest {
+        CommandRequest::new(self.clone(), Common::by_id(runtime_id.as_ref(), account_id))
+            .command(command)
+    }
+
     /// StopRuntimeSession of `session_id` on `arn`.
     pub fn stop_session(
         &self,

@@ -123,7 +123,7 @@ async fn create_generates_a_client_token() {
     client(&server.uri())
         .create_agent_runtime()
         .name("coder")
-        .container_uri("x")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
         .role_arn(ROLE)
         .send()
         .await
@@ -172,7 +172,7 @@ async fn update_agent_runtime_shape() {
     Mock::given(method("PUT"))
         .and(path(format!("/runtimes/{ID}/")))
         .and(body_json(json!({
-            "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "img:2"}},
+            "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:2"}},
             "roleArn": ROLE,
             "clientToken": "token-000000000000000000000000000000002",
             "filesystemConfigurations": [{"sessionStorage": {"mountPath": "/mnt/workspace"}}]
@@ -186,7 +186,7 @@ async fn update_agent_runtime_shape() {
         .await;
     let up = client(&server.uri())
         .update_agent_runtime(ID)
-        .container_uri("img:2")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/img:2")
         .role_arn(ROLE)
         .client_token("token-000000000000000000000000000000002")
         .session_storage("/mnt/workspace")

@@ -494,7 +494,7 @@ async fn validation_failures_make_zero_requests() {
             "bad runtime name",
             c.create_agent_runtime()
                 .name("has-dash")
-                .container_uri("x")
+                .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
                 .role_arn("arn:aws:iam::123456789012:role/r")
                 .send()
                 .await
@@ -504,7 +504,7 @@ async fn validation_failures_make_zero_requests() {
             "bad mount path",
             c.create_agent_runtime()
                 .name("a")
-                .container_uri("x")
+                .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
                 .role_arn("arn:aws:iam::123456789012:role/r")
                 .session_storage("/data/x")
                 .send()
@@ -515,7 +515,7 @@ async fn validation_failures_make_zero_requests() {
             "duplicate mount",
             c.create_agent_runtime()
                 .name("a")
-                .container_uri("x")
+                .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
                 .role_arn("arn:aws:iam::123456789012:role/r")
                 .session_storage("/mnt/ws")
                 .session_storage("/mnt/ws/")
@@ -527,7 +527,7 @@ async fn validation_failures_make_zero_requests() {
             let mut b = c
                 .create_agent_runtime()
                 .name("a")
-                .container_uri("x")
+                .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
                 .role_arn("arn:aws:iam::123456789012:role/r");
             for i in 0..6 {
                 b = b.session_storage(format!("/mnt/fs{i}"));
@@ -538,7 +538,7 @@ async fn validation_failures_make_zero_requests() {
             "lifecycle",
             c.create_agent_runtime()
                 .name("a")
-                .container_uri("x")
+                .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
                 .role_arn("arn:aws:iam::123456789012:role/r")
                 .lifecycle_configuration(agentcore_sdk::control::LifecycleConfiguration::new(
                     Some(30),
@@ -552,7 +552,7 @@ async fn validation_failures_make_zero_requests() {
             "role",
             c.create_agent_runtime()
                 .name("a")
-                .container_uri("x")
+                .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
                 .role_arn("not-a-role")
                 .send()
                 .await

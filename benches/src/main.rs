@@ -119,7 +119,7 @@ async fn runtime(client: &Client) -> RuntimeArn {
     let rt = client
         .create_agent_runtime()
         .name(format!("bench{}", std::process::id()))
-        .container_uri("local/bench:latest")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:latest")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .session_storage("/mnt/workspace")
         .send()

@@ -106,7 +106,9 @@ pub async fn demo_runtime(client: &Client, name: &str) -> Result<RuntimeArn, age
             client
                 .create_agent_runtime()
                 .name(name)
-                .container_uri(format!("local/{name}:latest"))
+                .container_uri(format!(
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:latest"
+                ))
                 .role_arn("arn:aws:iam::123456789012:role/local")
                 .session_storage("/mnt/workspace")
                 .send()

@@ -277,7 +277,10 @@ def bound_values(m, shape_name, bound):
             return "a" * n
         if bound == "min":
             if lo == 0:
-                return sized(0), None
+                # Nothing is shorter; where the pattern refuses "", any valid value shows
+                # the bound does not refuse what it allows.
+                empty = sized(0)
+                return (empty if empty is not None else string_sample(t)), None
             return sized(lo), ("" if lo == 1 else sized(lo - 1, strict=False))
         if bound == "max":
             inside = sized(hi)
@@ -311,10 +314,6 @@ def bound_values(m, shape_name, bound):
             return {"$blobSize": lo}, ({"$blobSize": lo - 1} if lo > 0 else None)
         return {"$blobSize": hi}, {"$blobSize": hi + 1}
     return None, None
-
-
-class _M:
-    pass
 
 
 def Builder_for(m):
@@ -360,6 +359,91 @@ def limits(service, op_name):
     return out
 
 
+def nested_paths(m, shape_name, seen):
+    """(path, shape) of every member below `shape_name`: a path is a list of steps, a member
+    name, "[]" (a list item) or "{}" (a map value)."""
+    if shape_name in seen:
+        return
+    seen = seen | {shape_name}
+    t = m["shapes"][shape_name]
+    if t["type"] == "structure":
+        for k, v in t.get("members", {}).items():
+            if "location" in v:
+                continue
+            yield [k], v["shape"]
+            for p, sh in nested_paths(m, v["shape"], seen):
+                yield [k] + p, sh
+    elif t["type"] == "list":
+        for p, sh in nested_paths(m, t["member"]["shape"], seen):
+            yield ["[]"] + p, sh
+    elif t["type"] == "map":
+        for p, sh in nested_paths(m, t["value"]["shape"], seen):
+            yield ["{}"] + p, sh
+
+
+def build_along(b, shape_name, path, leaf):
+    """A valid sample of `shape_name` with the value at `path` replaced by `leaf`."""
+    if not path:
+        return leaf
+    t = b.shape(shape_name)
+    step, rest = path[0], path[1:]
+    if t["type"] == "structure":
+        if t.get("union"):
+            members = {}
+        else:
+            members = b.sample(shape_name)
+        v = t["members"][step]
+        members[v.get("locationName", step)] = build_along(b, v["shape"], rest, leaf)
+        if not rest and isinstance(leaf, int):
+            # Numeric siblings of the same shape (a range's from / to) take the same value,
+            # so the sample stays consistent.
+            for k2, v2 in t["members"].items():
+                if k2 != step and v2["shape"] == v["shape"] and v2.get("locationName", k2) in members:
+                    members[v2.get("locationName", k2)] = leaf
+        return members
+    if t["type"] == "list":
+        n = max(t.get("min", 1), 1)
+        items = [build_along(b, t["member"]["shape"], rest, leaf)]
+        items += [b.sample(t["member"]["shape"]) for _ in range(n - 1)]
+        return items
+    k = b.sample(t["key"]["shape"])
+    return {k: build_along(b, t["value"]["shape"], rest, leaf)}
+
+
+def nested_limits(service, op_name):
+    """Limits of members below the request's top-level body members: the value tested is the
+    whole top-level member with the nested one set to each side of the bound."""
+    m = model(service)
+    s = m["shapes"][m["operations"][op_name]["input"]["shape"]]
+    out = []
+    for k, v in s.get("members", {}).items():
+        if "location" in v or k == s.get("payload"):
+            continue
+        for path, shape_name in nested_paths(m, v["shape"], set()):
+            t = m["shapes"][shape_name]
+            for bound in ("min", "max", "pattern"):
+                if bound not in t:
+                    continue
+                inside, outside = bound_values(m, shape_name, bound)
+                b = Builder_for(m)
+                wrap = lambda leaf: None if leaf is None else build_along(b, v["shape"], path, leaf)
+                out.append(
+                    {
+                        "service": service,
+                        "operation": op_name,
+                        "member": k,
+                        "path": k + "." + ".".join(path).replace(".[]", "[]").replace(".{}", "{}"),
+                        "location": "body",
+                        "type": t["type"],
+                        "bound": bound,
+                        "value": t[bound],
+                        "inside": wrap(inside),
+                        "outside": wrap(outside),
+                    }
+                )
+    return out
+
+
 def main(argv):
     roots, ops, in_ops = [], [], False
     for a in argv:
@@ -376,6 +460,7 @@ def main(argv):
         out["operations"].update(operations(service, [name]))
         if "input" in model(service)["operations"][name]:
             out["limits"] += limits(service, name)
+            out["limits"] += nested_limits(service, name)
     json.dump(out, sys.stdout)
 
 

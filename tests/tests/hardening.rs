@@ -174,7 +174,7 @@ async fn a_retried_update_with_the_same_client_token_is_applied_once() {
     for _ in 0..3 {
         f.client
             .update_agent_runtime(&f.id)
-            .container_uri("local/coder:2")
+            .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:2")
             .role_arn("arn:aws:iam::123456789012:role/local")
             .client_token("update-token-0123456789abcdef0123")
             .send()
@@ -220,7 +220,9 @@ async fn acknowledged_changes_survive_sigkill_mid_storm() {
                     let Ok(rt) = client
                         .create_agent_runtime()
                         .name(&name)
-                        .container_uri(format!("local/{name}:1"))
+                        .container_uri(format!(
+                            "123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:1"
+                        ))
                         .role_arn("arn:aws:iam::123456789012:role/local")
                         .send()
                         .await
@@ -228,11 +230,11 @@ async fn acknowledged_changes_survive_sigkill_mid_storm() {
                         return;
                     };
                     let id = rt.agent_runtime_id.into_string();
-                    acked
-                        .lock()
-                        .unwrap()
-                        .push((id.clone(), format!("local/{name}:1")));
-                    let uri = format!("local/{name}:2");
+                    acked.lock().unwrap().push((
+                        id.clone(),
+                        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:1"),
+                    ));
+                    let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:2");
                     if client
                         .update_agent_runtime(&id)
                         .container_uri(&uri)
@@ -440,7 +442,7 @@ async fn typed_ids_pass_straight_back_in() {
         .client
         .create_agent_runtime()
         .name("idsback")
-        .container_uri("local/idsback:1")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/idsback:1")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .send()
         .await
@@ -485,7 +487,7 @@ async fn builders_clone_on_both_planes() {
     let update = f
         .client
         .update_agent_runtime(&f.id)
-        .container_uri("local/coder:3")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:3")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .session_storage("/mnt/../bad");
     // A deferred validation error survives the clone.

@@ -2,11 +2,25 @@
 
 use agentcore_local::LocalRuntime;
 
+/// Regions of every partition: ARNs follow the region the client signed for.
+const REGIONS: [(&str, &str); 4] = [
+    ("us-east-1", "aws"),
+    ("ap-southeast-2", "aws"),
+    ("eu-central-1", "aws"),
+    ("cn-north-1", "aws-cn"),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_creates_runs_stops_and_finds_the_file() {
     let python = tokio::task::spawn_blocking(tests::python_with_boto3)
         .await
         .unwrap();
+    for (region, partition) in REGIONS {
+        boto3_flow(&python, region, partition).await;
+    }
+}
+
+async fn boto3_flow(python: &std::path::Path, region: &str, partition: &str) {
     // Signatures are verified: botocore's own SigV4 must pass agentcore-local's verifier.
     let local = LocalRuntime::builder()
         .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
@@ -17,6 +31,7 @@ async fn boto3_creates_runs_stops_and_finds_the_file() {
     let out = tokio::process::Command::new(python)
         .arg(script)
         .arg(local.endpoint())
+        .arg(region)
         .env_remove("AWS_PROFILE")
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
@@ -24,7 +39,10 @@ async fn boto3_creates_runs_stops_and_finds_the_file() {
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "boto3 script failed:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "boto3 script failed in {region}:\n{stderr}"
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["validationCode"], "ValidationException");
     assert_eq!(r["validationStatus"], 400);
@@ -45,4 +63,19 @@ async fn boto3_creates_runs_stops_and_finds_the_file() {
         "boto3-interop-session-0000000000000000001"
     );
     assert_eq!(r["afterStop"]["stdout"], "before-stop\n");
+    let arn = r["arn"].as_str().unwrap();
+    assert!(
+        arn.starts_with(&format!("arn:{partition}:bedrock-agentcore:{region}:")),
+        "{arn}"
+    );
+    assert!(r["invokeByArn"].as_str().unwrap().contains("by arn"), "{r}");
+    assert!(r["invokeById"].as_str().unwrap().contains("by id"), "{r}");
+    assert_eq!(
+        r["endpointArn"].as_str().unwrap(),
+        format!("{arn}/runtime-endpoint/prod")
+    );
+    assert_eq!(r["endpoints"], serde_json::json!(["DEFAULT", "prod"]));
+    assert_eq!(r["tags"], serde_json::json!({"team": "interop"}));
+    assert_eq!(r["updatedVersion"], "2");
+    assert_eq!(r["afterDelete"], "ResourceNotFoundException");
 }

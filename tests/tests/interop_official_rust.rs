@@ -1,6 +1,6 @@
 //! Interop: AWS's official Rust crates (`aws-sdk-bedrockagentcorecontrol`,
 //! `aws-sdk-bedrockagentcore`), unmodified, drive agentcore-local through the whole runtime
-//! flow — with signature verification on, in two regions. The program is
+//! flow — with signature verification on, in four regions of three partitions. The program is
 //! `interop/official-rust` (its own workspace, so the main build never compiles the official
 //! SDK); the test builds it once per target directory.
 
@@ -29,7 +29,12 @@ async fn official_rust_crates_drive_the_whole_runtime_flow() {
     let bin = tokio::task::spawn_blocking(official_interop_binary)
         .await
         .unwrap();
-    for region in ["eu-west-1", "ap-northeast-1"] {
+    for region in [
+        "eu-west-1",
+        "ap-northeast-1",
+        "us-gov-west-1",
+        "cn-northwest-1",
+    ] {
         let local = LocalRuntime::builder()
             .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
             .start()

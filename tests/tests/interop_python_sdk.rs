@@ -12,7 +12,6 @@ use std::process::Stdio;
 
 use agentcore_local::LocalRuntime;
 
-const REGION: &str = "us-east-1";
 const TOKEN: &str = "python-sdk-bearer-token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,8 +19,14 @@ async fn official_python_sdk_shell_client_in_three_auth_modes() {
     let python = tokio::task::spawn_blocking(tests::python_with_agentcore_sdk)
         .await
         .unwrap();
-    let dp_host = format!("bedrock-agentcore.{REGION}.amazonaws.com");
-    let cp_host = format!("bedrock-agentcore-control.{REGION}.amazonaws.com");
+    for region in ["us-east-1", "ap-south-1"] {
+        shell_client_in(&python, region).await;
+    }
+}
+
+async fn shell_client_in(python: &std::path::Path, region: &str) {
+    let dp_host = format!("bedrock-agentcore.{region}.amazonaws.com");
+    let cp_host = format!("bedrock-agentcore-control.{region}.amazonaws.com");
 
     // A test CA and a server certificate for both AWS host names.
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -63,9 +68,9 @@ async fn official_python_sdk_shell_client_in_three_auth_modes() {
         .arg(r#"mount --bind "$1" /etc/hosts && shift && exec "$@""#)
         .arg("sh")
         .arg(&hosts)
-        .arg(&python)
+        .arg(python)
         .arg(script)
-        .arg(REGION)
+        .arg(region)
         .arg(TOKEN)
         .env(
             "BEDROCK_AGENTCORE_DP_ENDPOINT",
@@ -83,7 +88,7 @@ async fn official_python_sdk_shell_client_in_three_auth_modes() {
         .env("AWS_CA_BUNDLE", &ca_file)
         .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
         .env("AWS_SECRET_ACCESS_KEY", "local-secret")
-        .env("AWS_REGION", REGION)
+        .env("AWS_region", region)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env("AWS_CONFIG_FILE", "/dev/null")
@@ -93,10 +98,13 @@ async fn official_python_sdk_shell_client_in_three_auth_modes() {
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "Python SDK script failed:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "Python SDK script failed in {region}:\n{stderr}"
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    assert!(r["arn"].as_str().unwrap().contains(&format!(":{REGION}:")));
+    assert!(r["arn"].as_str().unwrap().contains(&format!(":{region}:")));
     for auth in ["sigv4", "presigned", "oauth"] {
         let one = &r[auth];
         assert!(

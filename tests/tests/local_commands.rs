@@ -325,7 +325,7 @@ async fn service_errors_have_the_service_shape() {
         .client
         .create_agent_runtime()
         .name("coder")
-        .container_uri("x")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1")
         .role_arn("arn:aws:iam::123456789012:role/r")
         .send()
         .await
@@ -362,7 +362,7 @@ async fn control_plane_round_trip() {
     let c = &f.client;
     let up = c
         .update_agent_runtime(&f.id)
-        .container_uri("local/coder:2")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:2")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .session_storage("/mnt/workspace")
         .send()

@@ -79,7 +79,7 @@ async fn unsigned_requests_get_the_servers_region() {
         .unwrap();
     let r: serde_json::Value = reqwest::Client::new()
         .put(format!("{}/runtimes", local.endpoint()))
-        .body(r#"{"agentRuntimeName":"unsigned","agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"local/x:1"}},"roleArn":"arn:aws:iam::123456789012:role/r"}"#)
+        .body(r#"{"agentRuntimeName":"unsigned","agentRuntimeArtifact":{"containerConfiguration":{"containerUri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"}},"roleArn":"arn:aws:iam::123456789012:role/r"}"#)
         .send()
         .await
         .unwrap()
@@ -245,7 +245,7 @@ async fn mcp_trace_and_allow_listed_headers_reach_hosted_agents_and_come_back() 
     let created = client
         .create_agent_runtime()
         .name("headers")
-        .container_uri("local/headers:1")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/headers:1")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .request_header_configuration(agentcore_sdk::control::RequestHeaderConfiguration::allow(
             vec!["X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant".into()],
@@ -307,4 +307,69 @@ async fn mcp_trace_and_allow_listed_headers_reach_hosted_agents_and_come_back() 
             .is_none(),
         "{seen}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_and_command_address_a_runtime_by_id_and_account() {
+    let f = Fixture::new().await;
+    let account = f.arn.account().to_owned();
+    // Invoke by id: the echo agent answers with the payload.
+    let reply = f
+        .client
+        .invoke_by_id(&f.id, &account)
+        .json(&serde_json::json!({"prompt": "by id"}))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&reply).contains("by id"),
+        "{reply:?}"
+    );
+    // A command by id runs in a real sandbox.
+    let out = f
+        .client
+        .command_by_id(&f.id, &account, "echo $((6 * 7))")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.trim(), "42");
+    // The wrong account does not find it.
+    let e = f
+        .client
+        .command_by_id(&f.id, "999999999999", "true")
+        .output()
+        .await
+        .unwrap_err();
+    assert_eq!(kind(&e), Some(ServiceErrorKind::ResourceNotFound), "{e}");
+    // Refused before sending: a bad account id, a bad runtime id.
+    let e = f.client.invoke_by_id(&f.id, "12").send().await.unwrap_err();
+    assert!(
+        matches!(e, agentcore_sdk::Error::InvalidInput { .. }),
+        "{e}"
+    );
+    let e = f
+        .client
+        .invoke_by_id("no/such id", &account)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, agentcore_sdk::Error::InvalidInput { .. }),
+        "{e}"
+    );
+    // On the wire, an id without accountId is refused by the server too.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/runtimes/{}/invocations",
+            f.local.endpoint(),
+            f.id
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
 }

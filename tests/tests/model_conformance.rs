@@ -1185,7 +1185,8 @@ async fn check_limits(limits: &[Value]) -> (usize, usize, Vec<String>) {
             continue;
         }
         let what = format!(
-            "{op}.{member} {} {}",
+            "{op}.{} {} {}",
+            l["path"].as_str().unwrap_or(member),
             l["bound"].as_str().unwrap_or_default(),
             l["value"]
         );

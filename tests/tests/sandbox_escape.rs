@@ -148,7 +148,7 @@ async fn another_sessions_storage_is_out_of_reach_by_every_path() {
             .put(format!("{}/runtimes/", s.f.local.endpoint()))
             .json(&serde_json::json!({
                 "agentRuntimeName": "dotdot",
-                "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "local/x:1"}},
+                "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"}},
                 "roleArn": "arn:aws:iam::123456789012:role/local",
                 "networkConfiguration": {"networkMode": "PUBLIC"},
                 "filesystemConfigurations": [{"sessionStorage": {"mountPath": path}}],
@@ -172,7 +172,7 @@ async fn state_files_host_home_and_other_environments_are_invisible() {
     s.f.client
         .create_agent_runtime()
         .name("withsecret")
-        .container_uri("local/withsecret:1")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/withsecret:1")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .environment_variable("API_KEY", &env_secret)
         .send()
@@ -405,7 +405,7 @@ async fn a_sealed_sandbox_reaches_nothing() {
         s.f.client
             .create_agent_runtime()
             .name("sealed")
-            .container_uri("local/sealed:1")
+            .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/sealed:1")
             .role_arn("arn:aws:iam::123456789012:role/local")
             .environment_variable("AGENTCORE_LOCAL_NETWORK", "none")
             .send()
@@ -662,7 +662,7 @@ async fn host_networking_is_an_explicit_opt_in() {
         .client
         .create_agent_runtime()
         .name("hostnet")
-        .container_uri("local/hostnet:1")
+        .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/hostnet:1")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .environment_variable("AGENTCORE_LOCAL_NETWORK", "host")
         .send()

@@ -31,6 +31,7 @@
 
 mod model;
 mod resources;
+mod rules;
 mod settings;
 mod waiter;
 
@@ -174,20 +175,6 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
         ));
     }
     check_client_token(&input.client_token)?;
-    if let Some(l) = &input.lifecycle_configuration {
-        check_range(
-            "lifecycleConfiguration.idleRuntimeSessionTimeout",
-            l.idle_runtime_session_timeout,
-            60,
-            1_209_600,
-        )?;
-        check_range(
-            "lifecycleConfiguration.maxLifetime",
-            l.max_lifetime,
-            60,
-            1_209_600,
-        )?;
-    }
     if let Some(env) = &input.environment_variables {
         if env.len() > 50 {
             return Err(Error::invalid(
@@ -209,14 +196,6 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
                 ));
             }
         }
-    }
-    if let Some(p) = &input.protocol_configuration {
-        check_range(
-            "protocolConfiguration.port",
-            p.port.map(u32::from),
-            8000,
-            12000,
-        )?;
     }
     if let Some(fs) = &input.filesystem_configurations {
         validate_filesystem_configurations(fs)?;
@@ -246,10 +225,10 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
                 AllowedPort::PortRange(r) => (r.from, r.to),
                 _ => continue,
             };
-            if !(8000..=12000).contains(&from) || !(8000..=12000).contains(&to) || from > to {
+            if from > to {
                 return Err(Error::invalid(
                     "allowedPorts",
-                    format!("ports must be 8000 to 12000 (from ≤ to), got {from}..{to}"),
+                    format!("a port range must have from ≤ to, got {from}..{to}"),
                 ));
             }
         }
@@ -262,7 +241,10 @@ fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(),
             format!("at most 1 entry, got {}", r.len()),
         ));
     }
-    Ok(())
+    // Every nested bound of the model, on the JSON that would be sent.
+    let body = serde_json::to_value(input)
+        .map_err(|e| Error::invalid("body", format!("does not serialize: {e}")))?;
+    rules::check_runtime_body(&body)
 }
 
 /// At most 5 filesystem configurations with unique mount paths.

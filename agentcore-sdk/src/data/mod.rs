@@ -35,7 +35,7 @@ use crate::config::Plane;
 use crate::error::{Deferred, Error, request_id};
 use crate::transport::Request;
 use crate::types::{
-    ClientToken, Command, EndpointName, IntoRuntimeArn, RuntimeArn, SessionId,
+    ClientToken, Command, EndpointName, IntoRuntimeArn, RuntimeArn, RuntimeId, SessionId,
     validate_command_timeout,
 };
 
@@ -50,7 +50,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 100_000_000;
 /// Request parts every data-plane call shares: target, qualifier, tracing headers.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Common {
-    pub(crate) arn: Option<Result<RuntimeArn, Deferred>>,
+    pub(crate) arn: Option<Result<Target, Deferred>>,
     pub(crate) session_id: Option<String>,
     pub(crate) qualifier: Option<String>,
     pub(crate) account_id: Option<String>,
@@ -60,15 +60,50 @@ pub(crate) struct Common {
     pub(crate) baggage: Option<String>,
 }
 
+/// What the `{agentRuntimeArn}` path segment names: an ARN, or (InvokeAgentRuntime and
+/// InvokeAgentRuntimeCommand only, as the model allows) a runtime id with `accountId`.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Arn(RuntimeArn),
+    Id(RuntimeId),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Arn(a) => a.fmt(f),
+            Target::Id(id) => id.fmt(f),
+        }
+    }
+}
+
 impl Common {
     pub(crate) fn new(arn: impl IntoRuntimeArn) -> Self {
         Self {
-            arn: Some(arn.into_runtime_arn().map_err(Deferred::from)),
+            arn: Some(
+                arn.into_runtime_arn()
+                    .map(Target::Arn)
+                    .map_err(Deferred::from),
+            ),
             ..Self::default()
         }
     }
 
-    fn arn(&self) -> Result<RuntimeArn, Error> {
+    /// A runtime named by id in `account_id` (checked when sent).
+    pub(crate) fn by_id(runtime_id: &str, account_id: impl Into<String>) -> Self {
+        Self {
+            arn: Some(
+                runtime_id
+                    .parse::<RuntimeId>()
+                    .map(Target::Id)
+                    .map_err(Deferred::from),
+            ),
+            account_id: Some(account_id.into()),
+            ..Self::default()
+        }
+    }
+
+    fn arn(&self) -> Result<Target, Error> {
         match &self.arn {
             Some(Ok(a)) => Ok(a.clone()),
             Some(Err(invalid)) => Err(invalid.clone().into()),
@@ -90,7 +125,7 @@ impl Common {
         operation: &'static str,
         suffix: &str,
         session_id: Option<&SessionId>,
-    ) -> Result<(Request, RuntimeArn), Error> {
+    ) -> Result<(Request, Target), Error> {
         self.request_with(Method::POST, operation, suffix, session_id)
     }
 
@@ -100,8 +135,29 @@ impl Common {
         operation: &'static str,
         suffix: &str,
         session_id: Option<&SessionId>,
-    ) -> Result<(Request, RuntimeArn), Error> {
+    ) -> Result<(Request, Target), Error> {
         let arn = self.arn()?;
+        let segment = match &arn {
+            Target::Arn(a) => a.path_segment(),
+            Target::Id(id) => {
+                if !matches!(
+                    operation,
+                    "InvokeAgentRuntime" | "InvokeAgentRuntimeCommand"
+                ) {
+                    return Err(Error::invalid(
+                        "agentRuntimeArn",
+                        format!("{operation} takes an ARN, not a runtime id"),
+                    ));
+                }
+                if self.account_id.is_none() {
+                    return Err(Error::invalid(
+                        "accountId",
+                        "is required when the runtime is named by id",
+                    ));
+                }
+                crate::types::encode_segment(id.as_str())
+            }
+        };
         if let Some(q) = &self.qualifier {
             q.parse::<EndpointName>().map_err(|_| {
                 Error::invalid("qualifier", format!("must be an endpoint name, got {q:?}"))
@@ -123,7 +179,7 @@ impl Common {
         check_len("traceparent", &self.traceparent, trace_max)?;
         check_len("tracestate", &self.tracestate, 512)?;
         check_len("baggage", &self.baggage, 8192)?;
-        let path = format!("/runtimes/{}/{suffix}", arn.path_segment());
+        let path = format!("/runtimes/{segment}/{suffix}");
         let req = Request::new(operation, Plane::Data, method, path)
             .query("qualifier", self.qualifier.clone())
             .query("accountId", self.account_id.clone())

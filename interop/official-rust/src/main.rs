@@ -83,7 +83,7 @@ async fn run(endpoint: &str, region: &str) -> Res<()> {
     let id = created.agent_runtime_id().to_owned();
     let arn = created.agent_runtime_arn().to_owned();
     check(
-        arn.starts_with(&format!("arn:aws:bedrock-agentcore:{region}:")),
+        arn.starts_with("arn:aws") && arn.contains(&format!(":bedrock-agentcore:{region}:")),
         "the runtime ARN is in the client's region",
     )?;
     ok("create_agent_runtime");
@@ -164,6 +164,21 @@ async fn run(endpoint: &str, region: &str) -> Res<()> {
     check(
         String::from_utf8_lossy(&body).contains("\"prompt\""),
         "the echo agent answered with the payload",
+    )?;
+    // The same runtime named by id + accountId, as the model allows.
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    let invoked = dp
+        .invoke_agent_runtime()
+        .agent_runtime_arn(&id)
+        .account_id(account)
+        .runtime_session_id(session)
+        .payload(aws_smithy_types_blob(br#"{"prompt":"by id"}"#))
+        .send()
+        .await?;
+    let body = invoked.response.collect().await?.into_bytes();
+    check(
+        String::from_utf8_lossy(&body).contains("by id"),
+        "the echo agent answered when named by id + accountId",
     )?;
     ok("invoke_agent_runtime");
     let out = dp
