@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh machine, then runs every test.
 #   scripts/test.sh            all tests
-#   scripts/test.sh --lint     also rustfmt, clippy -D warnings and rustdoc -D warnings
+#   scripts/test.sh --lint     also rustfmt, clippy -D warnings, rustdoc -D warnings and the
+#                              public-API baseline (scripts/public-api.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ if [[ "${1:-}" == "--lint" ]]; then
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+  scripts/public-api.sh
 fi
 
 # The binaries and examples that tests run as processes are built first, so no test builds

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentcore_sdk::__private::ResponseChunk;
 use agentcore_sdk::CommandStatus;
-use agentcore_sdk::data::ResponseChunk;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
@@ -24,7 +24,7 @@ const READ_SIZE: usize = 64 * 1024;
 /// a pipe buffer); a background process holding the pipe open does not keep the stream open.
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
 
-use agentcore_sdk::data::event_stream::encode_chunk as chunk_frame;
+use agentcore_sdk::__private::encode_chunk as chunk_frame;
 
 /// Turns a byte stream into UTF-8 text without ever splitting a character: an incomplete
 /// sequence at the end of a read waits for the next read; invalid bytes become U+FFFD.

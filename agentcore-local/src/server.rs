@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentcore_sdk::control::{AgentRuntimeEndpointInput, AgentRuntimeInput};
+use agentcore_sdk::__private::{AgentRuntimeEndpointInput, AgentRuntimeInput};
 use agentcore_sdk::data::SESSION_ID_HEADER;
 use agentcore_sdk::{RuntimeArn, ServiceErrorKind, SessionId};
 use axum::body::{Body, Bytes};

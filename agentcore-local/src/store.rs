@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agentcore_sdk::control::{
-    AgentRuntimeEndpointInput, AgentRuntimeInput, FilesystemConfiguration,
-};
+use agentcore_sdk::__private::{AgentRuntimeEndpointInput, AgentRuntimeInput};
+use agentcore_sdk::control::FilesystemConfiguration;
 use agentcore_sdk::{MountPath, RuntimeArn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

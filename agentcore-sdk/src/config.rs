@@ -193,6 +193,8 @@ pub(crate) struct ConfigInner {
     pub(crate) timeouts: TimeoutConfig,
     pub(crate) user_agent: String,
     pub(crate) http: reqwest::Client,
+    /// TLS for WSS connections (built-in roots plus any added ones).
+    pub(crate) ws_tls: Arc<rustls::ClientConfig>,
     pub(crate) credentials_cache: tokio::sync::Mutex<Option<Credentials>>,
     pub(crate) command_limiter: Option<Arc<crate::data::CommandRateLimiter>>,
 }
@@ -279,7 +281,10 @@ pub struct ConfigBuilder {
     retry: RetryConfig,
     timeouts: TimeoutConfig,
     user_agent_suffix: Option<String>,
-    http: Option<reqwest::Client>,
+    root_certificates: Vec<Vec<u8>>,
+    proxy: Option<String>,
+    pool_idle_timeout: Option<Duration>,
+    pool_max_idle_per_host: Option<usize>,
     command_rate: Option<u32>,
 }
 
@@ -297,7 +302,23 @@ impl fmt::Debug for ConfigBuilder {
             .field("anonymous", &self.anonymous)
             .field("retry", &self.retry)
             .field("timeouts", &self.timeouts)
+            .field("root_certificates", &self.root_certificates.len())
+            .field("proxy", &self.proxy.as_deref().map(redact_userinfo))
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .finish()
+    }
+}
+
+/// A proxy URL without its password (`http://user:***@host:port`).
+fn redact_userinfo(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparsable proxy URL>".to_owned(),
     }
 }
 
@@ -382,10 +403,32 @@ impl ConfigBuilder {
         self
     }
 
-    /// Use this `reqwest::Client` (shared connection pool, custom TLS roots, proxies). The
-    /// connect timeout in [`TimeoutConfig`] then does not apply: set it on your client.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+    /// Also trust this CA certificate (PEM; one or more certificates), for HTTPS calls and
+    /// WSS shells alike — e.g. a TLS-terminating proxy or an agentcore-local started with
+    /// `--tls-cert`. The built-in roots stay trusted. A PEM without a certificate is reported
+    /// by [`build`](Self::build).
+    pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Send HTTP(S) calls through this proxy (`http://host:port`, credentials in the URL are
+    /// used and never logged). Without it, the `HTTPS_PROXY` / `NO_PROXY` environment
+    /// variables apply. Shell and WebSocket connections connect directly.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// How long an idle pooled connection is kept (default 90 s).
+    pub fn pool_idle_timeout(mut self, d: Duration) -> Self {
+        self.pool_idle_timeout = Some(d);
+        self
+    }
+
+    /// At most `n` idle pooled connections per host.
+    pub fn pool_max_idle_per_host(mut self, n: usize) -> Self {
+        self.pool_max_idle_per_host = Some(n);
         self
     }
 
@@ -422,17 +465,45 @@ impl ConfigBuilder {
             user_agent.push(' ');
             user_agent.push_str(s);
         }
-        let http = match self.http {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.timeouts.connect)
-                .user_agent(user_agent.clone())
-                .http2_adaptive_window(true)
-                .tcp_nodelay(true)
-                .https_only(false)
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
-        };
+        use rustls::pki_types::pem::PemObject;
+        let mut extra_roots = Vec::new();
+        for pem in &self.root_certificates {
+            let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| Error::Config(format!("add_root_certificate: invalid PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::Config(
+                    "add_root_certificate: no certificate in the PEM".into(),
+                ));
+            }
+            extra_roots.extend(certs);
+        }
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(self.timeouts.connect)
+            .user_agent(user_agent.clone())
+            .http2_adaptive_window(true)
+            .tcp_nodelay(true)
+            .https_only(false);
+        for der in &extra_roots {
+            let cert = reqwest::Certificate::from_der(der)
+                .map_err(|e| Error::Config(format!("add_root_certificate: {e}")))?;
+            http = http.add_root_certificate(cert);
+        }
+        if let Some(p) = &self.proxy {
+            let proxy = reqwest::Proxy::all(p.as_str())
+                .map_err(|_| Error::Config(format!("invalid proxy URL {}", redact_userinfo(p))))?;
+            http = http.proxy(proxy);
+        }
+        if let Some(d) = self.pool_idle_timeout {
+            http = http.pool_idle_timeout(d);
+        }
+        if let Some(n) = self.pool_max_idle_per_host {
+            http = http.pool_max_idle_per_host(n);
+        }
+        let http = http
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let ws_tls = crate::shell::tls_config(&extra_roots);
         Ok(Config {
             inner: Arc::new(ConfigInner {
                 region,
@@ -443,6 +514,7 @@ impl ConfigBuilder {
                 timeouts: self.timeouts,
                 user_agent,
                 http,
+                ws_tls,
                 credentials_cache: tokio::sync::Mutex::new(None),
                 command_limiter: self
                     .command_rate

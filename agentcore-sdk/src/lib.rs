@@ -60,6 +60,21 @@ mod transport;
 pub mod types;
 pub mod workflow;
 
+/// Support for agentcore-local and this workspace's benches and fuzz targets: the wire
+/// encoders and decoders and the request bodies as servers decode them.
+///
+/// **Not part of the public API**: no semver promise; anything here may change or go in any
+/// release. It exists so the local runtime speaks exactly what this SDK decodes (one copy).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::control::{AgentRuntimeEndpointInput, AgentRuntimeInput};
+    pub use crate::data::command::{ResponseChunk, decode_command_message};
+    pub use crate::data::event_stream::{
+        Frame, FrameDecoder, MAX_MESSAGE_LEN, classify, encode_chunk, encode_exception,
+        encode_message, header_str,
+    };
+}
+
 pub use client::Client;
 pub use config::{Config, ConfigBuilder, RetryConfig, TimeoutConfig};
 pub use data::{CommandEvent, CommandOutput, CommandStatus, CommandStream, InvokeResponse};

@@ -15,8 +15,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use agentcore_sdk::data::decode_command_message;
-use agentcore_sdk::data::event_stream::FrameDecoder;
+use agentcore_sdk::__private::FrameDecoder;
+use agentcore_sdk::__private::decode_command_message;
 use agentcore_sdk::shell::protocol::Frame;
 use agentcore_sdk::{Client, CommandEvent, Config, RuntimeArn, TimeoutConfig};
 use bytes::Bytes;
@@ -186,9 +186,9 @@ fn raw_tcp_ceiling(bytes: u64) -> f64 {
 }
 
 fn event_stream_decode(total: usize) -> f64 {
-    use agentcore_sdk::data::ResponseChunk;
+    use agentcore_sdk::__private::ResponseChunk;
     let text: String = "x".repeat(64 * 1024);
-    let frame = agentcore_sdk::data::event_stream::encode_chunk(&ResponseChunk::ContentDelta {
+    let frame = agentcore_sdk::__private::encode_chunk(&ResponseChunk::ContentDelta {
         stdout: Some(text),
         stderr: None,
     });

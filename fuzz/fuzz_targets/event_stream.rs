@@ -2,8 +2,8 @@
 //! the command-event decoder: errors are fine, panics and unbounded buffering are not.
 #![no_main]
 
-use agentcore_sdk::data::decode_command_message;
-use agentcore_sdk::data::event_stream::FrameDecoder;
+use agentcore_sdk::__private::decode_command_message;
+use agentcore_sdk::__private::FrameDecoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -19,11 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
+use agentcore_sdk::__private::{AgentRuntimeEndpointInput, AgentRuntimeInput};
 use agentcore_sdk::Client;
 use agentcore_sdk::control::{
     AgentRuntime, AgentRuntimeChange, AgentRuntimeEndpoint, AgentRuntimeEndpointChange,
-    AgentRuntimeEndpointInput, AgentRuntimeEndpointsPage, AgentRuntimeInput, AgentRuntimesPage,
-    CapacityProviderVersionsPage, DeletedAgentRuntime, DeletedAgentRuntimeEndpoint,
+    AgentRuntimeEndpointsPage, AgentRuntimesPage, CapacityProviderVersionsPage,
+    DeletedAgentRuntime, DeletedAgentRuntimeEndpoint,
 };
 use agentcore_sdk::data::DeletedCapacityProviderSession;
 use serde_json::Value;

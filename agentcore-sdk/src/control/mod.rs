@@ -46,7 +46,6 @@ pub use resources::*;
 pub use waiter::WaitUntilReady;
 
 use crate::client::Client;
-use crate::config::Plane;
 use crate::error::Error;
 use crate::transport::Request;
 use crate::types::{ClientToken, EndpointName, MountPath, RuntimeId, RuntimeName, encode_segment};
@@ -124,6 +123,39 @@ impl AgentRuntimeInput {
     pub fn validate(&self, create: bool) -> Result<(), Error> {
         validate_runtime_input(self, create)
     }
+}
+
+/// The one send path of every control-plane operation: the request goes out in a span
+/// `agentcore.control` (fields `operation`, `path`, and `request_id` once known) through the
+/// transport's signing and retries, and the JSON answer is decoded.
+pub(crate) async fn send<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    req: &Request,
+) -> Result<T, Error> {
+    client
+        .transport()
+        .send_json(req)
+        .instrument(control_span(req))
+        .await
+}
+
+/// [`send`] for operations whose answer has no members.
+pub(crate) async fn send_empty(client: &Client, req: &Request) -> Result<(), Error> {
+    client
+        .transport()
+        .send_unary(req)
+        .instrument(control_span(req))
+        .await
+        .map(drop)
+}
+
+fn control_span(req: &Request) -> tracing::Span {
+    tracing::info_span!(
+        "agentcore.control",
+        operation = req.operation,
+        path = %req.path,
+        request_id = tracing::field::Empty
+    )
 }
 
 fn validate_runtime_input(input: &AgentRuntimeInput, create: bool) -> Result<(), Error> {
@@ -440,6 +472,7 @@ macro_rules! runtime_setters {
             self
         }
         /// The request body as it will be sent.
+        #[doc(hidden)]
         pub fn as_input(&self) -> &AgentRuntimeInput {
             &self.input
         }
@@ -491,23 +524,9 @@ impl CreateAgentRuntime {
         input
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
-        let span = tracing::info_span!(
-            "agentcore.create_agent_runtime",
-            name = input.agent_runtime_name.as_deref(),
-            request_id = tracing::field::Empty
-        );
-        let req = Request::new(
-            "CreateAgentRuntime",
-            Plane::Control,
-            Method::PUT,
-            "/runtimes/".into(),
-        )
-        .json_body(&input)?;
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        let req = Request::control("CreateAgentRuntime", Method::PUT, "/runtimes/".into())
+            .json_body(&input)?;
+        send(&self.client, &req).await
     }
 }
 
@@ -589,19 +608,9 @@ impl UpdateAgentRuntime {
         input
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
-        let span = tracing::info_span!("agentcore.update_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new(
-            "UpdateAgentRuntime",
-            Plane::Control,
-            Method::PUT,
-            runtime_path(&id, ""),
-        )
-        .json_body(&input)?;
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        let req = Request::control("UpdateAgentRuntime", Method::PUT, runtime_path(&id, ""))
+            .json_body(&input)?;
+        send(&self.client, &req).await
     }
 }
 
@@ -633,19 +642,9 @@ impl GetAgentRuntime {
     pub async fn send(self) -> Result<AgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
         check_version(&self.version)?;
-        let span = tracing::info_span!("agentcore.get_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new(
-            "GetAgentRuntime",
-            Plane::Control,
-            Method::GET,
-            runtime_path(&id, ""),
-        )
-        .query("version", self.version);
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        let req = Request::control("GetAgentRuntime", Method::GET, runtime_path(&id, ""))
+            .query("version", self.version);
+        send(&self.client, &req).await
     }
 }
 
@@ -689,20 +688,10 @@ impl DeleteAgentRuntime {
         let token = self
             .client_token
             .unwrap_or_else(|| ClientToken::generate().into_string());
-        let span = tracing::info_span!("agentcore.delete_agent_runtime", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new(
-            "DeleteAgentRuntime",
-            Plane::Control,
-            Method::DELETE,
-            runtime_path(&id, ""),
-        )
-        .query("version", self.version)
-        .query("clientToken", Some(token));
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        let req = Request::control("DeleteAgentRuntime", Method::DELETE, runtime_path(&id, ""))
+            .query("version", self.version)
+            .query("clientToken", Some(token));
+        send(&self.client, &req).await
     }
 }
 
@@ -783,19 +772,10 @@ impl<P: Page> ListRequest<P> {
         let path = self.path.clone().map_err(Error::from)?;
         check_range("maxResults", self.max_results, 1, 100)?;
         check_next_token(&self.next_token)?;
-        let span = tracing::info_span!(
-            "agentcore.list",
-            operation = self.operation,
-            request_id = tracing::field::Empty
-        );
-        let req = Request::new(self.operation, Plane::Control, Method::POST, path)
+        let req = Request::control(self.operation, Method::POST, path)
             .query("maxResults", self.max_results)
             .query("nextToken", self.next_token.clone());
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        send(&self.client, &req).await
     }
 
     /// Every item of every page, fetching pages as the stream is read.
@@ -886,19 +866,13 @@ impl CreateAgentRuntimeEndpoint {
         input
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
-        let span = tracing::info_span!("agentcore.create_agent_runtime_endpoint", runtime = %id, request_id = tracing::field::Empty);
-        let req = Request::new(
+        let req = Request::control(
             "CreateAgentRuntimeEndpoint",
-            Plane::Control,
             Method::PUT,
             endpoint_path(&id, None),
         )
         .json_body(&input)?;
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        send(&self.client, &req).await
     }
 }
 
@@ -969,19 +943,13 @@ impl UpdateAgentRuntimeEndpoint {
         input
             .client_token
             .get_or_insert_with(|| ClientToken::generate().into_string());
-        let span = tracing::info_span!("agentcore.update_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
-        let req = Request::new(
+        let req = Request::control(
             "UpdateAgentRuntimeEndpoint",
-            Plane::Control,
             Method::PUT,
             endpoint_path(&id, Some(&name)),
         )
         .json_body(&input)?;
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        send(&self.client, &req).await
     }
 }
 
@@ -1002,18 +970,12 @@ impl GetAgentRuntimeEndpoint {
     pub async fn send(self) -> Result<AgentRuntimeEndpoint, Error> {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
-        let span = tracing::info_span!("agentcore.get_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
-        let req = Request::new(
+        let req = Request::control(
             "GetAgentRuntimeEndpoint",
-            Plane::Control,
             Method::GET,
             endpoint_path(&id, Some(&name)),
         );
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        send(&self.client, &req).await
     }
 }
 
@@ -1049,19 +1011,13 @@ impl DeleteAgentRuntimeEndpoint {
         let token = self
             .client_token
             .unwrap_or_else(|| ClientToken::generate().into_string());
-        let span = tracing::info_span!("agentcore.delete_agent_runtime_endpoint", runtime = %id, endpoint = %name, request_id = tracing::field::Empty);
-        let req = Request::new(
+        let req = Request::control(
             "DeleteAgentRuntimeEndpoint",
-            Plane::Control,
             Method::DELETE,
             endpoint_path(&id, Some(&name)),
         )
         .query("clientToken", Some(token));
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        send(&self.client, &req).await
     }
 }
 

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_smithy_types::DateTime;
 use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
 
 use crate::types::{EndpointName, MountPath, RuntimeArn, RuntimeId, RuntimeName};
 
@@ -17,6 +17,8 @@ pub use super::settings::*;
 /// ISO-8601 timestamps (the model's `timestampFormat: iso8601`); epoch seconds are accepted
 /// too.
 pub(crate) mod timestamp {
+    use std::time::SystemTime;
+
     use aws_smithy_types::DateTime;
     use aws_smithy_types::date_time::Format;
     use serde::{Deserialize, Deserializer, Serializer};
@@ -28,17 +30,24 @@ pub(crate) mod timestamp {
         Number(f64),
     }
 
-    pub(crate) fn serialize<S: Serializer>(t: &DateTime, s: S) -> Result<S::Ok, S::Error> {
-        let text = t.fmt(Format::DateTime).map_err(serde::ser::Error::custom)?;
+    pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let text = DateTime::from(*t)
+            .fmt(Format::DateTime)
+            .map_err(serde::ser::Error::custom)?;
         s.serialize_str(&text)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime, D::Error> {
-        match Raw::deserialize(d)? {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let t = match Raw::deserialize(d)? {
             Raw::Text(s) => DateTime::from_str(&s, Format::DateTime)
-                .map_err(|e| serde::de::Error::custom(format!("bad timestamp {s:?}: {e}"))),
-            Raw::Number(n) => Ok(DateTime::from_secs_f64(n)),
-        }
+                .map_err(|e| serde::de::Error::custom(format!("bad timestamp {s:?}: {e}")))?,
+            Raw::Number(n) if n.is_finite() => DateTime::from_secs_f64(n),
+            Raw::Number(n) => {
+                return Err(serde::de::Error::custom(format!("bad timestamp {n}")));
+            }
+        };
+        SystemTime::try_from(t)
+            .map_err(|e| serde::de::Error::custom(format!("timestamp out of range: {e}")))
     }
 
     pub(crate) mod option {
@@ -46,7 +55,7 @@ pub(crate) mod timestamp {
         use serde::Serialize;
 
         pub(crate) fn serialize<S: Serializer>(
-            t: &Option<DateTime>,
+            t: &Option<SystemTime>,
             s: S,
         ) -> Result<S::Ok, S::Error> {
             match t {
@@ -57,9 +66,9 @@ pub(crate) mod timestamp {
 
         pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
-        ) -> Result<Option<DateTime>, D::Error> {
+        ) -> Result<Option<SystemTime>, D::Error> {
             #[derive(Deserialize)]
-            struct Wrap(#[serde(with = "super")] DateTime);
+            struct Wrap(#[serde(with = "super")] SystemTime);
             Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
         }
     }
@@ -575,10 +584,10 @@ pub struct AgentRuntime {
     pub agent_runtime_version: String,
     /// When it was created.
     #[serde(with = "timestamp")]
-    pub created_at: DateTime,
+    pub created_at: SystemTime,
     /// When it was last updated.
     #[serde(with = "timestamp")]
-    pub last_updated_at: DateTime,
+    pub last_updated_at: SystemTime,
     /// The IAM role sessions run with.
     pub role_arn: String,
     /// The current status.
@@ -658,7 +667,7 @@ pub struct AgentRuntimeSummary {
     pub description: String,
     /// When it was last updated.
     #[serde(with = "timestamp")]
-    pub last_updated_at: DateTime,
+    pub last_updated_at: SystemTime,
     /// The status.
     pub status: AgentRuntimeStatus,
     /// Members this SDK does not know, kept as received (and sent back by an update built
@@ -680,14 +689,14 @@ pub struct AgentRuntimeChange {
     pub agent_runtime_version: String,
     /// When the runtime was created.
     #[serde(with = "timestamp")]
-    pub created_at: DateTime,
+    pub created_at: SystemTime,
     /// When it was updated (UpdateAgentRuntime only).
     #[serde(
         default,
         with = "timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub last_updated_at: Option<DateTime>,
+    pub last_updated_at: Option<SystemTime>,
     /// The status, usually `CREATING` or `UPDATING`.
     pub status: AgentRuntimeStatus,
     /// Workload identity (kept as JSON).
@@ -747,10 +756,10 @@ pub struct AgentRuntimeEndpoint {
     pub failure_reason: Option<String>,
     /// When it was created.
     #[serde(with = "timestamp")]
-    pub created_at: DateTime,
+    pub created_at: SystemTime,
     /// When it was last updated.
     #[serde(with = "timestamp")]
-    pub last_updated_at: DateTime,
+    pub last_updated_at: SystemTime,
     /// Members this SDK does not know, kept as received (and sent back by an update built
     /// from this value).
     #[serde(flatten)]
@@ -782,14 +791,14 @@ pub struct AgentRuntimeEndpointChange {
     pub status: AgentRuntimeEndpointStatus,
     /// When it was created.
     #[serde(with = "timestamp")]
-    pub created_at: DateTime,
+    pub created_at: SystemTime,
     /// When it was last updated (update only).
     #[serde(
         default,
         with = "timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub last_updated_at: Option<DateTime>,
+    pub last_updated_at: Option<SystemTime>,
     /// Members this SDK does not know, kept as received (and sent back by an update built
     /// from this value).
     #[serde(flatten)]
@@ -818,7 +827,8 @@ pub struct DeletedAgentRuntimeEndpoint {
 /// The create / update body of an agent runtime, as sent on the wire. Built by
 /// [`CreateAgentRuntime`](super::CreateAgentRuntime) and
 /// [`UpdateAgentRuntime`](super::UpdateAgentRuntime); public so servers (like
-/// `agentcore-local`) can decode it.
+/// `agentcore-local`) can decode it. Not part of the public API (see `__private`).
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -886,7 +896,9 @@ pub struct AgentRuntimeInput {
     pub unknown_members: UnknownMembers,
 }
 
-/// The create / update body of an agent runtime endpoint, as sent on the wire.
+/// The create / update body of an agent runtime endpoint, as sent on the wire. Not part of
+/// the public API (see `__private`).
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -958,10 +970,22 @@ mod tests {
         #[derive(Deserialize)]
         struct T {
             #[serde(with = "timestamp")]
-            t: DateTime,
+            t: SystemTime,
         }
+        #[derive(Serialize)]
+        struct Wrapper(#[serde(with = "timestamp")] SystemTime);
         let a: T = serde_json::from_str(r#"{"t":"2026-01-02T03:04:05Z"}"#).unwrap();
         let b: T = serde_json::from_str(r#"{"t":1767323045}"#).unwrap();
-        assert_eq!(a.t.secs(), b.t.secs());
+        assert_eq!(a.t, b.t);
+        // Far out of range: decoded or refused, never a panic (the test fails on one).
+        for far in [
+            r#"{"t":1e300}"#,
+            r#"{"t":-1e300}"#,
+            r#"{"t":"9999-12-31T23:59:59Z"}"#,
+        ] {
+            if let Ok(t) = serde_json::from_str::<T>(far) {
+                let _ = serde_json::to_string(&Wrapper(t.t));
+            }
+        }
     }
 }

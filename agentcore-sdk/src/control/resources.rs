@@ -20,11 +20,9 @@ use std::collections::BTreeMap;
 
 use http::Method;
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
 
-use super::{AgentRuntimeStatus, Page, settings::UnknownMembers};
+use super::{AgentRuntimeStatus, Page, send, send_empty, settings::UnknownMembers};
 use crate::client::Client;
-use crate::config::Plane;
 use crate::error::Error;
 use crate::transport::Request;
 use crate::types::{RuntimeArn, encode_segment};
@@ -126,20 +124,13 @@ impl TagResource {
     pub async fn send(self) -> Result<(), Error> {
         check_resource_arn(&self.arn, true)?;
         check_tags(&self.tags)?;
-        let req = Request::new(
+        let req = Request::control(
             "TagResource",
-            Plane::Control,
             Method::POST,
             resource_path("tags", &self.arn),
         )
         .json_body(&serde_json::json!({ "tags": self.tags }))?;
-        let span = tracing::info_span!("agentcore.tag_resource", resource = %self.arn, request_id = tracing::field::Empty);
-        self.client
-            .transport()
-            .send_unary(&req)
-            .instrument(span)
-            .await
-            .map(drop)
+        send_empty(&self.client, &req).await
     }
 }
 
@@ -208,22 +199,15 @@ impl UntagResource {
                 format!("key {k:?} must be 1 to 128 letters, digits, spaces or ._:/=+@-"),
             ));
         }
-        let mut req = Request::new(
+        let mut req = Request::control(
             "UntagResource",
-            Plane::Control,
             Method::DELETE,
             resource_path("tags", &self.arn),
         );
         for k in self.keys {
             req = req.query("tagKeys", Some(k));
         }
-        let span = tracing::info_span!("agentcore.untag_resource", resource = %self.arn, request_id = tracing::field::Empty);
-        self.client
-            .transport()
-            .send_unary(&req)
-            .instrument(span)
-            .await
-            .map(drop)
+        send_empty(&self.client, &req).await
     }
 }
 
@@ -249,19 +233,12 @@ impl ListTagsForResource {
     /// Sends the request; the resource's tags.
     pub async fn send(self) -> Result<BTreeMap<String, String>, Error> {
         check_resource_arn(&self.arn, true)?;
-        let req = Request::new(
+        let req = Request::control(
             "ListTagsForResource",
-            Plane::Control,
             Method::GET,
             resource_path("tags", &self.arn),
         );
-        let span = tracing::info_span!("agentcore.list_tags_for_resource", resource = %self.arn, request_id = tracing::field::Empty);
-        let out: TagsOutput = self
-            .client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await?;
+        let out: TagsOutput = send(&self.client, &req).await?;
         Ok(out.tags)
     }
 }
@@ -310,12 +287,7 @@ impl<T> ResourcePolicyRequest<T> {
 
     async fn call(self, op: &'static str, method: Method) -> Result<Option<String>, Error> {
         check_resource_arn(&self.arn, false)?;
-        let mut req = Request::new(
-            op,
-            Plane::Control,
-            method,
-            resource_path("resourcepolicy", &self.arn),
-        );
+        let mut req = Request::control(op, method, resource_path("resourcepolicy", &self.arn));
         if let Some(p) = &self.policy {
             let n = p.chars().count();
             if !(1..=MAX_POLICY_CHARS).contains(&n) {
@@ -326,13 +298,7 @@ impl<T> ResourcePolicyRequest<T> {
             }
             req = req.json_body(&serde_json::json!({ "policy": p }))?;
         }
-        let span = tracing::info_span!("agentcore.resource_policy", operation = op, resource = %self.arn, request_id = tracing::field::Empty);
-        let out: PolicyOutput = self
-            .client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await?;
+        let out: PolicyOutput = send(&self.client, &req).await?;
         Ok(out.policy)
     }
 }

@@ -3,8 +3,8 @@
 //! Most code goes through a [`Session`](crate::Session), which remembers the runtime ARN and
 //! session id; the builders here are what it returns.
 
-mod command;
-pub mod event_stream;
+pub(crate) mod command;
+pub(crate) mod event_stream;
 mod invoke;
 mod limiter;
 
@@ -15,10 +15,8 @@ use futures::TryStreamExt;
 use http::Method;
 use tracing::Instrument;
 
-pub use command::{
-    CommandEvent, CommandOutput, CommandStatus, CommandStream, ResponseChunk,
-    decode_command_message,
-};
+pub(crate) use command::ResponseChunk;
+pub use command::{CommandEvent, CommandOutput, CommandStatus, CommandStream};
 pub use command::{OUTPUT_LIMIT_BYTES, OUTPUT_TAIL_BYTES};
 pub use invoke::{
     ByteStream, COLLECT_LIMIT_BYTES, InvokeResponse, MAX_SSE_EVENT_BYTES, SseEvent, SseStream,

@@ -59,11 +59,26 @@ pub(crate) struct Target {
     pub(crate) kind: WsKind,
 }
 
-fn tls_connector() -> Connector {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
+/// The TLS configuration of WSS connections: the built-in roots plus `extra` (the built-in
+/// one is shared by every client without extra roots).
+pub(crate) fn tls_config(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> Arc<rustls::ClientConfig> {
+    static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if extra.is_empty() {
+        return DEFAULT.get_or_init(|| build_tls_config(&[])).clone();
+    }
+    build_tls_config(extra)
+}
+
+fn build_tls_config(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> Arc<rustls::ClientConfig> {
+    {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // Certificates rustls cannot use as roots are skipped; the HTTP client reports them.
+        let _ = roots.add_parsable_certificates(extra.iter().cloned());
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -81,8 +96,7 @@ fn tls_connector() -> Connector {
                 .unwrap_or_else(|_| unreachable!("TLS 1.3 is supported by aws-lc-rs"))
             });
         Arc::new(config)
-    });
-    Connector::Rustls(config.clone())
+    }
 }
 
 /// The shell URL (`wss://…/runtimes/{arn}/ws/shells?qualifier=…&shellId=…`), without auth.
@@ -382,7 +396,7 @@ pub(crate) async fn dial(
         .headers_mut()
         .insert(http::header::USER_AGENT, user_agent);
     let connector = if url.scheme() == "wss" {
-        tls_connector()
+        Connector::Rustls(target.client.config().inner.ws_tls.clone())
     } else {
         Connector::Plain
     };

@@ -49,6 +49,11 @@ impl Request {
         }
     }
 
+    /// A control-plane request.
+    pub(crate) fn control(operation: &'static str, method: Method, path: String) -> Self {
+        Self::new(operation, Plane::Control, method, path)
+    }
+
     pub(crate) fn query(mut self, key: &'static str, value: Option<impl ToString>) -> Self {
         if let Some(v) = value {
             self.query.push((key, v.to_string()));
