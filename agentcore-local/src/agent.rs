@@ -130,7 +130,7 @@ async fn healthy(session: &SessionState, port: u16) -> bool {
             .to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
         Some(matches!(
-            v["status"].as_str(),
+            v.get("status").and_then(serde_json::Value::as_str),
             Some("Healthy" | "HealthyBusy")
         ))
     };
@@ -164,7 +164,8 @@ async fn start(session: &Arc<SessionState>, spec: &AgentSpec) -> Result<AgentPro
         session.track(pid as i32);
     }
     let mut agent = AgentProcess { port, child };
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let now = Instant::now();
+    let deadline = now.checked_add(STARTUP_TIMEOUT).unwrap_or(now);
     loop {
         if healthy(session, port).await {
             return Ok(agent);

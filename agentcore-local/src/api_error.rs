@@ -50,13 +50,17 @@ impl ApiError {
             "__type": self.kind.type_name(),
             "message": self.message,
         });
-        if self.kind == ServiceErrorKind::Validation {
-            body["reason"] = "FieldValidationFailed".into();
-            body["fieldList"] = self
-                .fields
-                .iter()
-                .map(|(n, m)| serde_json::json!({"name": n, "message": m}))
-                .collect();
+        if self.kind == ServiceErrorKind::Validation
+            && let Some(obj) = body.as_object_mut()
+        {
+            obj.insert("reason".into(), "FieldValidationFailed".into());
+            obj.insert(
+                "fieldList".into(),
+                self.fields
+                    .iter()
+                    .map(|(n, m)| serde_json::json!({"name": n, "message": m}))
+                    .collect(),
+            );
         }
         body
     }

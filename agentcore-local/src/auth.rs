@@ -91,8 +91,7 @@ pub fn signed_region(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> 
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|a| {
-            let i = a.find("Credential=")?;
-            let rest = &a[i + "Credential=".len()..];
+            let (_, rest) = a.split_once("Credential=")?;
             let cred = rest.split([',', ' ']).next()?;
             parse_credential(cred)
         });

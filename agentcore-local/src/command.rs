@@ -52,7 +52,7 @@ impl Utf8Chunker {
                     match e.error_len() {
                         Some(n) => {
                             out.push('\u{FFFD}');
-                            rest = &after[n..];
+                            rest = after.get(n..).unwrap_or_default();
                         }
                         None => {
                             rest = after;
@@ -101,7 +101,8 @@ async fn pump(
     let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
         if *exited.borrow() && drain_until.is_none() {
-            drain_until = Some(tokio::time::Instant::now() + DRAIN_GRACE);
+            let now = tokio::time::Instant::now();
+            drain_until = Some(now.checked_add(DRAIN_GRACE).unwrap_or(now));
         }
         let read = if let Some(until) = drain_until {
             match tokio::time::timeout_at(until, reader.read(&mut buf)).await {
@@ -117,7 +118,7 @@ async fn pump(
         match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let text = utf8.push(&buf[..n]);
+                let text = utf8.push(buf.get(..n).unwrap_or_default());
                 if !text.is_empty() && tx.send(delta(pipe, text)).await.is_err() {
                     return;
                 }
@@ -135,7 +136,7 @@ pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
         .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
+        .or_else(|| status.signal().map(|s| s.saturating_add(128)))
         .unwrap_or(-1)
 }
 

@@ -28,6 +28,17 @@
 //! # Ok(()) }
 //! ```
 
+// Nothing a client, a command or a file on disk sends may panic the server: no unchecked
+// indexing, unwrap / expect or overflowing arithmetic outside tests (each exception says why).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::arithmetic_side_effects
+    )
+)]
 #![warn(missing_docs)]
 
 pub mod agent;
@@ -420,6 +431,10 @@ impl LocalRuntime {
     }
 
     /// An SDK configuration for this runtime (its region, dummy credentials).
+    #[allow(
+        clippy::expect_used,
+        reason = "a region, static credentials and this server's own loopback endpoint always make a valid configuration"
+    )]
     pub fn client_config(&self) -> agentcore_sdk::Config {
         agentcore_sdk::Config::builder()
             .region(self.region.as_str())

@@ -864,7 +864,7 @@ impl Entry {
                     let sig = libc::WTERMSIG(status);
                     libc::signal(sig, libc::SIG_DFL);
                     libc::kill(libc::getpid(), sig);
-                    libc::_exit(128 + sig);
+                    libc::_exit(sig.saturating_add(128));
                 }
                 libc::_exit(libc::WEXITSTATUS(status));
             });

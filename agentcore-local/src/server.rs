@@ -167,8 +167,10 @@ fn page(items: Vec<Value>, q: &HashMap<String, String>, key: &str) -> Result<Val
     let end = start.saturating_add(max).min(items.len());
     let slice = items.get(start..end).unwrap_or_default().to_vec();
     let mut body = json!({ key: slice });
-    if end < items.len() {
-        body["nextToken"] = json!(end.to_string());
+    if end < items.len()
+        && let Some(obj) = body.as_object_mut()
+    {
+        obj.insert("nextToken".into(), json!(end.to_string()));
     }
     Ok(body)
 }
@@ -193,9 +195,10 @@ pub fn normalize(mut req: axum::extract::Request) -> axum::extract::Request {
     let uri = req.uri().clone();
     let path = uri.path();
     if path.len() > 1 && path.ends_with('/') {
+        let base = path.strip_suffix('/').unwrap_or(path);
         let trimmed = match uri.query() {
-            Some(q) => format!("{}?{q}", &path[..path.len() - 1]),
-            None => path[..path.len() - 1].to_owned(),
+            Some(q) => format!("{base}?{q}"),
+            None => base.to_owned(),
         };
         if let Ok(new) = trimmed.parse::<axum::http::Uri>() {
             req.extensions_mut().insert(axum::extract::OriginalUri(uri));

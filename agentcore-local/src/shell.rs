@@ -76,7 +76,7 @@ struct Inner {
 
 impl Inner {
     fn produced(&self) -> u64 {
-        self.ring_start + self.ring.len() as u64
+        self.ring_start.saturating_add(self.ring.len() as u64)
     }
 
     fn detach(&mut self, id: u64) {
@@ -115,9 +115,9 @@ impl ShellProc {
         let start = inner.produced();
         inner.ring.extend_from_slice(bytes);
         if inner.ring.len() > REPLAY_BUFFER {
-            let excess = inner.ring.len() - REPLAY_BUFFER;
+            let excess = inner.ring.len().saturating_sub(REPLAY_BUFFER);
             let _ = inner.ring.split_to(excess);
-            inner.ring_start += excess as u64;
+            inner.ring_start = inner.ring_start.saturating_add(excess as u64);
         }
         start
     }
@@ -231,7 +231,7 @@ fn spawn_shell(session: &Arc<SessionState>, key: ShellKey) -> Result<Arc<ShellPr
                 Ok(n) => n,
             };
             let Some(proc) = weak.upgrade() else { break };
-            let bytes = Bytes::copy_from_slice(&buf[..n]);
+            let bytes = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
             // Every byte goes to the ring first: a connection that misses it (gone, or
             // replaced) is replayed from there by offset.
             let target = proc.inner.lock().ok().map(|mut inner| {
@@ -398,8 +398,8 @@ async fn serve(
         }
         let start = from.max(inner.ring_start);
         let dropped = inner.ring_start.saturating_sub(from);
-        let skip = ((start - inner.ring_start) as usize).min(inner.ring.len());
-        let replay = Bytes::copy_from_slice(&inner.ring[skip..]);
+        let skip = (start.saturating_sub(inner.ring_start) as usize).min(inner.ring.len());
+        let replay = Bytes::copy_from_slice(inner.ring.get(skip..).unwrap_or_default());
         delivered.store(start, Ordering::SeqCst);
         inner.attached = Some(Attachment {
             id,
@@ -437,7 +437,10 @@ async fn serve(
     loop {
         let close_deadline = async {
             match closing_since {
-                Some(t) => tokio::time::sleep_until((t + Duration::from_secs(2)).into()).await,
+                Some(t) => {
+                    let at = t.checked_add(Duration::from_secs(2)).unwrap_or(t);
+                    tokio::time::sleep_until(at.into()).await
+                }
                 None => std::future::pending().await,
             }
         };
@@ -487,7 +490,7 @@ async fn serve(
                 Some(Out::Stdout(offset, bytes)) => {
                     // Skip what the replay already covered (output racing the attach).
                     let done = delivered.load(Ordering::SeqCst);
-                    let end = offset + bytes.len() as u64;
+                    let end = offset.saturating_add(bytes.len() as u64);
                     if end <= done {
                         continue;
                     }

@@ -33,7 +33,7 @@ fn iso(t: f64) -> String {
 fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     (0..10)
-        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .map(|_| char::from(fastrand::choice(ALPHABET).copied().unwrap_or(b'x')))
         .collect()
 }
 
@@ -174,8 +174,8 @@ impl StoredRuntime {
         serde_json::to_value(&self.latest().input.agent_runtime_artifact)
             .ok()
             .and_then(|v| {
-                v["containerConfiguration"]["containerUri"]
-                    .as_str()
+                v.pointer("/containerConfiguration/containerUri")
+                    .and_then(serde_json::Value::as_str)
                     .map(str::to_owned)
             })
     }
@@ -619,7 +619,7 @@ impl Store {
             return Ok(rt.change());
         }
         let t = now();
-        let version = rt.latest().version + 1;
+        let version = rt.latest().version.saturating_add(1);
         rt.versions.push(RuntimeVersion {
             version,
             input,

@@ -90,6 +90,10 @@ impl<E: Debug> TestResult for Result<(), E> {
 
 /// Runs one test body on a fresh multi-threaded runtime with a fresh [`TestContext`];
 /// everything is torn down afterwards, whether the test passed or not.
+#[allow(
+    clippy::expect_used,
+    reason = "test support: a test that cannot get a tokio runtime cannot run, and panicking is how a test fails"
+)]
 pub fn run_test<F, Fut>(test_name: &str, mount_path: Option<&str>, agent: Option<&str>, body: F)
 where
     F: FnOnce(TestContext) -> Fut,

@@ -46,6 +46,17 @@
 //! Point the client at it with [`ConfigBuilder::endpoint_url`] or the
 //! `AGENTCORE_ENDPOINT_URL` environment variable.
 
+// Nothing the network, a server or a user sends may panic the SDK: no unchecked indexing,
+// unwrap / expect or overflowing arithmetic outside tests (each exception says why).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::arithmetic_side_effects
+    )
+)]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

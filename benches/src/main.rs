@@ -25,6 +25,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// "512 MiB", "1 GiB": row labels say the size that actually ran (quick mode runs less).
+fn size_label(bytes: u64) -> String {
+    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
+        format!("{} GiB", bytes >> 30)
+    } else {
+        format!("{} MiB", bytes >> 20)
+    }
+}
+
 #[derive(serde::Serialize)]
 struct Row {
     name: String,
@@ -376,7 +385,7 @@ async fn main() {
     let bytes = 512 * 1024 * 1024 / scale as u64;
     let (mbs, rss) = stream_output(&client, &arn, bytes).await;
     b.add(
-        "command output throughput (512 MiB)",
+        &format!("command output throughput ({})", size_label(bytes)),
         mbs,
         "MiB/s",
         format!(
@@ -385,9 +394,10 @@ async fn main() {
         ),
     );
 
-    let (_, rss) = stream_output(&client, &arn, 1024 * 1024 * 1024 / scale as u64).await;
+    let big = 1024 * 1024 * 1024 / scale as u64;
+    let (_, rss) = stream_output(&client, &arn, big).await;
     b.add(
-        "peak client RSS streaming 1 GiB",
+        &format!("peak client RSS streaming {}", size_label(big)),
         rss,
         "MiB",
         "backpressure end to end",
@@ -402,14 +412,15 @@ async fn main() {
         firsts.push(t0.elapsed().as_secs_f64() * 1000.0);
         while s.next().await.is_some() {}
     }
+    let n_firsts = firsts.len();
     b.add(
-        "time to first ContentStart p50",
+        &format!("time to first ContentStart p50 ({n_firsts} commands)"),
         percentile(&mut firsts, 50.0),
         "ms",
         "new session each",
     );
     b.add(
-        "time to first ContentStart p99",
+        &format!("time to first ContentStart p99 ({n_firsts} commands)"),
         percentile(&mut firsts, 99.0),
         "ms",
         "",

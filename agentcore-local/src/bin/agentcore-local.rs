@@ -4,6 +4,13 @@
 //! agentcore-local --listen 127.0.0.1:8080 --data-dir ./.agentcore --agent coder='python3 agent.py'
 //! ```
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::arithmetic_side_effects
+)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -70,10 +70,13 @@ fn check_resource_arn(arn: &str, taggable: bool) -> Result<(), Error> {
     let segs: Vec<&str> = resource.split('/').collect();
     let pairs_ok = segs.len() >= 2
         && segs.len() % 2 == 0
-        && segs.chunks(2).all(|p| {
-            !p[0].is_empty()
-                && p[0].chars().all(|c| c.is_ascii_lowercase() || c == '-')
-                && !p[1].is_empty()
+        && segs.chunks(2).all(|p| match p {
+            [kind, name] => {
+                !kind.is_empty()
+                    && kind.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    && !name.is_empty()
+            }
+            _ => false,
         });
     if !pairs_ok {
         return bad("must end in <type>/<id>");

@@ -73,10 +73,10 @@ impl WaitUntilReady {
             if deadline.is_some_and(|d| now >= d) {
                 return Err(Error::Timeout {
                     operation: "WaitUntilReady",
-                    after: now - start,
+                    after: now.saturating_duration_since(start),
                 });
             }
-            let left = deadline.map_or(delay, |d| d - now);
+            let left = deadline.map_or(delay, |d| d.saturating_duration_since(now));
             tokio::time::sleep(delay.min(left)).await;
             delay = delay.mul_f64(1.5).min(self.max_delay);
         }

@@ -112,23 +112,18 @@ impl Capture {
     fn push(&mut self, mut s: &str) {
         // The head takes bytes only until the first byte goes to the tail: order is kept.
         if self.tail.is_empty() && self.head.len() < self.half {
-            let mut take = (self.half - self.head.len()).min(s.len());
-            while !s.is_char_boundary(take) {
-                take -= 1;
-            }
-            self.head.push_str(&s[..take]);
-            s = &s[take..];
+            let take = floor_boundary(s, self.half.saturating_sub(self.head.len()));
+            let (head, rest) = s.split_at(take);
+            self.head.push_str(head);
+            s = rest;
         }
         if s.is_empty() {
             return;
         }
         self.tail.push_str(s);
         // Trim in amortized steps: only once the tail is twice its share.
-        if self.tail.len() > 2 * self.half {
-            let mut cut = self.tail.len() - self.half;
-            while !self.tail.is_char_boundary(cut) {
-                cut += 1;
-            }
+        if self.tail.len() > self.half.saturating_mul(2) {
+            let cut = ceil_boundary(&self.tail, self.tail.len().saturating_sub(self.half));
             self.tail.drain(..cut);
             self.truncated = true;
         }
@@ -136,10 +131,7 @@ impl Capture {
 
     fn finish(mut self) -> (String, bool) {
         if self.tail.len() > self.half {
-            let mut cut = self.tail.len() - self.half;
-            while !self.tail.is_char_boundary(cut) {
-                cut += 1;
-            }
+            let cut = ceil_boundary(&self.tail, self.tail.len().saturating_sub(self.half));
             self.tail.drain(..cut);
             self.truncated = true;
         }
@@ -153,14 +145,23 @@ pub const OUTPUT_TAIL_BYTES: usize = 4096;
 
 /// The last `max` bytes of `s`, cut at a character boundary.
 pub(crate) fn tail(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    s[start..].to_owned()
+    let start = ceil_boundary(s, s.len().saturating_sub(max));
+    s.split_at(start).1.to_owned()
+}
+
+/// The largest character boundary of `s` at or below `i` (`s.len()` if beyond).
+pub(crate) fn floor_boundary(s: &str, i: usize) -> usize {
+    (0..=i.min(s.len()))
+        .rev()
+        .find(|&b| s.is_char_boundary(b))
+        .unwrap_or(0)
+}
+
+/// The smallest character boundary of `s` at or above `i` (`s.len()` if beyond).
+pub(crate) fn ceil_boundary(s: &str, i: usize) -> usize {
+    (i.min(s.len())..=s.len())
+        .find(|&b| s.is_char_boundary(b))
+        .unwrap_or(s.len())
 }
 
 impl CommandOutput {
@@ -451,7 +452,7 @@ impl Stream for CommandStream {
                 }
                 match ready!(this.body.as_mut().poll_next(cx)) {
                     Some(Ok(extra)) if extra.len() <= left => {
-                        this.draining = Some(left - extra.len());
+                        this.draining = Some(left.saturating_sub(extra.len()));
                         continue;
                     }
                     _ => {
@@ -466,10 +467,11 @@ impl Stream for CommandStream {
                     Err(e) => return this.finish(e),
                     Ok(None) => continue,
                     Ok(Some(event)) => {
-                        this.events += 1;
+                        this.events = this.events.saturating_add(1);
                         if matches!(event, CommandEvent::Stop { .. }) {
                             this.draining = Some(DRAIN_LIMIT);
-                            let soon = tokio::time::Instant::now() + DRAIN_TIME;
+                            let now = tokio::time::Instant::now();
+                            let soon = now.checked_add(DRAIN_TIME).unwrap_or(now);
                             this.deadline.as_mut().reset(soon);
                         }
                         return Poll::Ready(Some(Ok(event)));

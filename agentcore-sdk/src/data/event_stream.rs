@@ -31,10 +31,14 @@ pub struct FrameDecoder {
 
 /// Checks a prelude; `Ok(total length)` of the message it announces.
 fn check_prelude(b: &[u8]) -> Result<usize, Error> {
-    let total = (&b[0..4]).get_u32() as usize;
-    let headers = (&b[4..8]).get_u32() as usize;
-    let prelude_crc = (&b[8..12]).get_u32();
-    if crc32fast::hash(&b[0..8]) != prelude_crc {
+    let Some(mut prelude) = b.get(..PRELUDE_LEN) else {
+        return Err(Error::malformed("event-stream prelude cut short"));
+    };
+    let lengths = prelude.get(..8).map(crc32fast::hash);
+    let total = prelude.get_u32() as usize;
+    let headers = prelude.get_u32() as usize;
+    let prelude_crc = prelude.get_u32();
+    if lengths != Some(prelude_crc) {
         return Err(Error::malformed("event-stream prelude CRC mismatch"));
     }
     if !(MIN_MESSAGE_LEN..=MAX_MESSAGE_LEN).contains(&total) {
@@ -42,7 +46,7 @@ fn check_prelude(b: &[u8]) -> Result<usize, Error> {
             "event-stream message length {total} outside {MIN_MESSAGE_LEN}..={MAX_MESSAGE_LEN}"
         )));
     }
-    if headers > MAX_HEADERS_LEN || headers > total - MIN_MESSAGE_LEN {
+    if headers > MAX_HEADERS_LEN || headers > total.saturating_sub(MIN_MESSAGE_LEN) {
         return Err(Error::malformed(format!(
             "event-stream headers length {headers} does not fit a {total}-byte message"
         )));
@@ -129,7 +133,7 @@ pub fn encode_message(
         .add_header(Header::new(":message-type", string(message_type)))
         .add_header(Header::new(type_header.0, string(type_header.1)))
         .add_header(Header::new(":content-type", string("application/json")));
-    let mut out = Vec::with_capacity(payload.len() + 96);
+    let mut out = Vec::with_capacity(payload.len().saturating_add(96));
     // Writing to a Vec only fails for messages over the format's size limit; such a message
     // comes out empty and the decoder on the other side reports the stream as truncated.
     let _ = aws_smithy_eventstream::frame::write_message_to(&msg, &mut out);

@@ -273,9 +273,9 @@ impl SseStream {
             self.scanned = self.buf.len();
             return None;
         };
-        let pos = from + found;
+        let pos = from.saturating_add(found);
         let is_cr = self.buf.get(pos) == Some(&b'\r');
-        if is_cr && pos + 1 == self.buf.len() && !eof {
+        if is_cr && pos.saturating_add(1) == self.buf.len() && !eof {
             self.scanned = pos;
             return None;
         }
@@ -311,7 +311,7 @@ impl SseStream {
             );
             return Ok(Some(event));
         }
-        if line[0] == b':' {
+        if line.first() == Some(&b':') {
             return Ok(None);
         }
         let text = std::str::from_utf8(line)
@@ -326,7 +326,7 @@ impl SseStream {
                 if self.has_data {
                     self.current.data.push('\n');
                 }
-                if self.current.data.len() + value.len() > MAX_SSE_EVENT_BYTES {
+                if self.current.data.len().saturating_add(value.len()) > MAX_SSE_EVENT_BYTES {
                     return Err(Error::malformed(format!(
                         "server-sent event data over {MAX_SSE_EVENT_BYTES} bytes"
                     )));

@@ -15,9 +15,9 @@ use futures::TryStreamExt;
 use http::Method;
 use tracing::Instrument;
 
-pub(crate) use command::ResponseChunk;
 pub use command::{CommandEvent, CommandOutput, CommandStatus, CommandStream};
 pub use command::{OUTPUT_LIMIT_BYTES, OUTPUT_TAIL_BYTES};
+pub(crate) use command::{ResponseChunk, floor_boundary};
 pub use invoke::{
     ByteStream, COLLECT_LIMIT_BYTES, InvokeResponse, MAX_SSE_EVENT_BYTES, SseEvent, SseStream,
 };
@@ -360,7 +360,7 @@ impl CommandRequest {
         let headers = resp.headers().clone();
         let rid = request_id(&headers);
         let deadline = Duration::from_secs(u64::from(timeout.unwrap_or(300)))
-            + self.client.config().timeouts().get_stream_grace();
+            .saturating_add(self.client.config().timeouts().get_stream_grace());
         Ok(CommandStream::from_byte_stream(
             body_stream(resp, "InvokeAgentRuntimeCommand"),
             deadline,

@@ -46,7 +46,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -136,7 +136,12 @@ impl ReconnectPolicy {
     }
     /// Relative jitter applied to each delay (0.25 = ±25%).
     pub fn jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter.clamp(0.0, 1.0);
+        // NaN would poison every delay (and `Duration::mul_f64` panics on it).
+        self.jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
         self
     }
     /// Give up once this long has passed since the connection was lost.
@@ -149,9 +154,17 @@ impl ReconnectPolicy {
         self.enabled
     }
     pub(crate) fn delay(&self, attempt: u32) -> Duration {
-        let i = (attempt.saturating_sub(1) as usize) % self.delays.len();
-        let d = self.delays[i];
-        d.mul_f64(1.0 - self.jitter + fastrand::f64() * 2.0 * self.jitter)
+        let i = (attempt.saturating_sub(1) as usize)
+            .checked_rem(self.delays.len())
+            .unwrap_or(0);
+        let d = self
+            .delays
+            .get(i)
+            .copied()
+            .unwrap_or(Duration::from_secs(1));
+        // In [1 - jitter, 1 + jitter]; a product out of Duration's range keeps the delay.
+        let factor = (fastrand::f64() * 2.0 - 1.0).mul_add(self.jitter, 1.0);
+        Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(d)
     }
 }
 
@@ -493,8 +506,8 @@ impl AsyncRead for ShellReader {
         loop {
             if !this.current.is_empty() {
                 let n = this.current.len().min(buf.remaining());
-                buf.put_slice(&this.current[..n]);
-                this.current.advance(n);
+                let chunk = this.current.split_to(n);
+                buf.put_slice(&chunk);
                 return Poll::Ready(Ok(()));
             }
             if let Some((kind, msg)) = &this.failed {
@@ -568,12 +581,9 @@ impl AsyncWrite for ShellWriter {
         if ready!(self.tx.poll_reserve(cx)).is_err() {
             return Poll::Ready(Err(self.broken_pipe()));
         }
-        let n = buf.len().min(protocol::MAX_PAYLOAD);
-        if self
-            .tx
-            .send_item(Bytes::copy_from_slice(&buf[..n]))
-            .is_err()
-        {
+        let (chunk, _) = buf.split_at(buf.len().min(protocol::MAX_PAYLOAD));
+        let n = chunk.len();
+        if self.tx.send_item(Bytes::copy_from_slice(chunk)).is_err() {
             return Poll::Ready(Err(self.broken_pipe()));
         }
         Poll::Ready(Ok(n))

@@ -140,7 +140,7 @@ impl Frame {
             Frame::Close => (channel::CLOSE, Vec::new()),
             Frame::Unknown(ch, b) => (*ch, b.to_vec()),
         };
-        let mut out = Vec::with_capacity(1 + payload.len());
+        let mut out = Vec::with_capacity(payload.len().saturating_add(1));
         out.push(ch);
         out.extend_from_slice(&payload);
         out
@@ -244,7 +244,9 @@ impl Status {
             };
         }
         let mut causes = Vec::new();
-        let code = exit_code.or(signal.map(|s| 128 + s)).unwrap_or(1);
+        let code = exit_code
+            .or(signal.map(|s| s.saturating_add(128)))
+            .unwrap_or(1);
         causes.push(StatusCause {
             reason: "ExitCode".into(),
             message: code.to_string(),

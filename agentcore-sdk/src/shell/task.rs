@@ -596,7 +596,7 @@ impl Connection {
         let lost_at = Instant::now();
         let mut attempt = 0u32;
         loop {
-            attempt += 1;
+            attempt = attempt.saturating_add(1);
             let left = self.policy.window.saturating_sub(lost_at.elapsed());
             if left.is_zero() {
                 self.emit(ShellEvent::GaveUp {
@@ -788,7 +788,7 @@ impl Connection {
                         Message::Binary(b) => match Frame::decode(&b) {
                             Ok(Frame::Stdout(data)) => {
                                 if let Some(o) = self.offset.as_mut() {
-                                    *o += data.len() as u64;
+                                    *o = o.saturating_add(data.len() as u64);
                                 }
                                 self.pending_out = Some(data);
                             }

@@ -93,8 +93,10 @@ impl Request {
 /// `Duration::MAX` mean "no limit", never a panic.
 pub(crate) fn deadline_after(d: Duration) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();
+    // Beyond tokio's range: 30 years, which always fits (`now` itself is unreachable).
     now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 3600))
+        .or_else(|| now.checked_add(Duration::from_secs(30 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 pub(crate) fn request_url(base: &url::Url, path: &str, query: &[(&str, String)]) -> String {
@@ -146,7 +148,7 @@ impl Transport {
                     let delay = retry.backoff(attempt);
                     tracing::debug!(operation = req.operation, attempt, ?delay, error = %err, "retrying");
                     tokio::time::sleep(delay).await;
-                    attempt += 1;
+                    attempt = attempt.saturating_add(1);
                 }
             }
         }
@@ -243,7 +245,7 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
     let mut out = Vec::new();
     while let Ok(Some(chunk)) = resp.chunk().await {
         let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        out.extend_from_slice(chunk.get(..room).unwrap_or(&chunk));
         if out.len() >= cap {
             break;
         }

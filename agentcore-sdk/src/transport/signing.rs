@@ -27,9 +27,11 @@ pub(crate) async fn credentials(config: &ConfigInner) -> Result<Option<Credentia
     };
     let mut cache = config.credentials_cache.lock().await;
     if let Some(c) = cache.as_ref() {
-        let fresh = c
-            .expiry()
-            .is_none_or(|exp| exp > SystemTime::now() + REFRESH_MARGIN);
+        let fresh = c.expiry().is_none_or(|exp| {
+            SystemTime::now()
+                .checked_add(REFRESH_MARGIN)
+                .is_some_and(|soon| exp > soon)
+        });
         if fresh {
             return Ok(Some(c.clone()));
         }

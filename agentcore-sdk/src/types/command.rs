@@ -58,7 +58,7 @@ impl Command {
     /// assert_eq!(Command::quote("plain-word_1.0/x"), "plain-word_1.0/x");
     /// ```
     pub fn quote(value: &str) -> String {
-        let mut out = String::with_capacity(value.len() + 2);
+        let mut out = String::with_capacity(value.len().saturating_add(2));
         Self::push_quoted(&mut out, value);
         out
     }

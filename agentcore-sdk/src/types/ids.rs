@@ -19,7 +19,7 @@ fn check_name(field: &'static str, s: &str, max_len: usize) -> Result<(), Error>
             field,
             format!(
                 "must match [a-zA-Z][a-zA-Z0-9_]{{0,{}}} (a letter, then letters, digits or '_', at most {max_len} characters), got {s:?}",
-                max_len - 1
+                max_len.saturating_sub(1)
             ),
         ));
     }

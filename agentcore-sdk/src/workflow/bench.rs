@@ -410,11 +410,9 @@ impl BenchReport {
     }
 }
 
+/// The `p`-th percentile (0..=100) of `sorted` by nearest rank; 0 when empty.
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let last = sorted.len() - 1;
+    let last = sorted.len().saturating_sub(1);
     let rank = ((p / 100.0) * last as f64).round() as usize;
     sorted.get(rank.min(last)).copied().unwrap_or(0.0)
 }
@@ -759,7 +757,7 @@ impl Bench {
             }
         };
         loop {
-            row.tries += 1;
+            row.tries = row.tries.saturating_add(1);
             let mut session = Session::new(
                 self.client.clone(),
                 contender.arn().clone(),

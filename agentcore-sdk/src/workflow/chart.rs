@@ -28,7 +28,10 @@ fn chart_error(e: impl std::fmt::Display) -> Error {
 pub(crate) fn latency_vs_pass_rate(rows: &[VariantSummary]) -> Result<String, Error> {
     let mut svg = String::new();
     {
-        let height = 480 + 22 * rows.len() as u32;
+        let legend = u32::try_from(rows.len())
+            .unwrap_or(u32::MAX)
+            .saturating_mul(22);
+        let height = legend.saturating_add(480);
         let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_error)?;
         let (upper, lower) = root.split_vertically(480);
@@ -56,7 +59,10 @@ pub(crate) fn latency_vs_pass_rate(rows: &[VariantSummary]) -> Result<String, Er
             .draw()
             .map_err(chart_error)?;
         for (i, r) in rows.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
+            let color = PALETTE
+                .get(i.checked_rem(PALETTE.len()).unwrap_or(0))
+                .copied()
+                .unwrap_or(BLACK);
             let y = r.pass_rate * 100.0;
             let (x, x90) = (r.median_ms / 1000.0, r.p90_ms / 1000.0);
             let size = if max_cost > 0.0 {
@@ -78,9 +84,12 @@ pub(crate) fn latency_vs_pass_rate(rows: &[VariantSummary]) -> Result<String, Er
                 )))
                 .map_err(chart_error)?;
             // The legend row under the chart.
-            let ly = 22 * i as i32 + 8;
+            let ly = i32::try_from(i)
+                .unwrap_or(i32::MAX)
+                .saturating_mul(22)
+                .saturating_add(8);
             lower
-                .draw(&Circle::new((90, ly + 6), 6, color.filled()))
+                .draw(&Circle::new((90, ly.saturating_add(6)), 6, color.filled()))
                 .map_err(chart_error)?;
             lower
                 .draw(&Text::new(

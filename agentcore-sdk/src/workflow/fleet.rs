@@ -220,12 +220,8 @@ impl FleetReport {
     /// The `p`-th percentile (0..=100) of task latency, in milliseconds.
     pub fn latency_percentile(&self, p: f64) -> f64 {
         let mut l: Vec<f64> = self.runs.iter().map(|r| r.latency_ms).collect();
-        if l.is_empty() {
-            return 0.0;
-        }
         l.sort_by(f64::total_cmp);
-        let rank = ((p / 100.0) * (l.len() - 1) as f64).round() as usize;
-        l[rank.min(l.len() - 1)]
+        super::bench::percentile(&l, p)
     }
 
     /// The report as JSON.

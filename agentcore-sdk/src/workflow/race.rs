@@ -477,6 +477,10 @@ impl Race {
 
     /// Runs the race. Errors only for a race that cannot start (no contender, no check, an
     /// invalid ARN); what happens to each contender is in the report.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "indices come from 0..sessions.len(), and every vector indexed here (sessions, contenders, ended, tries, stopped_flags) has exactly that length"
+    )]
     pub async fn run(self) -> Result<RaceReport, Error> {
         if let Some(e) = self.error.clone() {
             return Err(e.into());
@@ -624,7 +628,11 @@ impl Race {
             .map(|(i, (c, s))| {
                 let (status, outcome, elapsed) = match ended[i].take() {
                     Some((st, o, t)) => (st, Some(o), t),
-                    None => (ContenderStatus::Cancelled, None, win_instant - started),
+                    None => (
+                        ContenderStatus::Cancelled,
+                        None,
+                        win_instant.saturating_duration_since(started),
+                    ),
                 };
                 let (attempts, check_tail, error) = match outcome {
                     Some(Outcome::Passed { attempts, tail })

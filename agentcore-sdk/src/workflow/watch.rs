@@ -134,16 +134,13 @@ impl Watch {
                             pending.push_str(&stdout);
                             // One scan per delta: every complete line at once.
                             if let Some(last) = pending.rfind('\n') {
-                                let rest = pending.split_off(last + 1);
+                                let rest = pending.split_off(last.saturating_add(1));
                                 pending.pop();
                                 ready.extend(pending.split('\n').map(str::to_owned));
                                 pending = rest;
                             }
                             while pending.len() > MAX_LINE_BYTES {
-                                let mut cut = MAX_LINE_BYTES;
-                                while !pending.is_char_boundary(cut) {
-                                    cut -= 1;
-                                }
+                                let cut = crate::data::floor_boundary(&pending, MAX_LINE_BYTES);
                                 ready.push_back(pending.drain(..cut).collect());
                             }
                         }
