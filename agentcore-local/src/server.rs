@@ -361,7 +361,11 @@ async fn agent_card(
 }
 
 async fn list_runtimes(State(s): Shared, Query(q): Query<HashMap<String, String>>) -> ApiResult {
-    let items: Vec<Value> = s.store()?.all().map(|r| r.summary(r.latest())).collect();
+    let items: Vec<Value> = s
+        .store()?
+        .all()
+        .map(|r| r.summary(r.latest()))
+        .collect::<Result<_, _>>()?;
     ok(StatusCode::OK, page(items, &q, "agentRuntimes")?)
 }
 
@@ -416,7 +420,11 @@ async fn list_versions(
     let items: Vec<Value> = {
         let store = s.store()?;
         let rt = store.get(&id)?;
-        rt.versions.iter().rev().map(|v| rt.summary(v)).collect()
+        rt.versions
+            .iter()
+            .rev()
+            .map(|v| rt.summary(v))
+            .collect::<Result<_, _>>()?
     };
     ok(StatusCode::OK, page(items, &q, "agentRuntimes")?)
 }
@@ -438,7 +446,7 @@ async fn list_endpoints(
         rt.endpoints
             .iter()
             .map(|(n, e)| rt.describe_endpoint(n, e))
-            .collect()
+            .collect::<Result<_, _>>()?
     };
     ok(StatusCode::OK, page(items, &q, "runtimeEndpoints")?)
 }
@@ -450,7 +458,7 @@ async fn get_endpoint(State(s): Shared, Path((id, name)): Path<(String, String)>
         .endpoints
         .get(&name)
         .ok_or_else(|| ApiError::not_found(format!("Endpoint {name} not found")))?;
-    ok(StatusCode::OK, rt.describe_endpoint(&name, e))
+    ok(StatusCode::OK, rt.describe_endpoint(&name, e)?)
 }
 
 async fn update_endpoint(

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agentcore_sdk::__private::{AgentRuntimeEndpointInput, AgentRuntimeInput};
+use agentcore_sdk::__private::{AgentRuntimeEndpointInput, AgentRuntimeInput, server_support};
 use agentcore_sdk::control::FilesystemConfiguration;
-use agentcore_sdk::{MountPath, RuntimeArn};
+use agentcore_sdk::control::{AgentRuntimeEndpointStatus, AgentRuntimeStatus};
+use agentcore_sdk::{MountPath, RuntimeArn, RuntimeId, RuntimeName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -21,6 +22,18 @@ fn now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
+}
+
+/// Seconds since the epoch as stored, as a `SystemTime` (the epoch for anything unusable).
+fn system_time(t: f64) -> SystemTime {
+    Duration::try_from_secs_f64(t)
+        .ok()
+        .and_then(|d| UNIX_EPOCH.checked_add(d))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+fn to_json(v: &impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError::internal(format!("response: {e}")))
 }
 
 fn iso(t: f64) -> String {
@@ -219,53 +232,83 @@ impl StoredRuntime {
         Ok(body)
     }
 
-    /// A ListAgentRuntimes line.
-    pub fn summary(&self, v: &RuntimeVersion) -> Value {
-        json!({
-            "agentRuntimeArn": self.arn,
-            "agentRuntimeId": self.id,
-            "agentRuntimeVersion": v.version.to_string(),
-            "agentRuntimeName": self.name,
-            "description": v.input.description.clone().unwrap_or_default(),
-            "lastUpdatedAt": iso(self.last_updated_at),
-            "status": self.status(),
-        })
+    /// The ARN, id and name as the SDK types them (checked when the runtime was created).
+    fn typed(&self) -> Result<(RuntimeArn, RuntimeId, RuntimeName), ApiError> {
+        let bad = |what: &str| ApiError::internal(format!("stored runtime {what} is invalid"));
+        Ok((
+            self.arn.parse().map_err(|_| bad("ARN"))?,
+            self.id.parse().map_err(|_| bad("id"))?,
+            self.name.parse().map_err(|_| bad("name"))?,
+        ))
     }
 
-    /// The create / update response.
-    pub fn change(&self) -> Value {
-        json!({
-            "agentRuntimeArn": self.arn,
-            "agentRuntimeId": self.id,
-            "agentRuntimeVersion": self.latest().version.to_string(),
-            "createdAt": iso(self.created_at),
-            "lastUpdatedAt": iso(self.last_updated_at),
-            "status": self.status(),
-        })
+    fn typed_status(&self) -> AgentRuntimeStatus {
+        match self.status() {
+            "READY" => AgentRuntimeStatus::Ready,
+            "UPDATING" => AgentRuntimeStatus::Updating,
+            _ => AgentRuntimeStatus::Creating,
+        }
     }
 
-    /// An endpoint's description.
-    pub fn describe_endpoint(&self, name: &str, e: &StoredEndpoint) -> Value {
+    /// A ListAgentRuntimes line, built from the SDK's model type.
+    pub fn summary(&self, v: &RuntimeVersion) -> Result<Value, ApiError> {
+        let (arn, id, name) = self.typed()?;
+        to_json(&server_support::runtime_summary(
+            arn,
+            id,
+            v.version,
+            name,
+            v.input.description.clone().unwrap_or_default(),
+            system_time(self.last_updated_at),
+            self.typed_status(),
+        ))
+    }
+
+    /// The create / update response, built from the SDK's model type.
+    pub fn change(&self) -> Result<Value, ApiError> {
+        let (arn, id, _) = self.typed()?;
+        to_json(&server_support::runtime_change(
+            arn,
+            id,
+            self.latest().version,
+            system_time(self.created_at),
+            system_time(self.last_updated_at),
+            self.typed_status(),
+        ))
+    }
+
+    /// An endpoint's description, built from the SDK's model type (plus the runtime id and
+    /// endpoint name some clients read from create / update answers).
+    pub fn describe_endpoint(&self, name: &str, e: &StoredEndpoint) -> Result<Value, ApiError> {
         let latest = self.latest().version;
         let live = if name == "DEFAULT" {
             latest
         } else {
             e.live_version
         };
-        json!({
-            "name": name,
-            "id": e.id,
-            "liveVersion": live.to_string(),
-            "targetVersion": live.to_string(),
-            "agentRuntimeEndpointArn": format!("{}/runtime-endpoint/{name}", self.arn),
-            "agentRuntimeArn": self.arn,
-            "agentRuntimeId": self.id,
-            "endpointName": name,
-            "status": if now() >= e.ready_at { "READY" } else { "CREATING" },
-            "description": e.description,
-            "createdAt": iso(e.created_at),
-            "lastUpdatedAt": iso(e.last_updated_at),
-        })
+        let (arn, _, _) = self.typed()?;
+        let status = if now() >= e.ready_at {
+            AgentRuntimeEndpointStatus::Ready
+        } else {
+            AgentRuntimeEndpointStatus::Creating
+        };
+        let mut endpoint = server_support::runtime_endpoint(
+            name.parse()?,
+            e.id.clone(),
+            live,
+            arn,
+            status,
+            e.description.clone(),
+            system_time(e.created_at),
+            system_time(e.last_updated_at),
+        );
+        endpoint
+            .unknown_members
+            .insert("agentRuntimeId".into(), json!(self.id));
+        endpoint
+            .unknown_members
+            .insert("endpointName".into(), json!(name));
+        to_json(&endpoint)
     }
 }
 
@@ -503,7 +546,7 @@ impl Store {
                 )));
             }
             rt.versions.retain(|v| v.version != version);
-            let body = json!({"status": "DELETING", "agentRuntimeId": id, "agentRuntimeVersion": version.to_string()});
+            let body = to_json(&server_support::deleted_runtime(id.parse()?, version))?;
             s.persist()?;
             Ok(body)
         })
@@ -553,7 +596,7 @@ impl Store {
             && let Some(id) = self.state.tokens.get(token)
             && let Some(rt) = self.state.runtimes.get(id)
         {
-            return Ok(rt.change());
+            return rt.change();
         }
         let name = input.agent_runtime_name.clone().unwrap_or_default();
         if self.state.runtimes.values().any(|r| r.name == name) {
@@ -598,7 +641,7 @@ impl Store {
             updating: false,
             endpoints,
         };
-        let body = rt.change();
+        let body = rt.change()?;
         if let Some(token) = input.client_token {
             self.state.tokens.insert(token, id.clone());
         }
@@ -616,7 +659,7 @@ impl Store {
             && rt.latest().input.client_token == input.client_token
             && rt.latest().version > 1
         {
-            return Ok(rt.change());
+            return rt.change();
         }
         let t = now();
         let version = rt.latest().version.saturating_add(1);
@@ -628,7 +671,7 @@ impl Store {
         rt.last_updated_at = t;
         rt.ready_at = t + delay;
         rt.updating = true;
-        let body = rt.change();
+        let body = rt.change()?;
         self.persist()?;
         Ok(body)
     }
@@ -646,9 +689,10 @@ impl Store {
             .policies
             .retain(|arn, _| !arn.starts_with(&prefix));
         self.persist()?;
-        Ok(
-            json!({"status": "DELETING", "agentRuntimeId": rt.id, "agentRuntimeVersion": rt.latest().version.to_string()}),
-        )
+        to_json(&server_support::deleted_runtime(
+            rt.id.parse()?,
+            rt.latest().version,
+        ))
     }
 
     fn create_endpoint_unsaved(
@@ -678,7 +722,7 @@ impl Store {
             last_updated_at: t,
             ready_at: t + delay,
         };
-        let body = rt.describe_endpoint(&name, &e);
+        let body = rt.describe_endpoint(&name, &e)?;
         rt.endpoints.insert(name, e);
         self.persist()?;
         Ok(body)
@@ -707,7 +751,7 @@ impl Store {
         }
         e.last_updated_at = now();
         let e = e.clone();
-        let body = rt.describe_endpoint(name, &e);
+        let body = rt.describe_endpoint(name, &e)?;
         self.persist()?;
         Ok(body)
     }
@@ -724,7 +768,10 @@ impl Store {
             .remove(name)
             .ok_or_else(|| ApiError::not_found(format!("Endpoint {name} not found")))?;
         self.persist()?;
-        Ok(json!({"status": "DELETING", "agentRuntimeId": id, "endpointName": name}))
+        to_json(&server_support::deleted_endpoint(
+            id.parse()?,
+            name.parse()?,
+        ))
     }
 }
 

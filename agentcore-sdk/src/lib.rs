@@ -78,6 +78,10 @@ pub mod workflow;
 /// release. It exists so the local runtime speaks exactly what this SDK decodes (one copy).
 #[doc(hidden)]
 pub mod __private {
+    /// Responses built from the model types.
+    pub mod server_support {
+        pub use crate::control::server_support::*;
+    }
     pub use crate::control::{AgentRuntimeEndpointInput, AgentRuntimeInput};
     pub use crate::data::command::{ResponseChunk, decode_command_message};
     pub use crate::data::event_stream::{

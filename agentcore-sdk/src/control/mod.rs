@@ -32,6 +32,7 @@
 mod model;
 mod resources;
 mod rules;
+pub(crate) mod server_support;
 mod settings;
 mod waiter;
 

@@ -516,6 +516,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn char_boundaries_at_every_offset() {
+        let s = "aé日🚀";
+        for i in 0..=s.len() + 3 {
+            let f = floor_boundary(s, i);
+            let c = ceil_boundary(s, i);
+            assert!(s.is_char_boundary(f) && s.is_char_boundary(c), "{i}");
+            assert!(f <= i.min(s.len()) && c >= i.min(s.len()), "{i}: {f} {c}");
+        }
+        assert_eq!(tail("aé日🚀", 5), "🚀");
+        assert_eq!(tail("", 5), "");
+    }
+
+    #[test]
     fn capture_keeps_everything_under_the_limit_and_head_plus_tail_over_it() {
         let text: String = (0..10_000).map(|i| format!("{i}é\n")).collect();
         let mut whole = Capture::new(text.len() * 2);

@@ -598,3 +598,25 @@ impl AsyncWrite for ShellWriter {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_never_panic() {
+        // NaN jitter used to poison every delay (`Duration::mul_f64` panics on NaN), and a
+        // delay near `Duration::MAX` overflowed once jitter scaled it up.
+        for jitter in [f64::NAN, f64::INFINITY, -1.0, 0.0, 0.25, 1.0] {
+            for d in [Duration::ZERO, Duration::from_millis(50), Duration::MAX] {
+                let p = ReconnectPolicy::default().jitter(jitter).delays(vec![d]);
+                for attempt in [0, 1, 2, u32::MAX] {
+                    let got = p.delay(attempt);
+                    assert!(got <= d.saturating_mul(2), "{jitter} {d:?} {got:?}");
+                }
+            }
+        }
+        // An empty list keeps the defaults.
+        assert!(ReconnectPolicy::default().delays(vec![]).delay(1) > Duration::ZERO);
+    }
+}
