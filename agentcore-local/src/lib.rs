@@ -41,6 +41,21 @@
 )]
 #![warn(missing_docs)]
 
+/// `#[agentcore_local::test]`: a test with its own local runtime and a ready `Session`.
+///
+/// ```no_run
+/// #[agentcore_local::test]
+/// async fn workspace_persists(session: agentcore_sdk::Session) {
+///     session.run("echo hi > /mnt/workspace/f").await.unwrap();
+///     assert_eq!(session.run("cat /mnt/workspace/f").await.unwrap().stdout, "hi\n");
+/// }
+/// ```
+///
+/// Parameters may be `Session`, `Client`, `RuntimeArn` or `&LocalRuntime`; options:
+/// `#[agentcore_local::test(mount_path = "/mnt/data", agent = "python3 agent.py")]`. It expands
+/// to this crate's [`testing`] module, so it lives here, in the crate you name.
+pub use agentcore_sdk_macros::test;
+
 pub mod agent;
 pub mod api_error;
 pub mod auth;

@@ -1,4 +1,4 @@
-//! Support for `#[agentcore_sdk::test]`: an isolated local runtime per test.
+//! Support for `#[agentcore_local::test]`: an isolated local runtime per test.
 //!
 //! The attribute expands to a plain `#[test]` that calls [`run_test`]; you rarely use this
 //! module directly.

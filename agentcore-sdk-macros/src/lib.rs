@@ -1,5 +1,5 @@
-//! Procedural macros for [`agentcore-sdk`](https://docs.rs/agentcore-sdk), re-exported by it:
-//! use them as `agentcore_sdk::sh!` and `#[agentcore_sdk::test]`.
+//! Procedural macros for [`agentcore-sdk`](https://docs.rs/agentcore-sdk) and `agentcore-local`:
+//! use them as `agentcore_sdk::sh!` (re-exported by agentcore-sdk) and `#[agentcore_local::test]` (re-exported by agentcore-local, whose test support it expands to).
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -261,7 +261,7 @@ fn expand_sh(input: ShInput) -> syn::Result<TokenStream2> {
     })
 }
 
-/// Options of `#[agentcore_sdk::test(...)]`.
+/// Options of `#[agentcore_local::test(...)]`.
 #[derive(Default)]
 struct TestOptions {
     mount_path: Option<LitStr>,
@@ -303,7 +303,7 @@ impl Parse for TestOptions {
 /// The test may return `()` or `Result<(), E: Debug>`.
 ///
 /// ```ignore
-/// #[agentcore_sdk::test]
+/// #[agentcore_local::test]
 /// async fn builds(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
 ///     let out = session.run("echo hi > /mnt/workspace/f && cat /mnt/workspace/f").await?;
 ///     assert_eq!(out.stdout, "hi\n");
@@ -311,7 +311,7 @@ impl Parse for TestOptions {
 /// }
 /// ```
 ///
-/// Options: `#[agentcore_sdk::test(mount_path = "/mnt/data", agent = "python3 agent.py")]`.
+/// Options: `#[agentcore_local::test(mount_path = "/mnt/data", agent = "python3 agent.py")]`.
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
     let opts = syn::parse_macro_input!(attr as TestOptions);
@@ -326,7 +326,7 @@ fn expand_test(opts: TestOptions, func: syn::ItemFn) -> syn::Result<TokenStream2
     if func.sig.asyncness.is_none() {
         return Err(syn::Error::new_spanned(
             func.sig.fn_token,
-            "#[agentcore_sdk::test] needs an `async fn`",
+            "#[agentcore_local::test] needs an `async fn`",
         ));
     }
     if !func.sig.generics.params.is_empty() {

@@ -101,7 +101,7 @@ pub use types::{
 };
 
 #[cfg(feature = "macros")]
-pub use agentcore_sdk_macros::{sh, test};
+pub use agentcore_sdk_macros::sh;
 
 /// Re-exported so users can name credential types without another dependency.
 pub use aws_credential_types::Credentials;

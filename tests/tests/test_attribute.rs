@@ -1,9 +1,9 @@
-//! `#[agentcore_sdk::test]`: an isolated local runtime and a ready session per test.
+//! `#[agentcore_local::test]`: an isolated local runtime and a ready session per test.
 
 use agentcore_local::LocalRuntime;
 use agentcore_sdk::{Client, RuntimeArn, Session};
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn gets_a_ready_session_with_session_storage(session: Session) {
     let out = session
         .run("echo hi > /mnt/workspace/f && cat /mnt/workspace/f")
@@ -12,7 +12,7 @@ async fn gets_a_ready_session_with_session_storage(session: Session) {
     assert_eq!(out.stdout, "hi\n");
 }
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn may_return_a_result(
     session: Session,
     client: Client,
@@ -31,14 +31,14 @@ async fn may_return_a_result(
     Ok(())
 }
 
-#[agentcore_sdk::test(mount_path = "/mnt/data")]
+#[agentcore_local::test(mount_path = "/mnt/data")]
 async fn custom_mount_path(session: Session, local: &LocalRuntime) {
     let out = session.run("ls /mnt").await.unwrap();
     assert_eq!(out.stdout, "data\n");
     assert!(local.data_dir().exists());
 }
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 #[should_panic(expected = "test returned an error")]
 async fn an_error_result_fails_the_test(session: Session) -> Result<(), agentcore_sdk::Error> {
     session.run("exit 3").await?.check()?;

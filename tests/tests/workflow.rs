@@ -4,7 +4,7 @@
 use agentcore_sdk::workflow::fleet::Fleet;
 use agentcore_sdk::{Error, Session, sh};
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn check_turns_failures_into_errors_with_the_output_tail(session: Session) {
     let ok = session.run("echo fine").await.unwrap().check().unwrap();
     assert_eq!(ok.stdout, "fine\n");
@@ -34,7 +34,7 @@ async fn check_turns_failures_into_errors_with_the_output_tail(session: Session)
     );
 }
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn files_round_trip_byte_for_byte(session: Session) {
     // Every byte value, and enough data for several chunks of the 64 KiB command limit.
     let mut data: Vec<u8> = (0..=255u8).collect();
@@ -54,7 +54,7 @@ async fn files_round_trip_byte_for_byte(session: Session) {
     assert!(matches!(missing, Error::CommandFailed { .. }));
 }
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn git_steps_commit_and_push_to_a_remote(session: Session) -> Result<(), Error> {
     session
         .run("git init -q --bare -b main /mnt/workspace/remote.git")
@@ -83,7 +83,7 @@ async fn git_steps_commit_and_push_to_a_remote(session: Session) -> Result<(), E
     Ok(())
 }
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn a_fleet_of_twenty_sessions_reports_every_run(
     session: Session,
     client: agentcore_sdk::Client,
@@ -123,7 +123,7 @@ async fn a_fleet_of_twenty_sessions_reports_every_run(
     assert!(report.table().contains("10 of 20 succeeded"));
 }
 
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn the_rate_limiter_holds_the_configured_rate(
     session: Session,
     client: agentcore_sdk::Client,

@@ -1,4 +1,4 @@
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 async fn bad_param(_x: u32) {}
 
 fn main() {}

@@ -1,4 +1,4 @@
-#[agentcore_sdk::test]
+#[agentcore_local::test]
 fn not_async(_session: agentcore_sdk::Session) {}
 
 fn main() {}
