@@ -20,7 +20,7 @@ echo "== side by side with aws-sdk-bedrockagentcore (official), interleaved run 
 scripts/side-by-side.sh $quick
 
 if [[ -n "$build_times" ]]; then
-  for p in minimal-ours minimal-official; do
+  for p in minimal-ours-env minimal-official-env minimal-ours minimal-official; do
     t=$(mktemp -d)
     s=$(date +%s.%N)
     CARGO_TARGET_DIR="$t" cargo build --release -q --manifest-path "benches/$p/Cargo.toml"

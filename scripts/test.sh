@@ -12,6 +12,9 @@ if [[ "${1:-}" == "--lint" ]]; then
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+  # The SDK's feature subsets build warning-free (the library; its tests need the defaults).
+  cargo clippy -p agentcore-sdk --no-default-features -- -D warnings
+  cargo clippy -p agentcore-sdk --no-default-features --features shell -- -D warnings
   scripts/public-api.sh
 fi
 

@@ -50,7 +50,7 @@ impl TlsConfig {
             return Err(bad("TLS certificate chain", &"no certificate in the PEM"));
         }
         let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| bad("TLS key", &e))?;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| bad("TLS versions", &e))?

@@ -160,6 +160,7 @@ impl Client {
         StopSessionRequest::new(self.clone(), Common::new(arn)).session_id(session_id)
     }
 
+    #[cfg(feature = "shell")]
     /// A WebSocket to the agent on `arn` (`/runtimes/{arn}/ws`); finish with
     /// `.connect().await`. See [`AgentSocket`](crate::data::AgentSocket).
     pub fn invoke_websocket(&self, arn: impl IntoRuntimeArn) -> crate::data::AgentSocketBuilder {
@@ -243,6 +244,7 @@ impl Client {
         )
     }
 
+    #[cfg(feature = "shell")]
     /// An interactive shell in a session of `arn`; finish with `.connect().await`.
     pub fn shell(&self, arn: impl IntoRuntimeArn) -> crate::shell::ShellBuilder {
         crate::shell::ShellBuilder::new(self.clone(), arn)

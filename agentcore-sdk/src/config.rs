@@ -194,6 +194,7 @@ pub(crate) struct ConfigInner {
     pub(crate) user_agent: String,
     pub(crate) http: reqwest::Client,
     /// TLS for WSS connections (built-in roots plus any added ones).
+    #[cfg(feature = "shell")]
     pub(crate) ws_tls: Arc<rustls::ClientConfig>,
     pub(crate) credentials_cache: tokio::sync::Mutex<Option<Credentials>>,
     pub(crate) command_limiter: Option<Arc<crate::data::CommandRateLimiter>>,
@@ -221,6 +222,33 @@ impl Config {
     /// A builder with nothing set.
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
+    }
+
+    /// A builder from the standard environment variables alone, without `aws-config`: region
+    /// from `AWS_REGION` (or `AWS_DEFAULT_REGION`), credentials from `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` when set. For profiles, SSO or instance
+    /// roles use `aws-config` and [`from_sdk_config`](Self::from_sdk_config).
+    ///
+    /// ```no_run
+    /// let client = agentcore_sdk::Client::from_conf(agentcore_sdk::Config::builder_from_env().build()?);
+    /// # Ok::<(), agentcore_sdk::Error>(())
+    /// ```
+    pub fn builder_from_env() -> ConfigBuilder {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut b = ConfigBuilder::default();
+        if let Some(r) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+            b = b.region(r);
+        }
+        if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            b = b.credentials_provider(Credentials::new(
+                id,
+                secret,
+                var("AWS_SESSION_TOKEN"),
+                None,
+                "agentcore-sdk-environment",
+            ));
+        }
+        b
     }
 
     /// The configuration `aws_config` loaded: region, credentials provider and any
@@ -484,11 +512,7 @@ impl ConfigBuilder {
             .http2_adaptive_window(true)
             .tcp_nodelay(true)
             .https_only(false);
-        for der in &extra_roots {
-            let cert = reqwest::Certificate::from_der(der)
-                .map_err(|e| Error::Config(format!("add_root_certificate: {e}")))?;
-            http = http.add_root_certificate(cert);
-        }
+        http = http.tls_backend_preconfigured(crate::transport::tls::http(&extra_roots)?);
         if let Some(p) = &self.proxy {
             let proxy = reqwest::Proxy::all(p.as_str())
                 .map_err(|_| Error::Config(format!("invalid proxy URL {}", redact_userinfo(p))))?;
@@ -503,7 +527,8 @@ impl ConfigBuilder {
         let http = http
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        let ws_tls = crate::shell::tls_config(&extra_roots);
+        #[cfg(feature = "shell")]
+        let ws_tls = crate::transport::tls::websocket(&extra_roots)?;
         Ok(Config {
             inner: Arc::new(ConfigInner {
                 region,
@@ -514,6 +539,7 @@ impl ConfigBuilder {
                 timeouts: self.timeouts,
                 user_agent,
                 http,
+                #[cfg(feature = "shell")]
                 ws_tls,
                 credentials_cache: tokio::sync::Mutex::new(None),
                 command_limiter: self

@@ -66,9 +66,11 @@ pub mod control;
 pub mod data;
 pub mod error;
 mod session;
+#[cfg(feature = "shell")]
 pub mod shell;
 mod transport;
 pub mod types;
+#[cfg(feature = "workflow")]
 pub mod workflow;
 
 /// Support for agentcore-local and this workspace's benches and fuzz targets: the wire

@@ -115,6 +115,7 @@ impl Session {
         InvokeRequest::new(self.client.clone(), self.common()).payload(payload)
     }
 
+    #[cfg(feature = "shell")]
     /// A WebSocket to this session's agent; finish with `.connect().await`.
     pub fn invoke_websocket(&self) -> crate::data::AgentSocketBuilder {
         let b = crate::data::AgentSocketBuilder::new(self.client.clone(), &self.arn)
@@ -125,6 +126,7 @@ impl Session {
         }
     }
 
+    #[cfg(feature = "shell")]
     /// An interactive shell in this session; finish with `.connect().await`.
     pub fn shell(&self) -> crate::shell::ShellBuilder {
         let b = crate::shell::ShellBuilder::new(self.client.clone(), &self.arn)

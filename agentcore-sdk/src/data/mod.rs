@@ -15,15 +15,18 @@ use futures::TryStreamExt;
 use http::Method;
 use tracing::Instrument;
 
+pub(crate) use command::ResponseChunk;
+#[cfg(feature = "workflow")]
+pub(crate) use command::floor_boundary;
 pub use command::{CommandEvent, CommandOutput, CommandStatus, CommandStream};
 pub use command::{OUTPUT_LIMIT_BYTES, OUTPUT_TAIL_BYTES};
-pub(crate) use command::{ResponseChunk, floor_boundary};
 pub use invoke::{
     ByteStream, COLLECT_LIMIT_BYTES, InvokeResponse, MAX_SSE_EVENT_BYTES, SseEvent, SseStream,
 };
 pub use limiter::CommandRateLimiter;
 
 /// The last [`OUTPUT_TAIL_BYTES`] of a command's output, cut at a character boundary.
+#[cfg(feature = "workflow")]
 pub(crate) fn command_tail(s: &str) -> String {
     command::tail(s, OUTPUT_TAIL_BYTES)
 }
@@ -716,4 +719,5 @@ impl DeleteCapacityProviderSessionRequest {
     }
 }
 
+#[cfg(feature = "shell")]
 pub use crate::shell::{AgentMessage, AgentSocket, AgentSocketBuilder};

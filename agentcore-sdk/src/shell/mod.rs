@@ -58,7 +58,6 @@ use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId, ShellId};
 
 pub use socket::{AgentMessage, AgentSocket, AgentSocketBuilder};
 pub use task::presigned_shell_url;
-pub(crate) use task::tls_config;
 
 /// The IAM action a caller needs to open shells.
 pub const IAM_ACTION: &str = "bedrock-agentcore:InvokeAgentRuntimeCommandWithWebSocketStream";

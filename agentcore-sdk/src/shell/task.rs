@@ -2,7 +2,7 @@
 //! keepalive, frame pumping and reconnects.
 
 use std::io;
-use std::sync::{Arc, OnceLock};
+
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
@@ -57,46 +57,6 @@ pub(crate) struct Target {
     pub(crate) auth: ShellAuth,
     pub(crate) keepalive: Keepalive,
     pub(crate) kind: WsKind,
-}
-
-/// The TLS configuration of WSS connections: the built-in roots plus `extra` (the built-in
-/// one is shared by every client without extra roots).
-pub(crate) fn tls_config(
-    extra: &[rustls::pki_types::CertificateDer<'static>],
-) -> Arc<rustls::ClientConfig> {
-    static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    if extra.is_empty() {
-        return DEFAULT.get_or_init(|| build_tls_config(&[])).clone();
-    }
-    build_tls_config(extra)
-}
-
-fn build_tls_config(
-    extra: &[rustls::pki_types::CertificateDer<'static>],
-) -> Arc<rustls::ClientConfig> {
-    {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        // Certificates rustls cannot use as roots are skipped; the HTTP client reports them.
-        let _ = roots.add_parsable_certificates(extra.iter().cloned());
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            .unwrap_or_else(|_| {
-                // The default protocol versions are always supported by aws-lc-rs.
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::aws_lc_rs::default_provider(),
-                ))
-                .with_protocol_versions(&[&rustls::version::TLS13])
-                .map(|b| {
-                    b.with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth()
-                })
-                .unwrap_or_else(|_| unreachable!("TLS 1.3 is supported by aws-lc-rs"))
-            });
-        Arc::new(config)
-    }
 }
 
 /// The shell URL (`wss://…/runtimes/{arn}/ws/shells?qualifier=…&shellId=…`), without auth.

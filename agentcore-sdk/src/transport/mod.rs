@@ -6,6 +6,7 @@
 //! The response body is left to the caller, so a stream is never re-sent once it started.
 
 pub(crate) mod signing;
+pub(crate) mod tls;
 
 use std::time::Duration;
 

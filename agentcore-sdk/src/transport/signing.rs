@@ -5,9 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
-use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
-};
+#[cfg(feature = "shell")]
+use aws_sigv4::http_request::SignatureLocation;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
@@ -93,6 +93,7 @@ pub(crate) fn sign_headers(
 
 /// Presigns a GET of `url` with query-string SigV4 valid for `expires_in`; returns the URL
 /// with `X-Amz-*` parameters appended. `headers` are signed too (the server must see them).
+#[cfg(feature = "shell")]
 pub(crate) fn presign_url(
     creds: &Credentials,
     region: &str,
