@@ -544,3 +544,34 @@ async fn retryable_only_where_resending_is_safe() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(!err.is_retryable(), "{err:?}");
 }
+
+/// A background process that keeps the output pipe open used to keep the stream open forever,
+/// past the command's own timeout. Now: the main process exits, what arrives within the drain
+/// budget is delivered, then `contentStop`; and the timeout is a deadline for the whole stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_writer_does_not_keep_the_stream_open() {
+    let f = Fixture::new().await;
+    let s = f.session();
+    let background = s
+        .command("(while true; do echo tick; sleep 0.05; done) & echo started")
+        .timeout(Duration::from_secs(8));
+    // A hang fails here (the stream used to run past 35 s).
+    let out = tokio::time::timeout(Duration::from_secs(30), background.output())
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    assert!(out.stdout.contains("started\n"), "{}", out.stdout);
+    assert_eq!(out.exit_code, 0);
+    assert!(out.success());
+
+    // In the foreground, the same loop is stopped by the timeout: a typed TimedOut end.
+    let foreground = s
+        .command("while true; do echo tick; sleep 0.05; done")
+        .timeout(Duration::from_secs(2));
+    let out = tokio::time::timeout(Duration::from_secs(30), foreground.output())
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    assert_eq!(out.status, agentcore_sdk::CommandStatus::TimedOut);
+    assert!(out.stdout.contains("tick"));
+}
