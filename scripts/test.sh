@@ -15,6 +15,8 @@ if [[ "${1:-}" == "--lint" ]]; then
   # The SDK's feature subsets build warning-free (the library; its tests need the defaults).
   cargo clippy -p agentcore-sdk --no-default-features -- -D warnings
   cargo clippy -p agentcore-sdk --no-default-features --features shell -- -D warnings
+  # agentcore-local alone (as a user builds it), not with features the workspace unifies in.
+  cargo clippy -p agentcore-local -- -D warnings
   scripts/public-api.sh
 fi
 

@@ -209,17 +209,12 @@ pub fn normalize(mut req: axum::extract::Request) -> axum::extract::Request {
 }
 
 /// The ARN of a `{arn}` path label (axum has percent-decoded it).
-fn decoded_arn(arn: &str) -> String {
-    arn.to_owned()
-}
-
 async fn tag_resource(State(s): Shared, Path(arn): Path<String>, body: Bytes) -> ApiResult {
     #[derive(serde::Deserialize)]
     struct Body {
         tags: std::collections::BTreeMap<String, String>,
     }
     let b: Body = parse_json(&body)?;
-    let arn = decoded_arn(&arn);
     mutate(&s, move |st| st.tag(&arn, b.tags)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -238,13 +233,12 @@ async fn untag_resource(
                 .collect()
         })
         .unwrap_or_default();
-    let arn = decoded_arn(&arn);
     mutate(&s, move |st| st.untag(&arn, &keys)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_tags(State(s): Shared, Path(arn): Path<String>) -> ApiResult {
-    let tags = s.store()?.tags(&decoded_arn(&arn))?;
+    let tags = s.store()?.tags(&arn)?;
     ok(StatusCode::OK, json!({ "tags": tags }))
 }
 
@@ -260,14 +254,13 @@ async fn put_policy(State(s): Shared, Path(arn): Path<String>, body: Bytes) -> A
             "policy must be 1 to 20480 characters",
         ));
     }
-    let arn = decoded_arn(&arn);
     let policy = b.policy.clone();
     mutate(&s, move |st| st.put_policy(&arn, policy)).await?;
     ok(StatusCode::CREATED, json!({ "policy": b.policy }))
 }
 
 async fn get_policy(State(s): Shared, Path(arn): Path<String>) -> ApiResult {
-    let policy = s.store()?.policy(&decoded_arn(&arn))?;
+    let policy = s.store()?.policy(&arn)?;
     ok(
         StatusCode::OK,
         match policy {
@@ -278,7 +271,6 @@ async fn get_policy(State(s): Shared, Path(arn): Path<String>) -> ApiResult {
 }
 
 async fn delete_policy(State(s): Shared, Path(arn): Path<String>) -> ApiResult {
-    let arn = decoded_arn(&arn);
     mutate(&s, move |st| st.delete_policy(&arn)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

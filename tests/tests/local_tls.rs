@@ -75,6 +75,19 @@ async fn https_and_wss_with_an_added_root_certificate() {
 }
 
 #[test]
+fn a_proxy_password_never_shows_in_debug() {
+    let b = Config::builder()
+        .region("us-east-1")
+        .anonymous()
+        .proxy("http://user:hunter2-proxy-secret@proxy.internal:3128");
+    let debug = format!("{b:?}");
+    assert!(!debug.contains("hunter2-proxy-secret"), "{debug}");
+    assert!(debug.contains("proxy.internal"), "{debug}");
+    let config = b.build().unwrap();
+    assert!(!format!("{config:?}").contains("hunter2-proxy-secret"));
+}
+
+#[test]
 fn a_pem_without_a_certificate_is_a_config_error() {
     let e = Config::builder()
         .region("us-east-1")

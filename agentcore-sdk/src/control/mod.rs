@@ -472,11 +472,6 @@ macro_rules! runtime_setters {
             self.input.request_header_configuration = Some(c);
             self
         }
-        /// The request body as it will be sent.
-        #[doc(hidden)]
-        pub fn as_input(&self) -> &AgentRuntimeInput {
-            &self.input
-        }
     };
 }
 
