@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::api_error::ApiError;
-use crate::sandbox::User;
-use crate::sessions::{SessionState, kill_group};
+use crate::sandbox::{Process, Stdio, User};
+use crate::sessions::SessionState;
 use crate::store::StoredRuntime;
 use agentcore_sdk::ServiceErrorKind;
 use http_body_util::{BodyExt, Full, Limited};
@@ -67,23 +67,52 @@ pub fn resolve<'a>(specs: &'a [AgentSpec], runtime: &StoredRuntime) -> Option<&'
 #[derive(Debug)]
 pub struct AgentProcess {
     port: u16,
-    child: tokio::process::Child,
+    process: Process,
 }
 
 impl AgentProcess {
-    /// Whether the process is still running (reaps it if not).
+    /// Whether the process is still running.
     fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.process.try_wait().is_none()
     }
 }
 
 impl Drop for AgentProcess {
     fn drop(&mut self) {
-        // Its process group id is ours to kill only while the leader is unreaped.
-        if let (Ok(None), Some(pid)) = (self.child.try_wait(), self.child.id()) {
-            kill_group(pid as i32);
+        // An agent given up on (it never became healthy) must not run on.
+        if self.process.try_wait().is_none() {
+            let s = self.process.signaller();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { s.signal(libc::SIGKILL, true).await });
+            }
         }
     }
+}
+
+/// Longest agent output line kept in the server's log.
+const LOG_LINE: usize = 4096;
+
+/// Logs what an agent prints (its own stdout and stderr, never the server's), a bounded
+/// line at a time.
+fn log_output(session: &str, stream: &'static str, r: Option<crate::sandbox::Reader>) {
+    let Some(r) = r else { return };
+    let session = session.to_owned();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut lines = tokio::io::BufReader::new(r);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let mut limited = (&mut lines).take(LOG_LINE as u64);
+            match tokio::io::AsyncBufReadExt::read_until(&mut limited, b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    tracing::debug!(session = %session, stream, "agent: {}", line.trim_end());
+                }
+            }
+        }
+    });
 }
 
 type AgentResponse = http::Response<hyper::body::Incoming>;
@@ -148,32 +177,36 @@ async fn start(session: &Arc<SessionState>, spec: &AgentSpec) -> Result<AgentPro
         .map_err(|e| ApiError::internal(e.to_string()))?;
     // Agents start in their code directory, as in the service's container.
     let script = format!("cd /var/task 2>/dev/null || true\n{}", spec.command);
-    let mut cmd = session.command(User::Root, "sh", &["-c", &script]);
-    cmd.process_group(0)
-        .env("PORT", port.to_string())
-        .env("AGENTCORE_PORT", port.to_string())
-        .stdout(std::process::Stdio::inherit())
-        .stderr(std::process::Stdio::inherit());
-    let child = cmd.spawn().map_err(|e| {
+    let port_text = port.to_string();
+    let spec = session.process(
+        User::Root,
+        "/bin/sh",
+        &["-c", &script],
+        &[("PORT", &port_text), ("AGENTCORE_PORT", &port_text)],
+        Stdio::Pipes { stdin: false },
+    );
+    let mut process = session.spawn(spec).await.map_err(|e| {
         ApiError::new(
             ServiceErrorKind::RuntimeClient,
             format!("cannot start agent: {e}"),
         )
     })?;
-    if let Some(pid) = child.id() {
-        session.track(pid as i32);
-    }
-    let mut agent = AgentProcess { port, child };
+    log_output(&session.key.session_id, "stdout", process.stdout.take());
+    log_output(&session.key.session_id, "stderr", process.stderr.take());
+    let agent = AgentProcess { port, process };
     let now = Instant::now();
     let deadline = now.checked_add(STARTUP_TIMEOUT).unwrap_or(now);
     loop {
         if healthy(session, port).await {
             return Ok(agent);
         }
-        if let Ok(Some(status)) = agent.child.try_wait() {
+        if let Some(status) = agent.process.try_wait() {
             return Err(ApiError::new(
                 ServiceErrorKind::RuntimeClient,
-                format!("agent exited during startup with {status}"),
+                format!(
+                    "agent exited during startup with code {}",
+                    status.shell_code()
+                ),
             ));
         }
         if Instant::now() >= deadline {

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
 
-use crate::sandbox::User;
-use crate::sessions::{SessionState, kill_group};
+use crate::sandbox::{Stdio, User};
+use crate::sessions::SessionState;
 
 /// Frames buffered between the command and a slow client.
 const CHANNEL_FRAMES: usize = 8;
@@ -131,28 +131,22 @@ async fn pump(
     }
 }
 
-/// Exit code as a shell reports it: the code, or 128 + signal.
-pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| s.saturating_add(128)))
-        .unwrap_or(-1)
-}
-
-/// Runs `command` in `session`, returning the receiving end of its frame stream.
-pub fn spawn(
+/// Runs `command` in `session` (a fresh `bash -c` as root, in its own session and process
+/// group), returning the receiving end of its frame stream.
+pub async fn spawn(
     session: Arc<SessionState>,
     command: String,
     timeout: Duration,
 ) -> std::io::Result<mpsc::Receiver<Bytes>> {
-    let mut cmd = session.command(User::Root, "bash", &["-c", &command]);
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0);
-    let mut child = cmd.spawn()?;
-    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-    session.track(pgid);
+    let spec = session.process(
+        User::Root,
+        "/bin/bash",
+        &["-c", &command],
+        &[],
+        Stdio::Pipes { stdin: false },
+    );
+    let mut child = session.spawn(spec).await?;
+    let killer = child.signaller();
     let (tx, rx) = mpsc::channel(CHANNEL_FRAMES);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -164,37 +158,36 @@ pub fn spawn(
             .await
             .is_err()
         {
-            kill_group(pgid);
+            killer.signal(libc::SIGKILL, true).await;
         }
         let out_task =
             stdout.map(|r| tokio::spawn(pump(r, Pipe::Stdout, tx.clone(), exit_rx.clone())));
         let err_task = stderr.map(|r| tokio::spawn(pump(r, Pipe::Stderr, tx.clone(), exit_rx)));
         let (status, timed_out) = tokio::select! {
-            s = child.wait() => (s.ok(), false),
+            s = child.wait() => (s, false),
             _ = tokio::time::sleep(timeout) => {
                 // Repeated: a fork bomb may add members while the first kill runs.
                 for _ in 0..5 {
-                    kill_group(pgid);
+                    killer.signal(libc::SIGKILL, true).await;
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                (child.wait().await.ok(), true)
+                (child.wait().await, true)
             }
             _ = tx.closed() => {
                 // The client went away: nobody can receive the outcome.
-                kill_group(pgid);
-                (child.wait().await.ok(), false)
+                killer.signal(libc::SIGKILL, true).await;
+                (child.wait().await, false)
             }
             _ = session.stopped.cancelled() => {
-                kill_group(pgid);
-                (child.wait().await.ok(), false)
+                killer.signal(libc::SIGKILL, true).await;
+                (child.wait().await, false)
             }
         };
         let _ = exit_tx.send(true);
         for t in [out_task, err_task].into_iter().flatten() {
             let _ = t.await;
         }
-        session.untrack(pgid);
-        let exit = status.as_ref().map(exit_code).unwrap_or(-1);
+        let exit = status.shell_code();
         let status = if timed_out {
             CommandStatus::TimedOut
         } else {

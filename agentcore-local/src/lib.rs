@@ -77,7 +77,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use agent::AgentSpec;
-pub use sandbox::{Isolation, Limits, Network};
+pub use sandbox::{Isolation, IsolationReport, Limits, Network};
 
 /// The region the local runtime reports in ARNs.
 pub const REGION: &str = "us-east-1";
@@ -94,7 +94,9 @@ pub struct LocalRuntimeBuilder {
     max_idle_timeout: Option<Duration>,
     max_lifetime: Option<Duration>,
     network: Network,
+    allow_runtime_network: bool,
     limits: Limits,
+    pool: Option<usize>,
     insecure_public: bool,
     verifier: Option<auth::Verifier>,
     tls: Option<tls::TlsConfig>,
@@ -154,10 +156,25 @@ impl LocalRuntimeBuilder {
         self
     }
 
-    /// The network of every session (default [`Network::Private`]); a runtime may choose its
-    /// own with the environment variable [`sandbox::NETWORK_ENV`].
+    /// The network of every session (default [`Network::Private`]). A runtime may ask for a
+    /// narrower one with the environment variable [`sandbox::NETWORK_ENV`], never a wider one
+    /// unless [`allow_runtime_network`](Self::allow_runtime_network).
     pub fn network(mut self, network: Network) -> Self {
         self.network = network;
+        self
+    }
+
+    /// Lets runtimes choose a wider network than [`network`](Self::network) (the host's, say)
+    /// with [`sandbox::NETWORK_ENV`]. Off by default: the operator's mode is the widest.
+    pub fn allow_runtime_network(mut self, yes: bool) -> Self {
+        self.allow_runtime_network = yes;
+        self
+    }
+
+    /// How many sandboxes are kept built ahead of new sessions (default 2; 0 builds each on
+    /// demand).
+    pub fn sandbox_pool(mut self, n: usize) -> Self {
+        self.pool = Some(n);
         self
     }
 
@@ -204,7 +221,9 @@ impl LocalRuntimeBuilder {
         self
     }
 
-    /// Force an isolation mode instead of probing for the best one.
+    /// Force an isolation mode instead of taking the best this host offers (also settable for
+    /// a whole program with the environment variable [`sandbox::ISOLATION_ENV`]). A forced
+    /// sandbox mode that cannot be had makes [`start`](Self::start) fail with the reason.
     pub fn isolation(mut self, i: Isolation) -> Self {
         self.isolation = Some(i);
         self
@@ -275,25 +294,44 @@ impl LocalRuntimeBuilder {
             }
         }
         let isolation = match self.isolation {
-            Some(i) => i,
-            None => tokio::task::spawn_blocking(Isolation::probe)
-                .await
-                .unwrap_or(Isolation::None),
+            Some(i) => Some(i),
+            None => match std::env::var(sandbox::ISOLATION_ENV) {
+                Ok(v) if !v.is_empty() && v != "auto" => {
+                    Some(v.parse::<Isolation>().map_err(|e| {
+                        std::io::Error::other(format!("{}: {e}", sandbox::ISOLATION_ENV))
+                    })?)
+                }
+                _ => None,
+            },
         };
-        isolation.check_reachable(&data_dir)?;
-        match isolation {
-            Isolation::Sandbox => {}
-            Isolation::SingleId => tracing::warn!(
-                "sessions are sandboxed with a single mapped id (no newuidmap or /etc/subuid range): root inside is the server's user, shells run as root"
-            ),
-            _ => tracing::warn!(
-                "NO SANDBOX: user namespaces are unavailable; session processes run directly on the host as the server's user and can see the host, the data directory and each other"
-            ),
+        let host = sandbox::Host::start(sandbox::HostOptions {
+            isolation,
+            network: self.network,
+            limits: self.limits,
+            data_dir: data_dir.clone(),
+            code_dirs: agents.iter().filter_map(|a| a.code.clone()).collect(),
+            pool: self.pool.unwrap_or(2),
+        })
+        .await?;
+        let report = host.report().clone();
+        match report.isolation {
+            Isolation::None => tracing::warn!("{report}"),
+            _ if !report.lacks.is_empty() => tracing::warn!("{report}"),
+            _ => tracing::info!("{report}"),
         }
-        if self.network == Network::Host {
-            tracing::warn!(
-                "sessions use the host network: any session can reach agentcore-local's own API and every loopback service"
-            );
+        let host = Arc::new(host);
+        // Scratch left by an earlier run (a killed server) goes, in the background.
+        let old_scratch = data_dir.join("scratch");
+        if old_scratch.exists() {
+            let aside = data_dir.join(format!("scratch.old-{}", uuid::Uuid::new_v4().simple()));
+            if std::fs::rename(&old_scratch, &aside).is_ok() {
+                let h = host.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = h.remove_tree(&aside).await {
+                        tracing::warn!(error = %e, dir = %aside.display(), "cannot remove old scratch");
+                    }
+                });
+            }
         }
         let region = self.region.clone().unwrap_or_else(|| REGION.to_owned());
         let store = store::Store::open(
@@ -303,15 +341,17 @@ impl LocalRuntimeBuilder {
         )?;
         let state = Arc::new(server::AppState {
             store: Mutex::new(store),
-            sessions: sessions::Sessions::new(sessions::SessionsConfig {
-                data_dir: data_dir.clone(),
-                max_idle: self.max_idle_timeout,
-                max_lifetime: self.max_lifetime,
-                isolation,
-                network: self.network,
-                limits: self.limits,
-            }),
-            isolation,
+            sessions: sessions::Sessions::new(
+                sessions::SessionsConfig {
+                    data_dir: data_dir.clone(),
+                    max_idle: self.max_idle_timeout,
+                    max_lifetime: self.max_lifetime,
+                    network: self.network,
+                    allow_runtime_network: self.allow_runtime_network,
+                },
+                host.clone(),
+            ),
+            isolation: report.isolation,
             agents,
             shells: shell::Shells::default(),
         });
@@ -367,12 +407,13 @@ impl LocalRuntimeBuilder {
                 }
             }
         });
-        tracing::info!(%addr, ?isolation, data_dir = %data_dir.display(), "agentcore-local listening");
+        tracing::info!(%addr, isolation = %report.isolation, data_dir = %data_dir.display(), "agentcore-local listening");
         Ok(LocalRuntime {
             addr,
             scheme,
             region,
             data_dir,
+            report,
             state,
             shutdown,
             server: Some(server),
@@ -386,10 +427,9 @@ enum Listening {
     Tls(tls::TlsListener),
 }
 
-/// Creates `dir` (and parents) when it is new, listable by its owner only: it holds every
-/// runtime's environment variables and every session's storage. Others may traverse it
-/// (0711): sandbox setup runs as the sandbox's unprivileged root and must reach the session's
-/// own directories, which are themselves closed to everyone else.
+/// Creates `dir` (and parents) when it is new, for its owner only (0700): it holds every
+/// runtime's environment variables and every session's storage. An existing directory is
+/// used as it is, whatever its mode: what it holds is created closed to other users.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
@@ -397,7 +437,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o711)
+        .mode(0o700)
         .create(dir)
 }
 
@@ -408,6 +448,7 @@ pub struct LocalRuntime {
     scheme: &'static str,
     region: String,
     data_dir: PathBuf,
+    report: IsolationReport,
     state: Arc<server::AppState>,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -440,6 +481,11 @@ impl LocalRuntime {
         self.state.isolation
     }
 
+    /// What sessions get here and what they lack (printed at start-up).
+    pub fn isolation_report(&self) -> &IsolationReport {
+        &self.report
+    }
+
     /// How many sessions are running.
     pub fn running_sessions(&self) -> usize {
         self.state.sessions.len()
@@ -464,12 +510,14 @@ impl LocalRuntime {
         agentcore_sdk::Client::from_conf(self.client_config())
     }
 
-    /// Stops serving and kills every session's processes; storage stays on disk.
+    /// Stops serving and kills every session's processes, then waits (up to 10 s) until
+    /// they are gone and their cgroups removed; storage stays on disk.
     pub async fn shutdown(mut self) {
         self.stop();
         if let Some(s) = self.server.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
         }
+        self.state.sessions.settle(Duration::from_secs(10)).await;
     }
 
     fn stop(&self) {

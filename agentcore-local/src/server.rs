@@ -601,14 +601,14 @@ async fn run_command(
     let rt = resolve_runtime_or_id(&s, &arn, &q)?;
     let sid = session_id(&headers, &q, false)?;
     let session = start_session(&s, &rt, &sid).await?;
-    let rx = command::spawn(session, body.command, Duration::from_secs(timeout as u64)).map_err(
-        |e| {
+    let rx = command::spawn(session, body.command, Duration::from_secs(timeout as u64))
+        .await
+        .map_err(|e| {
             ApiError::new(
                 ServiceErrorKind::RuntimeClient,
                 format!("cannot start bash: {e}"),
             )
-        },
-    )?;
+        })?;
     let stream = tokio_stream_from(rx);
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(

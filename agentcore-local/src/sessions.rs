@@ -3,19 +3,27 @@
 //! A session is created by the first call that names it and lives until
 //! StopRuntimeSession, its idle timeout, its max lifetime, or server shutdown. Each session
 //! has its own [`Sandbox`]; stopping kills every process in it (commands, agent, shells) and
-//! deletes its writable layer; its session storage stays on disk, so the next call with the
+//! drops its writable layer; its session storage stays on disk, so the next call with the
 //! same session id sees the same files.
+//!
+//! At most one sandbox per session exists at any time, also under races: a stop that comes
+//! while the sandbox is still being set up ends that set-up (the callers waiting on it get
+//! an error, nothing is left running), and the next call for the same session id waits
+//! until every process of the previous sandbox is gone before it starts a new one on the
+//! same storage.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::{
-    Isolation, Limits, Mount, NETWORK_ENV, Network, Sandbox, SandboxConfig, User,
+    Host, Mount, NETWORK_ENV, Network, Process, ProcessSpec, Sandbox, SessionSandbox, Stdio, User,
+    effective_network,
 };
 use crate::store::{MountKind, StoredRuntime};
 
@@ -33,6 +41,10 @@ pub fn session_dir_name(session_id: &str) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, session_id.as_bytes()).to_string()
 }
 
+/// The `PATH` every session process starts with (a runtime's own `PATH` variable replaces
+/// it, inside the sandbox only).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// One live session.
 pub struct SessionState {
     /// Its key.
@@ -48,7 +60,6 @@ pub struct SessionState {
     started: Instant,
     last_activity: Mutex<Instant>,
     active: AtomicUsize,
-    process_groups: Mutex<HashSet<i32>>,
     /// The agent process of this session, started on first invocation.
     pub agent: tokio::sync::Mutex<Option<crate::agent::AgentProcess>>,
 }
@@ -83,45 +94,51 @@ impl SessionState {
         BusyGuard(self.clone())
     }
 
-    /// Remembers a process group to kill when the session stops (needed only where the
-    /// sandbox does not contain its processes).
-    pub fn track(&self, pgid: i32) {
-        if self.sandbox.contains_processes() {
-            return;
+    /// What `program args` runs as `user` with: the session's environment (fixed variables,
+    /// the session's ids, then the runtime's variables, which may override them) and the
+    /// user's home as working directory. `program` is an absolute path inside.
+    pub fn process(
+        &self,
+        user: User,
+        program: &str,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+        stdio: Stdio,
+    ) -> ProcessSpec {
+        let mut env: Vec<(String, String)> = [
+            ("PATH", DEFAULT_PATH),
+            ("HOME", user.home()),
+            ("USER", user.name()),
+            ("LOGNAME", user.name()),
+            ("LANG", "C.UTF-8"),
+            ("AGENTCORE_SESSION_ID", self.key.session_id.as_str()),
+            ("AGENTCORE_RUNTIME_ID", self.key.runtime_id.as_str()),
+        ]
+        .iter()
+        .chain(extra_env)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        for (k, v) in &self.env {
+            env.retain(|(name, _)| name != k);
+            env.push((k.clone(), v.clone()));
         }
-        if let Ok(mut g) = self.process_groups.lock() {
-            g.insert(pgid);
+        let text = |s: &str| match self.sandbox.path_map() {
+            Some(m) => m.to_host(s),
+            None => s.to_owned(),
+        };
+        ProcessSpec {
+            program: program.to_owned(),
+            args: args.iter().map(|a| text(a)).collect(),
+            env,
+            cwd: user.home().to_owned(),
+            user,
+            stdio,
         }
     }
 
-    /// Forgets a process group that ended.
-    pub fn untrack(&self, pgid: i32) {
-        if let Ok(mut g) = self.process_groups.lock() {
-            g.remove(&pgid);
-        }
-    }
-
-    /// A command that runs `program args` as `user` in this session's sandbox, with the
-    /// session's environment and stdin closed. Callers put it in its own process group (or
-    /// session, for a PTY).
-    pub fn command(&self, user: User, program: &str, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = self.sandbox.command(user, program, args);
-        cmd.env("AGENTCORE_SESSION_ID", &self.key.session_id)
-            .env("AGENTCORE_RUNTIME_ID", &self.key.runtime_id)
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd
-    }
-
-    fn kill_all(&self) {
-        self.sandbox.shutdown();
-        let groups: Vec<i32> = self
-            .process_groups
-            .lock()
-            .map(|mut g| g.drain().collect())
-            .unwrap_or_default();
-        for pgid in groups {
-            kill_group(pgid);
-        }
+    /// Starts a process in the session's sandbox.
+    pub async fn spawn(&self, spec: ProcessSpec) -> std::io::Result<Process> {
+        self.sandbox.spawn(spec).await
     }
 
     fn expired(&self) -> Option<&'static str> {
@@ -135,16 +152,6 @@ impl SessionState {
                 .map(|t| t.elapsed() >= self.idle_timeout)
                 .unwrap_or(false);
         idle.then_some("idle timeout")
-    }
-}
-
-/// Sends SIGKILL to a whole process group. Only for a group whose leader is a child of ours
-/// that has not been reaped yet (so the id cannot have been reused).
-pub fn kill_group(pgid: i32) {
-    use nix::sys::signal::{Signal, killpg};
-    use nix::unistd::Pid;
-    if pgid > 0 {
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
 }
 
@@ -168,38 +175,51 @@ pub struct SessionsConfig {
     pub max_idle: Option<Duration>,
     /// Caps every runtime's max lifetime.
     pub max_lifetime: Option<Duration>,
-    /// The isolation mode.
-    pub isolation: Isolation,
-    /// The server-wide network mode (a runtime may override it with [`NETWORK_ENV`]).
+    /// The operator's network mode.
     pub network: Network,
-    /// Per-session limits.
-    pub limits: Limits,
+    /// Whether a runtime may choose a wider network than the operator's.
+    pub allow_runtime_network: bool,
 }
 
 /// How many sandboxes are set up concurrently.
-const STARTS_AT_ONCE: usize = 8;
+const STARTS_AT_ONCE: usize = 16;
 
-type Slot = Arc<tokio::sync::OnceCell<Arc<SessionState>>>;
+/// One session id's place in the table, from the first call until it is stopped.
+#[derive(Debug, Default)]
+struct Slot {
+    state: tokio::sync::OnceCell<Arc<SessionState>>,
+    /// A stop came (maybe while the sandbox was still being set up).
+    stopping: AtomicBool,
+}
 
 /// All live sessions.
 #[derive(Debug)]
 pub struct Sessions {
     cfg: SessionsConfig,
+    host: Arc<Host>,
     /// Sandboxes set up at once: a burst of new sessions queues here instead of every setup
     /// racing for the CPU until each one times out.
     starting: tokio::sync::Semaphore,
-    live: Mutex<HashMap<SessionKey, Slot>>,
+    live: Mutex<HashMap<SessionKey, Arc<Slot>>>,
+    /// Sessions whose previous sandbox is still going away: `true` once it is gone.
+    teardown: Mutex<HashMap<SessionKey, watch::Receiver<bool>>>,
 }
 
 impl Sessions {
-    /// An empty registry; clears scratch left by a previous run.
-    pub fn new(cfg: SessionsConfig) -> Self {
-        let _ = std::fs::remove_dir_all(cfg.data_dir.join("scratch"));
+    /// An empty registry on `host`.
+    pub fn new(cfg: SessionsConfig, host: Arc<Host>) -> Self {
         Self {
             cfg,
+            host,
             starting: tokio::sync::Semaphore::new(STARTS_AT_ONCE),
             live: Mutex::new(HashMap::new()),
+            teardown: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The sandboxes' host.
+    pub fn host(&self) -> &Arc<Host> {
+        &self.host
     }
 
     /// The session `session_id` of `runtime`, created (with its sandbox) if it is not running.
@@ -214,6 +234,16 @@ impl Sessions {
             runtime_id: runtime.id.clone(),
             session_id: session_id.to_owned(),
         };
+        // A previous sandbox of this session may still be dying: never two on one storage.
+        let gone = self.teardown.lock().ok().and_then(|t| t.get(&key).cloned());
+        if let Some(mut gone) = gone {
+            let _ = gone.wait_for(|g| *g).await;
+            if let Ok(mut t) = self.teardown.lock() {
+                if t.get(&key).is_some_and(|r| *r.borrow()) {
+                    t.remove(&key);
+                }
+            }
+        }
         let slot = self
             .live
             .lock()
@@ -222,10 +252,18 @@ impl Sessions {
             .or_default()
             .clone();
         let result = slot
+            .state
             .get_or_try_init(|| self.start(runtime, key.clone(), code))
             .await
             .cloned();
         match result {
+            Ok(s) if slot.stopping.load(Ordering::SeqCst) => {
+                // Stopped while it was being set up: it must not run on outside the table.
+                self.stop_state(&s);
+                Err(std::io::Error::other(
+                    "the session was stopped while it started",
+                ))
+            }
             Ok(s) => {
                 s.touch();
                 Ok(s)
@@ -259,50 +297,35 @@ impl Sessions {
                     .join(path.name()),
                 MountKind::Shared => data_dir.join("shared").join(&runtime.id).join(path.name()),
             };
-            std::fs::create_dir_all(&host_dir)?;
+            create_dirs(data_dir, &host_dir)?;
             mounts.push(Mount {
                 path: path.normalized().to_owned(),
                 host_dir,
             });
         }
-        let instance = uuid::Uuid::new_v4().simple().to_string();
-        let scratch = data_dir
-            .join("scratch")
-            .join(&runtime.id)
-            .join(format!("{dir}-{instance}"));
-        std::fs::create_dir_all(&scratch)?;
         let env = runtime.environment();
-        let network = match env.iter().find(|(k, _)| k == NETWORK_ENV) {
-            Some((_, v)) => v.parse::<Network>().map_err(std::io::Error::other)?,
-            None => self.cfg.network,
+        let requested = match env.iter().find(|(k, _)| k == NETWORK_ENV) {
+            Some((_, v)) => Some(v.parse::<Network>().map_err(std::io::Error::other)?),
+            None => None,
         };
-        if network == Network::Host {
-            tracing::warn!(runtime = %key.runtime_id, "session on the host network: it can reach every loopback service, agentcore-local's API included");
+        let (network, warning) =
+            effective_network(self.cfg.network, requested, self.cfg.allow_runtime_network);
+        if let Some(w) = warning {
+            tracing::warn!(runtime = %key.runtime_id, "{w}");
         }
-        let hidden = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.clone());
-        let storage = data_dir.join("storage").join(&runtime.id).join(&dir);
-        let private = if storage.is_dir() {
-            vec![storage]
-        } else {
-            Vec::new()
-        };
         let _permit = self
             .starting
             .acquire()
             .await
             .map_err(std::io::Error::other)?;
-        let sandbox = Sandbox::start(SandboxConfig {
-            isolation: self.cfg.isolation,
-            network,
-            limits: self.cfg.limits,
-            mounts,
-            scratch,
-            private,
-            hidden: vec![hidden],
-            code: code.map(Path::to_owned),
-            name: format!("{}-{instance}", runtime.id),
-        })
-        .await?;
+        let sandbox = self
+            .host
+            .sandbox(SessionSandbox {
+                network,
+                mounts,
+                code: code.map(Path::to_owned),
+            })
+            .await?;
         let cap = |v: Duration, max: Option<Duration>| max.map_or(v, |m| v.min(m));
         let state = Arc::new(SessionState {
             key: key.clone(),
@@ -314,7 +337,6 @@ impl Sessions {
             started: Instant::now(),
             last_activity: Mutex::new(Instant::now()),
             active: AtomicUsize::new(0),
-            process_groups: Mutex::new(HashSet::new()),
             agent: tokio::sync::Mutex::new(None),
         });
         tracing::info!(runtime = %key.runtime_id, session = %key.session_id, "session started");
@@ -323,19 +345,55 @@ impl Sessions {
 
     /// The running session, if any.
     pub fn get(&self, key: &SessionKey) -> Option<Arc<SessionState>> {
-        self.live.lock().ok()?.get(key)?.get().cloned()
+        self.live.lock().ok()?.get(key)?.state.get().cloned()
     }
 
-    /// Stops a session: kills its processes, deletes its writable layer, keeps its storage.
-    /// Returns whether it was running.
+    /// Stops a session: kills its processes, drops its writable layer, keeps its storage.
+    /// Returns whether it was running (or starting).
     pub fn stop(&self, key: &SessionKey) -> bool {
         let removed = self.live.lock().ok().and_then(|mut l| l.remove(key));
-        match removed.as_ref().and_then(|s| s.get()) {
-            Some(s) => {
-                stop_state(s);
-                true
+        let Some(slot) = removed else {
+            return false;
+        };
+        slot.stopping.store(true, Ordering::SeqCst);
+        match slot.state.get() {
+            Some(s) => self.stop_state(s),
+            None => {
+                // Still being set up: whoever set it up stops it when done (see
+                // `get_or_start`); until then the next start of this session waits.
+                let (tx, rx) = watch::channel(false);
+                if let Ok(mut t) = self.teardown.lock() {
+                    t.insert(key.clone(), rx);
+                }
+                let slot = slot.clone();
+                tokio::spawn(async move {
+                    // The set-up either finishes (and is then stopped and gone) or fails.
+                    for _ in 0..600 {
+                        if let Some(s) = slot.state.get() {
+                            s.sandbox.gone().await;
+                            break;
+                        }
+                        if Arc::strong_count(&slot) == 1 {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    let _ = tx.send(true);
+                });
             }
-            None => false,
+        }
+        true
+    }
+
+    fn stop_state(&self, s: &Arc<SessionState>) {
+        let first = !s.stopped.is_cancelled();
+        s.stopped.cancel();
+        s.sandbox.shutdown();
+        if first {
+            if let Ok(mut t) = self.teardown.lock() {
+                t.insert(s.key.clone(), s.sandbox.gone_watch());
+            }
+            tracing::info!(runtime = %s.key.runtime_id, session = %s.key.session_id, "session stopped");
         }
     }
 
@@ -364,7 +422,7 @@ impl Sessions {
             .lock()
             .map(|l| {
                 l.values()
-                    .filter_map(|s| s.get())
+                    .filter_map(|s| s.state.get())
                     .filter_map(|s| s.expired().map(|why| (s.key.clone(), why)))
                     .collect()
             })
@@ -377,21 +435,36 @@ impl Sessions {
 
     /// Stops everything (server shutdown).
     pub fn stop_all(&self) {
-        let all: Vec<Slot> = self
+        let all: Vec<SessionKey> = self
             .live
             .lock()
-            .map(|mut l| l.drain().map(|(_, s)| s).collect())
+            .map(|l| l.keys().cloned().collect())
             .unwrap_or_default();
-        for s in all.iter().filter_map(|s| s.get()) {
-            stop_state(s);
+        for k in all {
+            self.stop(&k);
         }
+    }
+
+    /// Waits until every stopped session's processes are gone (or `limit` passes).
+    pub async fn settle(&self, limit: Duration) {
+        let waits: Vec<watch::Receiver<bool>> = self
+            .teardown
+            .lock()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default();
+        let all = async {
+            for mut w in waits {
+                let _ = w.wait_for(|g| *g).await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, all).await;
     }
 
     /// How many sessions are running.
     pub fn len(&self) -> usize {
         self.live
             .lock()
-            .map(|l| l.values().filter(|s| s.initialized()).count())
+            .map(|l| l.values().filter(|s| s.state.initialized()).count())
             .unwrap_or(0)
     }
 
@@ -401,8 +474,18 @@ impl Sessions {
     }
 }
 
-fn stop_state(s: &SessionState) {
-    s.stopped.cancel();
-    s.kill_all();
-    tracing::info!(runtime = %s.key.runtime_id, session = %s.key.session_id, "session stopped");
+/// Creates a storage directory and its parents below the data directory, each closed to
+/// other host users (no path from them to a session's files).
+fn create_dirs(data_dir: &Path, dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    // The storage directory itself is writable by every user inside (the shell user too).
+    let _ = data_dir;
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
 }

@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::api_error::ApiError;
-use crate::sandbox::User;
+use crate::sandbox::{Stdio, User};
 use crate::server::{AppState, resolve_runtime, session_id};
 use crate::sessions::SessionState;
 
@@ -90,10 +90,10 @@ impl Inner {
 
 struct ShellProc {
     key: ShellKey,
-    writer: tokio::sync::Mutex<pty_process::OwnedWritePty>,
+    writer: tokio::sync::Mutex<crate::sandbox::Pty>,
     inner: Mutex<Inner>,
     exit: watch::Receiver<Option<ExitInfo>>,
-    pgid: i32,
+    signaller: Arc<crate::sandbox::ProcessSignaller>,
 }
 
 impl ShellProc {
@@ -104,8 +104,9 @@ impl ShellProc {
     /// Signals the shell's process group, only while the shell has not exited (once it has
     /// been reaped, its id may belong to an unrelated process).
     fn signal(&self, sig: nix::sys::signal::Signal) {
-        if self.exited().is_none() && self.pgid > 0 {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(self.pgid), sig);
+        if self.exited().is_none() {
+            let s = self.signaller.clone();
+            tokio::spawn(async move { s.signal(sig as i32, true).await });
         }
     }
 
@@ -193,30 +194,38 @@ impl Shells {
     }
 }
 
-fn spawn_shell(session: &Arc<SessionState>, key: ShellKey) -> Result<Arc<ShellProc>, ApiError> {
-    let (pty, pts) =
-        pty_process::open().map_err(|e| ApiError::internal(format!("openpty: {e}")))?;
-    pty.resize(pty_process::Size::new(24, 80))
-        .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
-    let mut cmd = session.command(User::RuntimeUser, "bash", &["--login", "-i"]);
-    cmd.env("TERM", "xterm-256color")
-        .env("AGENTCORE_SHELL_ID", &key.shell_id);
-    let child = pty_process::Command::from(cmd).spawn(pts).map_err(|e| {
+async fn spawn_shell(
+    session: &Arc<SessionState>,
+    key: ShellKey,
+) -> Result<Arc<ShellProc>, ApiError> {
+    let spec = session.process(
+        User::RuntimeUser,
+        "/bin/bash",
+        &["--login", "-i"],
+        &[
+            ("TERM", "xterm-256color"),
+            ("AGENTCORE_SHELL_ID", key.shell_id.as_str()),
+        ],
+        Stdio::Pty { rows: 24, cols: 80 },
+    );
+    let mut child = session.spawn(spec).await.map_err(|e| {
         ApiError::new(
             ServiceErrorKind::RuntimeClient,
             format!("cannot start bash: {e}"),
         )
     })?;
-    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-    session.track(pgid);
-    let (mut reader, writer) = pty.into_split();
+    let pty = child
+        .pty
+        .take()
+        .ok_or_else(|| ApiError::internal("the shell has no terminal"))?;
+    let mut reader = pty.clone();
     let (exit_tx, exit_rx) = watch::channel(None);
     let proc = Arc::new(ShellProc {
         key,
-        writer: tokio::sync::Mutex::new(writer),
+        writer: tokio::sync::Mutex::new(pty),
         inner: Mutex::new(Inner::default()),
         exit: exit_rx,
-        pgid,
+        signaller: Arc::new(child.signaller()),
     });
     let weak = Arc::downgrade(&proc);
     let session = session.clone();
@@ -242,12 +251,11 @@ fn spawn_shell(session: &Arc<SessionState>, key: ShellKey) -> Result<Arc<ShellPr
                 let _ = tx.send(Out::Stdout(offset, bytes)).await;
             }
         }
-        let status = child.wait().await.ok();
+        let status = child.wait().await;
         let info = ExitInfo {
-            code: status.and_then(|s| s.code()),
-            signal: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+            code: status.code,
+            signal: status.signal,
         };
-        session.untrack(pgid);
         let _ = exit_tx.send(Some(info));
         if let Some(proc) = weak.upgrade() {
             let tx = proc
@@ -355,7 +363,7 @@ async fn serve(
     let existing = state.shells.get(&key);
     let (proc, reconnected) = match existing {
         Some(p) => (p, true),
-        None => match spawn_shell(&session, key.clone()) {
+        None => match spawn_shell(&session, key.clone()).await {
             Ok(p) => {
                 if let Ok(mut l) = state.shells.live.lock() {
                     l.insert(key.clone(), p.clone());
@@ -544,7 +552,7 @@ async fn write_input(proc: Arc<ShellProc>, mut rx: mpsc::Receiver<Input>) {
                 }
             }
             Input::Resize(width, height) => {
-                let _ = w.resize(pty_process::Size::new(height, width));
+                let _ = w.resize(height, width);
             }
         }
     }

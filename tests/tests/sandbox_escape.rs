@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use agentcore_local::{Isolation, Limits, LocalRuntime};
+use agentcore_local::{Isolation, Limits, LocalRuntime, Network};
 use agentcore_sdk::{CommandStatus, Session};
 use tests::{Fixture, create_runtime, read_until};
 use tokio::io::AsyncWriteExt;
@@ -455,7 +455,7 @@ async fn the_view_is_the_microvms() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(&lines[..3], &["root", "localhost", "dirs"], "{out:?}");
     assert!(
-        lines[3].starts_with("bash"),
+        lines[3].starts_with("agentcore-init"),
         "PID 1 is the sandbox's init: {out:?}"
     );
     // Shells run as the service's shell user.
@@ -550,27 +550,16 @@ async fn concurrent_sessions_each_enter_their_own_sandbox() {
     assert_eq!(f.local.running_sessions(), 30);
 }
 
-/// The sandbox's root is an unprivileged host id that must reach the data directory on its
-/// host path: a data directory behind a closed (0700) home is refused at start with a clear
-/// error rather than failing every session later.
+/// A data directory in a closed home (0700, as a user's home is) works: what a sandbox
+/// binds is opened by the sandbox's parent, so no other user ever needs a path into it, and
+/// what the server creates in it is closed to other users too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_data_directory_behind_a_closed_home_is_refused_clearly() {
+async fn a_data_directory_in_a_closed_home_works_and_stays_closed() {
     use std::os::unix::fs::PermissionsExt;
     let home = tempfile::tempdir().unwrap();
     std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let err = LocalRuntime::builder()
-        .data_dir(home.path().join("agentcore"))
-        .start()
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
-    assert!(err.to_string().contains("chmod o+x"), "{err}");
-    // A fresh data directory of ours is private to listings but enterable.
-    let open = tempfile::tempdir().unwrap();
-    let data = open.path().join("agentcore");
+    let data = home.path().join("agentcore");
     let f = Fixture::with(LocalRuntime::builder().data_dir(&data)).await;
-    let mode = std::fs::metadata(&data).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o711);
     let out = f
         .session()
         .command("echo ok > /mnt/workspace/f && cat /mnt/workspace/f")
@@ -578,6 +567,10 @@ async fn a_data_directory_behind_a_closed_home_is_refused_clearly() {
         .await
         .unwrap();
     assert_eq!(out.stdout, "ok\n", "{out:?}");
+    for dir in [data.clone(), data.join("storage")] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is open to others: {mode:o}", dir.display());
+    }
 }
 
 /// A server killed outright (SIGKILL, no cleanup) takes its sessions' processes with it: each
@@ -653,34 +646,62 @@ async fn a_public_listener_needs_verification_or_an_explicit_opt_in() {
     open.shutdown().await;
 }
 
-/// `host` networking is an explicit opt-in per runtime: then, and only then, a session reaches
-/// the host's loopback.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn host_networking_is_an_explicit_opt_in() {
-    let f = Fixture::new().await;
+async fn host_network_runtime(f: &Fixture) -> agentcore_sdk::RuntimeArn {
     let created = f
         .client
         .create_agent_runtime()
-        .name("hostnet")
+        .name(format!("hostnet{}", fastrand::u32(..)))
         .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/hostnet:1")
         .role_arn("arn:aws:iam::123456789012:role/local")
         .environment_variable("AGENTCORE_LOCAL_NETWORK", "host")
         .send()
         .await
         .unwrap();
-    let rt = f
-        .client
+    f.client
         .wait_until_ready(created.agent_runtime_id.as_str())
         .send()
         .await
-        .unwrap();
+        .unwrap()
+        .agent_runtime_arn
+}
+
+fn loopback_probe(port: u16) -> String {
+    format!("timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' && echo REACHED; true")
+}
+
+/// The operator's network is the widest a session gets: a runtime asking for the host's
+/// network (any API client can create one) still cannot reach a host loopback listener,
+/// whether the server's mode is `none` or `private`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_cannot_widen_the_operators_network() {
+    for mode in [Network::None, Network::Private] {
+        let f = Fixture::with(LocalRuntime::builder().network(mode)).await;
+        let arn = host_network_runtime(&f).await;
+        let (port, hits) = host_loopback_service().await;
+        let out = f
+            .client
+            .session(&arn)
+            .unwrap()
+            .command(loopback_probe(port))
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "", "{mode}: {out:?}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "{mode}");
+    }
+}
+
+/// `host` networking needs the operator: a server on the host network, or one that lets
+/// runtimes widen their network; then, and only then, a session reaches the host's loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_networking_is_the_operators_explicit_opt_in() {
+    let f = Fixture::with(LocalRuntime::builder().allow_runtime_network(true)).await;
+    let arn = host_network_runtime(&f).await;
     let (port, hits) = host_loopback_service().await;
-    let probe =
-        format!("timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' && echo REACHED; true");
-    let opted = f.client.session(&rt.agent_runtime_arn).unwrap();
-    let out = opted.command(&probe).output().await.unwrap();
+    let opted = f.client.session(&arn).unwrap();
+    let out = opted.command(loopback_probe(port)).output().await.unwrap();
     assert_eq!(out.stdout, "REACHED\n", "{out:?}");
-    let private = f.session().command(&probe).output().await.unwrap();
+    let private = f.session().command(loopback_probe(port)).output().await.unwrap();
     assert_eq!(private.stdout, "", "{private:?}");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
