@@ -70,6 +70,49 @@ pub async fn create_runtime(client: &Client, name: &str) -> (RuntimeArn, String)
     )
 }
 
+/// Records that `test` did not run (or did not check everything) and why: on stderr, and in
+/// the skip log that `scripts/test.sh` prints at the end (a skipped test is never a silent
+/// pass). The log is `$AGENTCORE_TEST_SKIP_LOG`, else `target/<profile>/skipped.log`.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let line = format!("SKIPPED {test}: {why}");
+    eprintln!("{line}");
+    let path = std::env::var_os("AGENTCORE_TEST_SKIP_LOG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.join("skipped.log"))
+        });
+    let file = path.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    if let Some(mut f) = file {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// Whether `local` sandboxes its sessions. When it does not (`AGENTCORE_LOCAL_ISOLATION=none`,
+/// or a host without user namespaces), a test about isolation itself records that it did
+/// not run, and why, and returns early.
+pub fn sandboxed(local: &LocalRuntime, test: &str) -> bool {
+    if local.isolation() == agentcore_local::Isolation::None {
+        let report = local.isolation_report();
+        skip(
+            test,
+            &format!(
+                "it is about the sandbox, and sessions here are not sandboxed ({})",
+                report.lacks.join("; ")
+            ),
+        );
+        return false;
+    }
+    true
+}
+
 /// Peak resident set size of this process, in bytes (Linux `VmHWM`).
 pub fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")

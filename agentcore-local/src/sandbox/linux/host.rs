@@ -328,12 +328,21 @@ impl Host {
                 plan
             }
         };
-        let helper = Helper::find(&path);
+        let mut helper = Helper::find(&path);
         let network = opts.network;
         if network == Network::Private && helper.is_none() {
             lacks.push(
                 "no slirp4netns or pasta: private sessions have no outbound network (install \
                  one: `sudo apt-get install slirp4netns`)"
+                    .to_owned(),
+            );
+        }
+        if network == Network::Private && helper.is_some() && !sys::can_read_write(c"/dev/net/tun")
+        {
+            helper = None;
+            lacks.push(
+                "/dev/net/tun is not open to this user, so private sessions have no outbound \
+                 network (most distributions make it mode 0666: `sudo chmod 0666 /dev/net/tun`)"
                     .to_owned(),
             );
         }
@@ -386,7 +395,9 @@ impl Host {
                  unreachable)",
                 h.name()
             ),
-            (Network::Private, None) => "none (no network helper found)".to_owned(),
+            (Network::Private, None) => {
+                "private without outbound traffic (no usable network helper)".to_owned()
+            }
             (Network::None, _) => "none (loopback only)".to_owned(),
             (Network::Host, _) => {
                 "HOST: sessions share the host's network, loopback and this server's API \
@@ -682,7 +693,7 @@ async fn build(
                 IdPlan::Root { .. } => None,
                 _ => ns.get(1),
             };
-            match helper.start(netns, userns, &life_r) {
+            match helper.start(netns, userns, &life_r).await {
                 Ok(child) => built.res.net = Some(child),
                 Err(e) => {
                     tracing::warn!(error = %e, helper = helper.name(), "network helper failed: the session has no outbound network")

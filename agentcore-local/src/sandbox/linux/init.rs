@@ -111,7 +111,55 @@ pub fn run(spec: &BuildSpec, ctl: OwnedFd, lifeline: OwnedFd) -> ! {
     if let Err(e) = bind_session(spec, &claim).and_then(|()| enter_session(spec)) {
         fail(e);
     }
-    super::spawner::run(spec, &claim, ctl, lifeline)
+    let shell_user = if spec.map.count > RUNTIME_UID {
+        None
+    } else {
+        match nested_shell_user() {
+            Ok(ns) => Some(ns),
+            Err(e) => fail(e),
+        }
+    };
+    super::spawner::run(spec, &claim, ctl, lifeline, shell_user)
+}
+
+/// With a single mapped id, the shell user is uid 1000 of a user namespace nested in the
+/// session's, whose only id is the session's root. It is made once here (a child enters it
+/// and this process, still dumpable, writes its maps); shells then join it.
+fn nested_shell_user() -> std::io::Result<OwnedFd> {
+    let (mine, theirs) = sys::seqpacket_pair()?;
+    let child = match sys::fork()? {
+        None => {
+            drop(mine);
+            let ok = sys::unshare(libc::CLONE_NEWUSER).is_ok();
+            let _ = nix::unistd::write(&theirs, if ok { b"u" } else { b"x" });
+            let mut b = [0u8; 1];
+            let _ = nix::unistd::read(theirs.as_fd(), &mut b);
+            sys::exit(0)
+        }
+        Some(pid) => pid,
+    };
+    drop(theirs);
+    let result = (|| {
+        let mut b = [0u8; 1];
+        if nix::unistd::read(mine.as_fd(), &mut b)? != 1 || b != *b"u" {
+            return Err(std::io::Error::other(
+                "cannot create the shell user's namespace",
+            ));
+        }
+        let id = RUNTIME_UID;
+        std::fs::write(format!("/proc/{child}/setgroups"), "deny")
+            .map_err(|e| err("setgroups", e))?;
+        std::fs::write(format!("/proc/{child}/uid_map"), format!("{id} 0 1"))
+            .map_err(|e| err("uid_map", e))?;
+        std::fs::write(format!("/proc/{child}/gid_map"), format!("{id} 0 1"))
+            .map_err(|e| err("gid_map", e))?;
+        std::fs::File::open(format!("/proc/{child}/ns/user"))
+            .map(OwnedFd::from)
+            .map_err(|e| err("open the shell user's namespace", e))
+    })();
+    let _ = nix::unistd::write(&mine, b"d");
+    let _ = sys::wait_for(child);
+    result
 }
 
 /// Enters the session's user namespace (and a locked copy of the mounts, and a cgroup
@@ -124,12 +172,12 @@ fn enter_session(spec: &BuildSpec) -> std::io::Result<()> {
             drop(mine);
             let mut b = [0u8; 1];
             let result = if nix::unistd::read(theirs.as_fd(), &mut b).ok() == Some(1) {
-                let map = format!("0 {} {}", spec.map.base, spec.map.count);
-                std::fs::write("/proc/1/uid_map", &map)
-                    .map_err(|e| err("uid_map", e))
-                    .and_then(|()| {
-                        std::fs::write("/proc/1/gid_map", &map).map_err(|e| err("gid_map", e))
-                    })
+                ["uid_map", "gid_map"].into_iter().try_for_each(|file| {
+                    let ours = std::fs::read_to_string(format!("/proc/self/{file}"))
+                        .map_err(|e| err(file, e))?;
+                    std::fs::write(format!("/proc/1/{file}"), session_map(spec, &ours))
+                        .map_err(|e| err(file, e))
+                })
             } else {
                 Err(std::io::Error::other("no user namespace to map"))
             };
@@ -158,8 +206,32 @@ fn enter_session(spec: &BuildSpec) -> std::io::Result<()> {
     sys::become_user(0, 0).map_err(|e| err("become root inside", e))
 }
 
+/// The session's id map (for `uid_map` or `gid_map`), given ours. Each line of a map must
+/// fall within one line of the parent's: an identity map over our own ids follows our
+/// lines (a rootless server's root and its subordinate ids are two).
+pub fn session_map(spec: &BuildSpec, ours: &str) -> String {
+    let count = u64::from(spec.map.count);
+    if spec.map.base != 0 {
+        return format!("0 {} {}\n", spec.map.base, spec.map.count);
+    }
+    let mut out = String::new();
+    for line in ours.lines() {
+        let mut f = line.split_whitespace().map(|x| x.parse::<u64>().ok());
+        let (Some(Some(first)), Some(Some(_)), Some(Some(n))) = (f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let end = first.saturating_add(n).min(count);
+        if first < end {
+            out.push_str(&format!("{first} {first} {}\n", end - first));
+        }
+    }
+    out
+}
+
 /// The ids root inside (and the shell user) have from where the init stands.
 fn root_id(spec: &BuildSpec) -> u32 {
+    // For an unprivileged server this is 0 in the zygote's namespace: the server's user.
     spec.map.base
 }
 
@@ -330,8 +402,22 @@ fn build(spec: &BuildSpec) -> std::io::Result<()> {
     )?;
     let sys_flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     if mount("sysfs", &r("sys"), Some("sysfs"), sys_flags, None).is_err() {
-        // Not in a network namespace of our own (host network): the host's, read-only.
-        bind(Path::new("/sys"), &r("sys"), sys_flags)?;
+        // Not in a network namespace of our own (host network, unprivileged): the host's,
+        // read-only throughout, without its cgroup hierarchy (session limits live there).
+        let fd = sys::open_path(c"/sys").map_err(|e| err("open /sys", e))?;
+        let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        mount(&via, &r("sys"), None, libc::MS_BIND | libc::MS_REC, None)?;
+        sys::make_tree_read_only(&c(r("sys"))?).map_err(|e| err("make /sys read-only", e))?;
+        let cgroup = r("sys/fs/cgroup");
+        if Path::new(&cgroup).is_dir() {
+            mount(
+                "agentcore-hidden",
+                &cgroup,
+                Some("tmpfs"),
+                libc::MS_RDONLY | nosuid_nodev | libc::MS_NOEXEC,
+                Some("size=4k,mode=555"),
+            )?;
+        }
     }
     for h in &spec.hidden {
         let target = r(h.to_string_lossy().trim_start_matches('/'));
@@ -477,4 +563,35 @@ fn bind_session(spec: &BuildSpec, claim: &ClaimSpec) -> std::io::Result<()> {
     }
     std::env::set_current_dir(&new_root).map_err(|e| err("enter the new root", e))?;
     sys::pivot_root_here().map_err(|e| err("pivot_root", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(base: u32, count: u32) -> BuildSpec {
+        BuildSpec {
+            stage: "/mnt".into(),
+            map: wire::IdMap { base, count },
+            host_root: base != 0,
+            own_network: true,
+            nameserver: None,
+            blocked: Vec::new(),
+            space_bytes: 1 << 20,
+            shm_bytes: 1 << 20,
+            layer: wire::Layer::Memory,
+            hidden: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn session_maps_follow_the_parents_lines() {
+        let rootless = "         0       1001          1\n         1     165536      65535\n";
+        assert_eq!(session_map(&spec(0, 65536), rootless), "0 0 1\n1 1 65535\n");
+        assert_eq!(session_map(&spec(0, 1), "0 1001 1\n"), "0 0 1\n");
+        assert_eq!(
+            session_map(&spec(0x7000_0000, 65536), "0 0 4294967295\n"),
+            "0 1879048192 65536\n"
+        );
+    }
 }

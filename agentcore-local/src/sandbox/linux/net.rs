@@ -131,15 +131,18 @@ impl Helper {
     }
 
     /// Starts the helper for the network namespace `netns` (owned by `userns`), until the
-    /// `exit` descriptor's other end closes. Its environment is fixed: nothing of a runtime's
-    /// reaches the host side.
-    pub fn start(
+    /// `exit` descriptor's other end closes, and waits until the network is configured. Its
+    /// environment is fixed: nothing of a runtime's reaches the host side.
+    pub async fn start(
         &self,
         netns: &OwnedFd,
         userns: Option<&OwnedFd>,
         exit: &OwnedFd,
     ) -> std::io::Result<tokio::process::Child> {
         let fd = |f: &OwnedFd| format!("/proc/self/fd/{}", f.as_raw_fd());
+        let (ready_r, ready_w) = super::sys::pipe()?;
+        let mut keep = vec![netns.as_raw_fd(), exit.as_raw_fd()];
+        keep.extend(userns.map(AsRawFd::as_raw_fd));
         let mut cmd = match self {
             Helper::Slirp(p) => {
                 let mut c = tokio::process::Command::new(p);
@@ -150,8 +153,10 @@ impl Helper {
                     "--enable-sandbox",
                     "--enable-seccomp",
                     &format!("--exit-fd={}", exit.as_raw_fd()),
+                    &format!("--ready-fd={}", ready_w.as_raw_fd()),
                     "--netns-type=path",
                 ]);
+                keep.push(ready_w.as_raw_fd());
                 if let Some(u) = userns {
                     c.arg(format!("--userns-path={}", fd(u)));
                 }
@@ -168,15 +173,60 @@ impl Helper {
                 c
             }
         };
-        let mut keep = vec![netns.as_raw_fd(), exit.as_raw_fd()];
-        keep.extend(userns.map(AsRawFd::as_raw_fd));
         super::host::fixed_environment(&mut cmd);
         super::host::pass_fds(&mut cmd, keep);
-        cmd.stdin(std::process::Stdio::null())
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
-            .spawn()
+            .spawn()?;
+        drop(ready_w);
+        let stderr = child.stderr.take();
+        if let Helper::Slirp(_) = self {
+            let mut ready = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_r)?;
+            let mut b = [0u8; 1];
+            let ok = matches!(
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    tokio::io::AsyncReadExt::read(&mut ready, &mut b)
+                )
+                .await,
+                Ok(Ok(1))
+            );
+            if !ok {
+                let _ = child.start_kill();
+                let mut why = String::new();
+                if let Some(mut e) = stderr {
+                    let mut buf = vec![0u8; 4096];
+                    if let Ok(Ok(n)) = tokio::time::timeout(
+                        std::time::Duration::from_secs(1),
+                        tokio::io::AsyncReadExt::read(&mut e, &mut buf),
+                    )
+                    .await
+                    {
+                        why = String::from_utf8_lossy(buf.get(..n).unwrap_or_default())
+                            .trim()
+                            .replace('\n', "; ");
+                    }
+                }
+                return Err(std::io::Error::other(format!(
+                    "{} did not configure the network: {why}",
+                    self.name()
+                )));
+            }
+        }
+        if let Some(e) = stderr {
+            let name = self.name();
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut lines = tokio::io::BufReader::new(e).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    tracing::debug!(helper = name, "{}", l.chars().take(512).collect::<String>());
+                }
+            });
+        }
+        Ok(child)
     }
 }
 

@@ -12,13 +12,19 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use super::sys;
 use super::wire::{self, BuildSpec, ClaimSpec, FromSandbox, Received, SpawnPayload, ToSandbox};
 
 /// Runs the spawner (in the session's user namespace already); never returns.
-pub fn run(spec: &BuildSpec, claim: &ClaimSpec, ctl: OwnedFd, lifeline: OwnedFd) -> ! {
+pub fn run(
+    spec: &BuildSpec,
+    claim: &ClaimSpec,
+    ctl: OwnedFd,
+    lifeline: OwnedFd,
+    shell_user: Option<OwnedFd>,
+) -> ! {
     if let Err(e) = confine(claim) {
         let _ = wire::send(
             ctl.as_fd(),
@@ -29,12 +35,12 @@ pub fn run(spec: &BuildSpec, claim: &ClaimSpec, ctl: OwnedFd, lifeline: OwnedFd)
         );
         sys::exit(1);
     }
-    let nested_user = spec.map.count <= super::init::RUNTIME_UID;
+    let _ = spec;
     let mut spawner = Spawner {
         ctl,
         lifeline,
         live: HashMap::new(),
-        nested_user,
+        shell_user,
     };
     if wire::send(spawner.ctl.as_fd(), &FromSandbox::Ready, &[]).is_err() {
         sys::exit(1);
@@ -61,8 +67,8 @@ struct Spawner {
     lifeline: OwnedFd,
     /// Process id (the server's) → pid (inside), while unreaped.
     live: HashMap<u64, i32>,
-    /// The shell user is made in a nested user namespace (only root is mapped).
-    nested_user: bool,
+    /// The user namespace whose uid 1000 is the shell user, when only root is mapped.
+    shell_user: Option<OwnedFd>,
 }
 
 impl Spawner {
@@ -189,7 +195,7 @@ impl Spawner {
             Some((rows, cols)) => {
                 let (master, slave) = sys::open_pty(c"/dev/ptmx")?;
                 sys::set_window_size(master.as_fd(), rows, cols)?;
-                if payload.runtime_user && !self.nested_user {
+                if payload.runtime_user && self.shell_user.is_none() {
                     // The terminal belongs to the user who logs in on it.
                     let id = super::init::RUNTIME_UID;
                     nix::unistd::fchown(&slave, Some(id.into()), Some(id.into()))?;
@@ -216,7 +222,7 @@ impl Spawner {
                     &cwd,
                     stdio,
                     pty.is_some(),
-                    self.nested_user,
+                    self.shell_user.as_ref().map(AsRawFd::as_raw_fd),
                     &err_w,
                 );
                 let code = e.raw_os_error().unwrap_or(libc::EIO);
@@ -262,18 +268,32 @@ fn child(
     cwd: &CString,
     stdio: [Option<OwnedFd>; 3],
     terminal: bool,
-    nested_user: bool,
+    nested_user: Option<RawFd>,
     err_w: &OwnedFd,
 ) -> std::io::Error {
+    // From here on descriptors are plain numbers: everything above 3 gets closed below, and
+    // nothing may close it again on the way out.
+    // The shell user's namespace, if any, at a number that survives the clean-up below.
+    let nested_user = match nested_user {
+        Some(fd) => match sys::dup_above(fd, 64) {
+            Ok(f) => Some(f.into_raw_fd()),
+            Err(e) => return e,
+        },
+        None => None,
+    };
+    let stdio: Vec<Option<RawFd>> = stdio
+        .into_iter()
+        .map(|f| f.map(std::os::fd::IntoRawFd::into_raw_fd))
+        .collect();
     let attempt = || -> std::io::Result<()> {
         sys::reset_signals();
         sys::setsid()?;
         // Descriptors: 0-2 as planned, the exec-error pipe at 3, nothing else.
-        let err_hi = sys::dup_above(err_w.as_raw_fd(), 64)?;
+        let err_hi = sys::dup_above(err_w.as_raw_fd(), 64)?.into_raw_fd();
         let mut moved = Vec::new();
-        for fd in stdio.iter() {
+        for fd in &stdio {
             moved.push(match fd {
-                Some(f) => Some(sys::dup_above(f.as_raw_fd(), 64)?),
+                Some(f) => Some(sys::dup_above(*f, 64)?.into_raw_fd()),
                 None => None,
             });
         }
@@ -281,24 +301,25 @@ fn child(
             .read(true)
             .write(true)
             .open("/dev/null")?;
-        let null_hi = sys::dup_above(null.as_raw_fd(), 64)?;
+        let null_hi = sys::dup_above(null.as_raw_fd(), 64)?.into_raw_fd();
         drop(null);
         for (target, fd) in moved.iter().enumerate() {
-            let from = fd.as_ref().map_or(null_hi.as_raw_fd(), AsRawFd::as_raw_fd);
-            sys::dup2(from, target as RawFd)?;
+            sys::dup2(fd.unwrap_or(null_hi), target as RawFd)?;
         }
-        sys::dup2(err_hi.as_raw_fd(), 3)?;
-        // Close-on-exec for the error pipe; everything above it closed now.
+        sys::dup2(err_hi, 3)?;
+        // Close-on-exec for the error pipe (and the shell user's namespace at 4); everything
+        // above them closed now.
         sys::set_cloexec(3)?;
-        sys::close_from(4);
-        std::mem::forget(moved);
-        std::mem::forget(err_hi);
-        std::mem::forget(null_hi);
+        if let Some(ns) = nested_user {
+            sys::dup2(ns, 4)?;
+            sys::set_cloexec(4)?;
+        }
+        sys::close_from(if nested_user.is_some() { 5 } else { 4 });
         if terminal {
             sys::set_controlling_terminal(0)?;
         }
         if payload.runtime_user {
-            become_runtime_user(nested_user)?;
+            become_runtime_user(nested_user.map(|_| 4))?;
         }
         if sys::chdir(cwd).is_err() {
             sys::chdir(c"/")?;
@@ -312,16 +333,12 @@ fn child(
 }
 
 /// Becomes `agentcore-runtime-user`: a real second user where the session's user namespace
-/// maps one, else (a single mapped id) uid 1000 of a nested user namespace whose only id is
-/// the session's root.
-fn become_runtime_user(nested: bool) -> std::io::Result<()> {
+/// maps one, else uid 1000 of the nested user namespace made for it (see
+/// `init::nested_shell_user`), joined through its descriptor.
+fn become_runtime_user(nested: Option<RawFd>) -> std::io::Result<()> {
     let id = super::init::RUNTIME_UID;
-    if !nested {
-        return sys::become_user(id, id);
+    match nested {
+        None => sys::become_user(id, id),
+        Some(fd) => sys::setns(fd, libc::CLONE_NEWUSER),
     }
-    sys::unshare(libc::CLONE_NEWUSER)?;
-    std::fs::write("/proc/self/setgroups", "deny")?;
-    std::fs::write("/proc/self/uid_map", format!("{id} 0 1"))?;
-    std::fs::write("/proc/self/gid_map", format!("{id} 0 1"))?;
-    Ok(())
 }
