@@ -654,10 +654,14 @@ async fn stop_session(
 ) -> ApiResult {
     let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
     let sid = session_id(&headers, &q, true)?;
-    s.sessions.stop(&SessionKey {
-        runtime_id: rt.id.clone(),
-        session_id: sid.clone(),
-    });
+    // Answered once every process of the session is gone: a stop that was acknowledged
+    // leaves nothing running.
+    s.sessions
+        .stop_and_wait(&SessionKey {
+            runtime_id: rt.id.clone(),
+            session_id: sid.clone(),
+        })
+        .await;
     let resp = (StatusCode::OK, Json(json!({}))).into_response();
     Ok(with_session_header(resp, &sid))
 }

@@ -385,6 +385,16 @@ impl Sessions {
         true
     }
 
+    /// Stops a session and waits (up to 10 s) until every process of it is gone.
+    pub async fn stop_and_wait(&self, key: &SessionKey) -> bool {
+        let was = self.stop(key);
+        let gone = self.teardown.lock().ok().and_then(|t| t.get(key).cloned());
+        if let Some(mut g) = gone {
+            let _ = tokio::time::timeout(Duration::from_secs(10), g.wait_for(|d| *d)).await;
+        }
+        was
+    }
+
     fn stop_state(&self, s: &Arc<SessionState>) {
         let first = !s.stopped.is_cancelled();
         s.stopped.cancel();
