@@ -163,6 +163,9 @@ async fn commands_in_one_session_run_in_parallel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_storage_is_at_its_real_path_and_isolated() {
     let f = Fixture::new().await;
+    if !tests::sandboxed(&f.local, "session_storage_is_at_its_real_path_and_isolated") {
+        return;
+    }
     let a = f.session();
     let b = f.session();
     let out = a

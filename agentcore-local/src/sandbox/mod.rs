@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
 pub mod linux;
+pub mod paths;
 mod plain;
 pub mod pty;
 
@@ -453,7 +454,7 @@ impl Sandbox {
     }
 }
 
-pub use plain::PathMap;
+pub use paths::PathMap;
 
 /// A process to start.
 #[derive(Debug, Clone)]

@@ -8,13 +8,11 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::watch;
 
+use super::paths::{InsidePaths, PathMap};
 use super::{
     Control, ExitInfo, HostOptions, Isolation, IsolationReport, Process, ProcessSpec,
     SessionSandbox, Stdio, User,
@@ -98,160 +96,11 @@ impl Host {
             .collect();
         Ok(Sandbox {
             home,
-            map: PathMap { pairs },
+            map: PathMap::new(pairs),
             env,
             groups: Arc::new(Mutex::new(HashSet::new())),
             gone: watch::channel(false).0,
         })
-    }
-}
-
-/// Inside paths → host directories, for rewriting text both ways.
-#[derive(Debug, Clone, Default)]
-pub struct PathMap {
-    /// (inside, host), longest inside path first not needed: inside paths never nest.
-    pairs: Vec<(String, String)>,
-}
-
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
-}
-
-/// Replaces `from` with `to` where it stands as a whole path: not inside a longer name, and
-/// not the tail of a longer path.
-fn replace_paths(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        let rest = text.get(i..).unwrap_or_default();
-        let before_ok = i == 0
-            || text
-                .get(i.wrapping_sub(1))
-                .is_some_and(|b| !is_name_byte(*b) && *b != b'/');
-        let after_ok = rest.get(from.len()).is_none_or(|b| !is_name_byte(*b));
-        if !from.is_empty() && before_ok && rest.starts_with(from) && after_ok {
-            out.extend_from_slice(to);
-            i = i.saturating_add(from.len());
-        } else {
-            out.extend_from_slice(rest.get(..1).unwrap_or_default());
-            i = i.saturating_add(1);
-        }
-    }
-    out
-}
-
-impl PathMap {
-    /// Inside paths in `text` → host directories.
-    pub fn to_host(&self, text: &str) -> String {
-        let mut t = text.as_bytes().to_vec();
-        for (inside, host) in &self.pairs {
-            t = replace_paths(&t, inside.as_bytes(), host.as_bytes());
-        }
-        String::from_utf8(t).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    }
-
-    /// Host directories in `bytes` → inside paths.
-    pub fn to_inside(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut t = bytes.to_vec();
-        for (inside, host) in &self.pairs {
-            t = replace_paths(&t, host.as_bytes(), inside.as_bytes());
-        }
-        t
-    }
-}
-
-/// A reader whose host paths are written back to inside paths, across read boundaries.
-struct InsidePaths {
-    inner: super::Reader,
-    map: PathMap,
-    /// Read but not given out: it may be the start of a host path the next read completes.
-    held: Vec<u8>,
-    /// The last byte given out (it decides whether a path may start right after it).
-    last: Option<u8>,
-    ready: Vec<u8>,
-    eof: bool,
-}
-
-impl InsidePaths {
-    fn new(inner: super::Reader, map: PathMap) -> Self {
-        Self {
-            inner,
-            map,
-            held: Vec::new(),
-            last: None,
-            ready: Vec::new(),
-            eof: false,
-        }
-    }
-
-    /// The longest end of `held` that begins a host path (a whole one too: the byte after it
-    /// decides whether it is a path).
-    fn hold_len(&self) -> usize {
-        let mut best = 0;
-        for (_, host) in &self.map.pairs {
-            let h = host.as_bytes();
-            let longest = h.len().min(self.held.len());
-            if let Some(k) = (1..=longest)
-                .rev()
-                .find(|k| self.held.ends_with(h.get(..*k).unwrap_or_default()))
-            {
-                best = best.max(k);
-            }
-        }
-        best
-    }
-
-    fn release(&mut self, upto: usize) {
-        let emit: Vec<u8> = self.held.drain(..upto).collect();
-        if emit.is_empty() {
-            return;
-        }
-        let mut with_last: Vec<u8> = self.last.into_iter().collect();
-        let skip = with_last.len();
-        with_last.extend_from_slice(&emit);
-        let replaced = self.map.to_inside(&with_last);
-        self.ready = replaced.get(skip..).unwrap_or_default().to_vec();
-        self.last = emit.last().copied();
-    }
-}
-
-impl AsyncRead for InsidePaths {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        loop {
-            if !this.ready.is_empty() {
-                let n = this.ready.len().min(buf.remaining());
-                buf.put_slice(this.ready.get(..n).unwrap_or_default());
-                this.ready.drain(..n);
-                return Poll::Ready(Ok(()));
-            }
-            if this.eof {
-                return Poll::Ready(Ok(()));
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            let mut rb = ReadBuf::new(&mut chunk);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(())) => {
-                    let got = rb.filled();
-                    if got.is_empty() {
-                        this.eof = true;
-                        let all = this.held.len();
-                        this.release(all);
-                    } else {
-                        this.held.extend_from_slice(got);
-                        let keep = this.hold_len();
-                        let upto = this.held.len().saturating_sub(keep);
-                        this.release(upto);
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -309,9 +158,8 @@ impl Sandbox {
         let cwd = match spec.user {
             User::RuntimeUser => self
                 .map
-                .pairs
-                .first()
-                .map_or_else(|| self.home.clone(), |(_, h)| PathBuf::from(h)),
+                .first_host()
+                .map_or_else(|| self.home.clone(), PathBuf::from),
             User::Root => {
                 let mapped = self.map.to_host(&spec.cwd);
                 if mapped != spec.cwd {
@@ -359,7 +207,8 @@ impl Sandbox {
                     .spawn(pts)
                     .map_err(std::io::Error::other)?;
                 let master = std::os::fd::OwnedFd::from(pty);
-                (child, None, None, None, Some(super::Pty::new(master)?))
+                let pty = super::Pty::new(master)?.with_paths(self.map.clone());
+                (child, None, None, None, Some(pty))
             }
         };
         let pid = child
@@ -413,47 +262,3 @@ impl Drop for Sandbox {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::AsyncReadExt;
-
-    fn map() -> PathMap {
-        PathMap {
-            pairs: vec![("/mnt/workspace".into(), "/tmp/d/storage/x/workspace".into())],
-        }
-    }
-
-    #[test]
-    fn inside_paths_become_host_paths_only_as_whole_paths() {
-        let m = map();
-        assert_eq!(
-            m.to_host("cd /mnt/workspace && ls /mnt/workspace/a"),
-            "cd /tmp/d/storage/x/workspace && ls /tmp/d/storage/x/workspace/a"
-        );
-        assert_eq!(
-            m.to_host("/mnt/workspace2 x/mnt/workspace"),
-            "/mnt/workspace2 x/mnt/workspace"
-        );
-        assert_eq!(
-            m.to_host("\"/mnt/workspace\""),
-            "\"/tmp/d/storage/x/workspace\""
-        );
-    }
-
-    #[tokio::test]
-    async fn output_paths_are_written_back_across_reads() {
-        let (mut w, r) = tokio::io::duplex(8);
-        let mut reader = InsidePaths::new(Box::new(r), map());
-        let writer = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            w.write_all(b"pwd: /tmp/d/storage/x/workspace/sub\nend /tmp/d/storage/x/workspace")
-                .await
-                .unwrap();
-        });
-        let mut out = String::new();
-        reader.read_to_string(&mut out).await.unwrap();
-        writer.await.unwrap();
-        assert_eq!(out, "pwd: /mnt/workspace/sub\nend /mnt/workspace");
-    }
-}

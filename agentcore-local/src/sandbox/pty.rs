@@ -11,9 +11,36 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A PTY master.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Pty {
     fd: Arc<AsyncFd<OwnedFd>>,
+    paths: Option<Paths>,
+}
+
+/// Path rewriting for an unsandboxed shell: what the shell is sent (one write at a time),
+/// and what it prints (given out as soon as nothing more is ready, so echoed keystrokes are
+/// never held back).
+#[derive(Debug)]
+struct Paths {
+    map: super::PathMap,
+    output: super::paths::Rewriter,
+    ready: Vec<u8>,
+    /// Rewritten input not yet written.
+    pending: Vec<u8>,
+}
+
+impl Clone for Pty {
+    fn clone(&self) -> Self {
+        Self {
+            fd: self.fd.clone(),
+            paths: self.paths.as_ref().map(|p| Paths {
+                map: p.map.clone(),
+                output: super::paths::Rewriter::new(p.map.clone()),
+                ready: Vec::new(),
+                pending: Vec::new(),
+            }),
+        }
+    }
 }
 
 impl Pty {
@@ -24,7 +51,59 @@ impl Pty {
         // SAFETY: `master` is an owned descriptor that stays open, unchanged, for as long as
         // the AsyncFd owns it.
         let fd = unsafe { AsyncFd::register(master) }.map_err(io::Error::from)?;
-        Ok(Self { fd: Arc::new(fd) })
+        Ok(Self {
+            fd: Arc::new(fd),
+            paths: None,
+        })
+    }
+
+    /// Rewrites paths both ways (see [`super::paths`]).
+    pub fn with_paths(mut self, map: super::PathMap) -> Self {
+        if !map.is_empty() {
+            self.paths = Some(Paths {
+                output: super::paths::Rewriter::new(map.clone()),
+                map,
+                ready: Vec::new(),
+                pending: Vec::new(),
+            });
+        }
+        self
+    }
+
+    fn poll_read_raw(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            match guard.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut *buf)?)) {
+                Ok(r) => return Poll::Ready(r),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_write_raw(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
+            match guard.try_io(|fd| Ok(rustix::io::write(fd.get_ref(), data)?)) {
+                Ok(r) => return Poll::Ready(r),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Writes out rewritten input left from an earlier write.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let Some(p) = &self.paths else {
+                return Poll::Ready(Ok(()));
+            };
+            if p.pending.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let n = ready!(self.poll_write_raw(cx, &p.pending))?;
+            if let Some(p) = &mut self.paths {
+                p.pending.drain(..n.min(p.pending.len()));
+            }
+        }
     }
 
     /// Sets the terminal's size (the shell gets SIGWINCH).
@@ -44,20 +123,51 @@ impl Pty {
 
 impl AsyncRead for Pty {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.paths.is_none() {
+            let n = ready!(this.poll_read_raw(cx, buf.initialize_unfilled()))?;
+            buf.advance(n);
+            return Poll::Ready(Ok(()));
+        }
         loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
-            match guard.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut *unfilled)?)) {
-                Ok(Ok(n)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
+            if let Some(p) = &mut this.paths
+                && !p.ready.is_empty()
+            {
+                let n = p.ready.len().min(buf.remaining());
+                buf.put_slice(p.ready.get(..n).unwrap_or_default());
+                p.ready.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            match this.poll_read_raw(cx, &mut chunk) {
+                Poll::Pending => {
+                    let Some(p) = &mut this.paths else {
+                        return Poll::Pending;
+                    };
+                    if !p.output.holding() {
+                        return Poll::Pending;
+                    }
+                    p.ready = p.output.flush();
                 }
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(n)) => {
+                    let Some(p) = &mut this.paths else {
+                        return Poll::Ready(Ok(()));
+                    };
+                    let got = chunk.get(..n).unwrap_or_default();
+                    p.ready = if n == 0 {
+                        p.output.flush()
+                    } else {
+                        p.output.push(got)
+                    };
+                    if n == 0 && p.ready.is_empty() {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
             }
         }
     }
@@ -65,21 +175,23 @@ impl AsyncRead for Pty {
 
 impl AsyncWrite for Pty {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
-            match guard.try_io(|fd| Ok(rustix::io::write(fd.get_ref(), data)?)) {
-                Ok(r) => return Poll::Ready(r),
-                Err(_would_block) => continue,
-            }
-        }
+        let this = &mut *self;
+        ready!(this.poll_pending(cx))?;
+        let Some(p) = &mut this.paths else {
+            return this.poll_write_raw(cx, data);
+        };
+        // Each write is rewritten whole (a path split across writes is left as it is).
+        p.pending = p.map.to_host_bytes(data);
+        let _ = this.poll_pending(cx)?;
+        Poll::Ready(Ok(data.len()))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_pending(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
