@@ -89,6 +89,40 @@ impl Drop for AgentProcess {
     }
 }
 
+/// An agent's answer with host directories written back to the paths inside.
+fn inside_paths(
+    body: hyper::body::Incoming,
+    map: crate::sandbox::PathMap,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let rewriter = crate::sandbox::paths::Rewriter::new(map);
+    futures::stream::unfold(
+        (Some(http_body_util::BodyStream::new(body)), rewriter),
+        |(body, mut rewriter)| async move {
+            use futures::StreamExt;
+            let mut body = body?;
+            loop {
+                match body.next().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            let out = rewriter.push(&data);
+                            if !out.is_empty() {
+                                return Some((Ok(Bytes::from(out)), (Some(body), rewriter)));
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        return Some((Err(std::io::Error::other(e)), (None, rewriter)));
+                    }
+                    None => {
+                        let rest = rewriter.flush();
+                        return (!rest.is_empty()).then(|| (Ok(Bytes::from(rest)), (None, rewriter)));
+                    }
+                }
+            }
+        },
+    )
+}
+
 /// Longest agent output line kept in the server's log.
 const LOG_LINE: usize = 4096;
 
@@ -328,6 +362,12 @@ pub async fn invoke(
             req = req.header(name, v);
         }
     }
+    // Without a sandbox, paths in what goes to the agent and comes back are rewritten.
+    let paths = session.sandbox.path_map().cloned();
+    let payload = match &paths {
+        Some(m) => Bytes::from(m.to_host_bytes(&payload)),
+        None => payload,
+    };
     let req = req
         .body(Full::new(payload))
         .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -344,7 +384,10 @@ pub async fn invoke(
         .get("content-type")
         .cloned()
         .unwrap_or_else(|| axum::http::HeaderValue::from_static("application/json"));
-    let mut out = Response::new(Body::new(body));
+    let mut out = match paths {
+        Some(map) => Response::new(Body::from_stream(inside_paths(body, map))),
+        None => Response::new(Body::new(body)),
+    };
     *out.status_mut() = parts.status;
     out.headers_mut().insert("content-type", content_type);
     // MCP and trace headers of the agent's answer reach the caller, as through the service.

@@ -614,6 +614,13 @@ async fn a_data_directory_in_a_closed_home_works_and_stays_closed() {
 /// sandbox's init lives only as long as the server holds its lifeline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandboxes_die_with_a_killed_server() {
+    if std::env::var(agentcore_local::sandbox::ISOLATION_ENV).as_deref() == Ok("none") {
+        tests::skip(
+            "sandboxes_die_with_a_killed_server",
+            "it is about the sandbox, and sessions here are not sandboxed",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (mut server, client) = tests::spawn_server(&dir.path().join("data")).await;
     let (arn, _) = create_runtime(&client, "orphans").await;
@@ -713,6 +720,9 @@ fn loopback_probe(port: u16) -> String {
 async fn a_runtime_cannot_widen_the_operators_network() {
     for mode in [Network::None, Network::Private] {
         let f = Fixture::with(LocalRuntime::builder().network(mode)).await;
+        if !tests::sandboxed(&f.local, "a_runtime_cannot_widen_the_operators_network") {
+            return;
+        }
         let arn = host_network_runtime(&f).await;
         let (port, hits) = host_loopback_service().await;
         let out = f
@@ -733,6 +743,9 @@ async fn a_runtime_cannot_widen_the_operators_network() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_networking_is_the_operators_explicit_opt_in() {
     let f = Fixture::with(LocalRuntime::builder().allow_runtime_network(true)).await;
+    if !tests::sandboxed(&f.local, "host_networking_is_the_operators_explicit_opt_in") {
+        return;
+    }
     let arn = host_network_runtime(&f).await;
     let (port, hits) = host_loopback_service().await;
     let opted = f.client.session(&arn).unwrap();

@@ -19,9 +19,10 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
-/// Replaces `from` with `to` where it stands as a whole path: not inside a longer name, and
-/// not the tail of a longer path.
-fn replace_paths(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+/// Replaces each `(from, to)` where `from` stands as a whole path (not inside a longer
+/// name, not the tail of a longer path), in one pass: what was put in is never rewritten
+/// again. Longer patterns are tried first.
+fn replace_paths(text: &[u8], pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
@@ -30,13 +31,24 @@ fn replace_paths(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
             || text
                 .get(i.wrapping_sub(1))
                 .is_some_and(|b| !is_name_byte(*b) && *b != b'/');
-        let after_ok = rest.get(from.len()).is_none_or(|b| !is_name_byte(*b));
-        if !from.is_empty() && before_ok && rest.starts_with(from) && after_ok {
-            out.extend_from_slice(to);
-            i = i.saturating_add(from.len());
-        } else {
-            out.extend_from_slice(rest.get(..1).unwrap_or_default());
-            i = i.saturating_add(1);
+        let hit = before_ok
+            .then(|| {
+                pairs.iter().find(|(from, _)| {
+                    !from.is_empty()
+                        && rest.starts_with(from)
+                        && rest.get(from.len()).is_none_or(|b| !is_name_byte(*b))
+                })
+            })
+            .flatten();
+        match hit {
+            Some((from, to)) => {
+                out.extend_from_slice(to);
+                i = i.saturating_add(from.len());
+            }
+            None => {
+                out.extend_from_slice(rest.get(..1).unwrap_or_default());
+                i = i.saturating_add(1);
+            }
         }
     }
     out
@@ -44,13 +56,36 @@ fn replace_paths(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 
 impl PathMap {
     /// A map of (inside path, host directory) pairs.
-    pub fn new(pairs: Vec<(String, String)>) -> Self {
+    pub fn new(mut pairs: Vec<(String, String)>) -> Self {
+        // Longest inside path first: `/mnt/data` before `/mnt`.
+        pairs.sort_by_key(|(inside, _)| std::cmp::Reverse(inside.len()));
         Self { pairs }
     }
 
-    /// The first host directory (a shell starts there).
+    fn forward(&self) -> Vec<(&[u8], &[u8])> {
+        self.pairs
+            .iter()
+            .map(|(i, h)| (i.as_bytes(), h.as_bytes()))
+            .collect()
+    }
+
+    fn backward(&self) -> Vec<(&[u8], &[u8])> {
+        let mut v: Vec<(&[u8], &[u8])> = self
+            .pairs
+            .iter()
+            .map(|(i, h)| (h.as_bytes(), i.as_bytes()))
+            .collect();
+        v.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+        v
+    }
+
+    /// The host directory of the first filesystem under `/mnt/` (a shell starts there).
     pub fn first_host(&self) -> Option<&str> {
-        self.pairs.first().map(|(_, h)| h.as_str())
+        self.pairs
+            .iter()
+            .filter(|(i, _)| i.starts_with("/mnt/"))
+            .map(|(_, h)| h.as_str())
+            .next_back()
     }
 
     /// Whether it maps anything.
@@ -60,29 +95,18 @@ impl PathMap {
 
     /// Inside paths in `text` → host directories.
     pub fn to_host(&self, text: &str) -> String {
-        let mut t = text.as_bytes().to_vec();
-        for (inside, host) in &self.pairs {
-            t = replace_paths(&t, inside.as_bytes(), host.as_bytes());
-        }
+        let t = replace_paths(text.as_bytes(), &self.forward());
         String::from_utf8(t).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// Inside paths in `bytes` → host directories.
     pub fn to_host_bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut t = bytes.to_vec();
-        for (inside, host) in &self.pairs {
-            t = replace_paths(&t, inside.as_bytes(), host.as_bytes());
-        }
-        t
+        replace_paths(bytes, &self.forward())
     }
 
     /// Host directories in `bytes` → inside paths.
     pub fn to_inside(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut t = bytes.to_vec();
-        for (inside, host) in &self.pairs {
-            t = replace_paths(&t, host.as_bytes(), inside.as_bytes());
-        }
-        t
+        replace_paths(bytes, &self.backward())
     }
 }
 
@@ -233,6 +257,16 @@ mod tests {
             "/mnt/workspace2 x/mnt/workspace"
         );
         assert_eq!(m.to_host("\"/mnt/workspace\""), "\"/tmp/d/storage/x/workspace\"");
+    }
+
+    #[test]
+    fn replacements_are_made_once_longest_first() {
+        let m = PathMap::new(vec![
+            ("/mnt".into(), "/h/mnt".into()),
+            ("/mnt/data".into(), "/mnt/x/data".into()),
+        ]);
+        assert_eq!(m.to_host("ls /mnt; ls /mnt/data"), "ls /h/mnt; ls /mnt/x/data");
+        assert_eq!(m.to_inside(b"/mnt/x/data /h/mnt"), b"/mnt/data /mnt");
     }
 
     #[tokio::test]

@@ -66,6 +66,14 @@ impl Host {
                 )
             })
             .collect();
+        // `/mnt` itself: a directory of links to the filesystems, so `ls /mnt` lists them.
+        let mnt = home.join("mnt");
+        std::fs::create_dir_all(&mnt)?;
+        for m in &s.mounts {
+            let name = m.path.trim_start_matches("/mnt/").trim_end_matches('/');
+            let _ = std::os::unix::fs::symlink(&m.host_dir, mnt.join(name));
+        }
+        pairs.push(("/mnt".to_owned(), mnt.to_string_lossy().into_owned()));
         if let Some(code) = &s.code {
             let inside = if code.is_dir() {
                 "/var/task".to_owned()
@@ -94,8 +102,10 @@ impl Host {
                 )
             })
             .collect();
+        let home_dir = home.join("home");
+        std::fs::create_dir_all(&home_dir)?;
         Ok(Sandbox {
-            home,
+            home: home_dir,
             map: PathMap::new(pairs),
             env,
             groups: Arc::new(Mutex::new(HashSet::new())),
@@ -251,7 +261,9 @@ impl Sandbox {
         for pid in groups {
             Signaller { pid }.signal(libc::SIGKILL, true);
         }
-        let _ = std::fs::remove_dir_all(&self.home);
+        if let Some(dir) = self.home.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let _ = self.gone.send(true);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -18,8 +19,8 @@ pub struct Pty {
 }
 
 /// Path rewriting for an unsandboxed shell: what the shell is sent (one write at a time),
-/// and what it prints (given out as soon as nothing more is ready, so echoed keystrokes are
-/// never held back).
+/// and what it prints (what may begin a path is held at most [`HOLD`], so an echoed
+/// keystroke is never held back longer).
 #[derive(Debug)]
 struct Paths {
     map: super::PathMap,
@@ -27,7 +28,12 @@ struct Paths {
     ready: Vec<u8>,
     /// Rewritten input not yet written.
     pending: Vec<u8>,
+    /// When held output is given out anyway.
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// How long a terminal's output may wait for the rest of a path.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl Clone for Pty {
     fn clone(&self) -> Self {
@@ -38,6 +44,7 @@ impl Clone for Pty {
                 output: super::paths::Rewriter::new(p.map.clone()),
                 ready: Vec::new(),
                 pending: Vec::new(),
+                idle: None,
             }),
         }
     }
@@ -65,6 +72,7 @@ impl Pty {
                 map,
                 ready: Vec::new(),
                 pending: Vec::new(),
+                idle: None,
             });
         }
         self
@@ -151,6 +159,11 @@ impl AsyncRead for Pty {
                     if !p.output.holding() {
                         return Poll::Pending;
                     }
+                    let idle = p
+                        .idle
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(HOLD)));
+                    ready!(idle.as_mut().poll(cx));
+                    p.idle = None;
                     p.ready = p.output.flush();
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -159,6 +172,7 @@ impl AsyncRead for Pty {
                         return Poll::Ready(Ok(()));
                     };
                     let got = chunk.get(..n).unwrap_or_default();
+                    p.idle = None;
                     p.ready = if n == 0 {
                         p.output.flush()
                     } else {
