@@ -115,7 +115,8 @@ fn inside_paths(
                     }
                     None => {
                         let rest = rewriter.flush();
-                        return (!rest.is_empty()).then(|| (Ok(Bytes::from(rest)), (None, rewriter)));
+                        return (!rest.is_empty())
+                            .then(|| (Ok(Bytes::from(rest)), (None, rewriter)));
                     }
                 }
             }

@@ -59,6 +59,7 @@ pub use agentcore_sdk_macros::test;
 pub mod agent;
 pub mod api_error;
 pub mod auth;
+pub mod cli;
 pub mod command;
 pub mod sandbox;
 pub mod server;
@@ -439,6 +440,36 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
+}
+
+/// Removes a data directory whole, with every file its sessions made (also those of ids a
+/// plain `rm -rf` by the server's user cannot remove: the shell user's files in session
+/// storage, with subordinate ids). Refused while a server uses the directory.
+pub async fn purge(data_dir: &Path) -> std::io::Result<()> {
+    let data_dir = std::fs::canonicalize(data_dir)?;
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(data_dir.join(".lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::ResourceBusy,
+                "a running agentcore-local uses this data directory: stop it first",
+            )
+        })?;
+    let host = sandbox::Host::start(sandbox::HostOptions {
+        isolation: None,
+        network: Network::None,
+        limits: Limits::default(),
+        data_dir: data_dir.clone(),
+        code_dirs: Vec::new(),
+        pool: 0,
+    })
+    .await?;
+    host.remove_tree(&data_dir).await
 }
 
 /// A running local runtime. Dropping it stops the server and every session's processes.

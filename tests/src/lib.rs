@@ -113,6 +113,81 @@ pub fn sandboxed(local: &LocalRuntime, test: &str) -> bool {
     true
 }
 
+/// Whether tmux is installed; when not, records that `test` did not run and how to get it.
+pub fn have_tmux(test: &str) -> bool {
+    let ok = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip(test, &missing_tool_message("tmux", "tmux"));
+    }
+    ok
+}
+
+/// What a test that needs `tool` says when it is missing: the tool and the command that
+/// installs it (Debian's package `package`).
+pub fn missing_tool_message(tool: &str, package: &str) -> String {
+    format!(
+        "{tool} is not installed (install it: `sudo apt-get install {package}`, or run scripts/setup.sh as root)"
+    )
+}
+
+/// Joins a new session keyring for this process and adds a `user` key to it, as a login
+/// session's keyring holds one; returns the key's serial.
+pub fn add_session_key(description: &str, payload: &str) -> i64 {
+    let desc = std::ffi::CString::new(description).expect("no NUL");
+    let name = std::ffi::CString::new("agentcore-test-session").expect("no NUL");
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) and add_key with valid pointers.
+    unsafe {
+        libc::syscall(libc::SYS_keyctl, 1i64, name.as_ptr());
+        libc::syscall(
+            libc::SYS_add_key,
+            c"user".as_ptr(),
+            desc.as_ptr(),
+            payload.as_ptr(),
+            payload.len(),
+            -3i64, // KEY_SPEC_SESSION_KEYRING
+        )
+    }
+}
+
+/// Opens a directory without close-on-exec and never closes it: a descriptor a careless
+/// parent process leaks into everything it starts.
+pub fn leak_directory_descriptor(dir: &std::path::Path) -> i32 {
+    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).expect("no NUL");
+    // SAFETY: a valid path; the descriptor is deliberately left open.
+    unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) }
+}
+
+/// The cgroup directories a host process is in (below its leaf, up to the sandbox's own).
+pub fn cgroup_dirs_of(pid: &str) -> Vec<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let mut dirs = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        if !path.contains("agentcore-local") {
+            continue;
+        }
+        let base = if controllers.is_empty() {
+            std::path::PathBuf::from("/sys/fs/cgroup")
+        } else {
+            let first = controllers.split(',').next().unwrap_or_default();
+            std::path::Path::new("/sys/fs/cgroup").join(first)
+        };
+        let leaf = base.join(path.trim_start_matches('/'));
+        if let Some(parent) = leaf.parent() {
+            dirs.push(parent.to_owned());
+        }
+        dirs.push(leaf);
+    }
+    dirs
+}
+
 /// Peak resident set size of this process, in bytes (Linux `VmHWM`).
 pub fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")

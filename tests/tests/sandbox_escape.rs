@@ -20,12 +20,30 @@ struct Scene {
 }
 
 async fn scene(test: &str) -> Option<Scene> {
+    scene_in(test, LocalRuntime::builder()).await
+}
+
+/// The id modes a server of this user can run in: the best one (a root server's high range,
+/// or a rootless server's subordinate ids), and the single id it falls back to (for a root
+/// server, what used to map root inside to host root).
+fn modes() -> Vec<(&'static str, agentcore_local::LocalRuntimeBuilder)> {
+    vec![
+        ("best", LocalRuntime::builder()),
+        (
+            "single-id",
+            LocalRuntime::builder().isolation(agentcore_local::Isolation::SingleId),
+        ),
+    ]
+}
+
+async fn scene_in(test: &str, builder: agentcore_local::LocalRuntimeBuilder) -> Option<Scene> {
     let f = Fixture::with(
-        LocalRuntime::builder().session_limits(
+        builder.session_limits(
             Limits::default()
                 .memory_bytes(256 << 20)
                 .pids(200)
-                .cpus(1.0),
+                .cpus(1.0)
+                .disk_bytes(64 << 20),
         ),
     )
     .await;
@@ -417,7 +435,13 @@ async fn the_server_api_and_host_loopback_are_unreachable() {
             "no outbound route: {out:?}"
         );
     } else {
-        eprintln!("not checked: an outbound route (this host gives sessions none: {report})");
+        tests::skip(
+            "the_server_api_and_host_loopback_are_unreachable",
+            &format!(
+                "the outbound route part: this host gives sessions no outbound network ({})",
+                report.lacks.join("; ")
+            ),
+        );
     }
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
     s.victim_intact().await;
@@ -759,4 +783,573 @@ async fn host_networking_is_the_operators_explicit_opt_in() {
         .unwrap();
     assert_eq!(private.stdout, "", "{private:?}");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// A second set of attempts (host root, the host's terminal, host-side helpers, keyrings,
+// inherited descriptors, /var/task, setuid files for other users, and the weaknesses).
+
+/// Python inside the sandbox (Debian's, from the host's /usr), for system calls.
+const PY_SYSCALLS: &str = r#"
+import ctypes, os, platform
+libc = ctypes.CDLL(None, use_errno=True)
+NR = {'x86_64': dict(keyctl=250, add_key=248, bpf=321, userfaultfd=323),
+      'aarch64': dict(keyctl=219, add_key=217, bpf=280, userfaultfd=282)}[platform.machine()]
+def call(name, *args):
+    r = libc.syscall(NR[name], *args)
+    return 'ok' if r >= 0 else os.strerror(ctypes.get_errno())
+"#;
+
+fn python(script: &str) -> String {
+    format!("python3 - <<'PY'\n{PY_SYSCALLS}\n{script}\nPY")
+}
+
+/// Item 1: root inside is never host root. As a root server (both id modes; the single-id one
+/// used to map root inside to host uid 0): host-global sysctls, the session's own cgroup
+/// limits and host device inodes stay out of reach; every attempt writes back the value it
+/// read, so a failure of the sandbox changes nothing on the host. (A session may mount its
+/// own cgroup namespace's hierarchy: it shows only its leaf, below the limits.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_inside_is_never_host_root() {
+    for (mode, builder) in modes() {
+        let Some(s) = scene_in("root_inside_is_never_host_root", builder).await else {
+            return;
+        };
+        let out = s
+            .attack(
+                "awk '$1 == 0 {print \"outside=\" $2}' /proc/self/uid_map; \
+                 for f in kernel/core_pattern kernel/panic fs/suid_dumpable kernel/poweroff_cmd \
+                          vm/overcommit_ratio vm/swappiness; do \
+                   v=$(cat /proc/sys/$f) && printf '%s\\n' \"$v\" > /proc/sys/$f 2>/dev/null \
+                     && echo WROTE $f; done; \
+                 mkdir -p /tmp/cg /tmp/cgm; \
+                 mount -t cgroup2 none /tmp/cg 2>/dev/null && \
+                   for f in memory.max pids.max cpu.max; do \
+                     [ -e /tmp/cg/$f ] && cat /tmp/cg/$f > /tmp/v && cat /tmp/v > /tmp/cg/$f 2>/dev/null \
+                       && echo WROTE-CG $f; done; \
+                 mount -t cgroup -o memory none /tmp/cgm 2>/dev/null && \
+                   echo 999999999999 > /tmp/cgm/memory.limit_in_bytes 2>/dev/null; \
+                 chown 1234 /dev/null 2>/dev/null && echo CHOWNED; \
+                 echo done",
+            )
+            .await;
+        assert!(out.stdout.ends_with("done\n"), "{mode}: {out:?}");
+        for bad in ["WROTE ", "CHOWNED"] {
+            assert!(!out.stdout.contains(bad), "{mode}: {out:?}");
+        }
+        // The limit the session runs under is as the server set it (256 MiB).
+        let big = s
+            .attack("x=$(head -c 400M /dev/zero | tr '\\0' x); echo held ${#x}")
+            .await;
+        assert!(
+            !big.stdout.contains("held 419430400"),
+            "{mode}: the memory limit was lifted: {big:?}"
+        );
+        let outside: u64 = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("outside="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{mode}: no uid_map: {out:?}"));
+        if nix::unistd::geteuid().is_root() {
+            assert_ne!(outside, 0, "{mode}: root inside is host root");
+        }
+        s.victim_intact().await;
+    }
+}
+
+/// Item 2: nothing of a session reaches the terminal the server runs in: no controlling
+/// terminal, no inherited terminal descriptor to push keystrokes into (`TIOCSTI`), and an
+/// agent's output goes to the server's log, not to the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystrokes_never_reach_the_servers_terminal() {
+    if !tests::have_tmux("keystrokes_never_reach_the_servers_terminal") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("PWNED");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let name = format!("agentcore-tty-{}", std::process::id());
+    // The server in the foreground of an interactive shell, as a developer runs it.
+    let tmux = tests::Tmux::start(&name, "bash --norc --noprofile -i");
+    let server = format!(
+        "{} --listen 127.0.0.1:{port} --data-dir {} --ready-delay-ms 0 \
+         --agent '*=echo AGENT-OUT-$((40+2)); echo AGENT-ERR-$((40+2)) >&2; exec sleep 1000'",
+        tests::server_binary().display(),
+        dir.path().join("data").display()
+    );
+    tmux.keys(&["-l", &server]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("listening on").await;
+    let client = tests::client_for(&format!("http://127.0.0.1:{port}"), None);
+    let (arn, _) = create_runtime(&client, "tty").await;
+    let session = client.session(&arn).unwrap();
+    let inject = format!("touch {}\n", marker.display());
+    let out = session
+        .command(python(&format!(
+            r#"
+import fcntl, termios, glob
+hits = []
+paths = ['/dev/tty'] + sorted(glob.glob('/proc/self/fd/*'))
+for p in paths:
+    try:
+        fd = os.open(p, os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        continue
+    try:
+        for ch in {inject:?}:
+            fcntl.ioctl(fd, termios.TIOCSTI, ch.encode())
+        hits.append(p)
+    except OSError:
+        pass
+for fd in (0, 1, 2):
+    try:
+        fcntl.ioctl(fd, termios.TIOCSTI, b'x')
+        hits.append(fd)
+    except OSError:
+        pass
+print('hits', hits)
+try:
+    os.close(os.open('/dev/tty', os.O_RDWR))
+    print('ctty yes')
+except OSError:
+    print('ctty none')
+"#
+        )))
+        .output()
+        .await
+        .unwrap();
+    assert!(out.stdout.contains("hits []"), "{out:?}");
+    assert!(
+        out.stdout.contains("ctty none"),
+        "a command has no terminal: {out:?}"
+    );
+    // The agent starts (and prints) on an invocation; it never answers, which is fine here.
+    let _ = tokio::time::timeout(Duration::from_secs(3), session.invoke("{}").send()).await;
+    tmux.keys(&["C-c"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tmux.keys(&["-l", "echo SHELL-$((6*7))"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("SHELL-42").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let screen = format!("{screen}{}", tmux.screen());
+    assert!(
+        !marker.exists(),
+        "a session typed into the server's terminal:\n{screen}"
+    );
+    assert!(
+        !screen.contains("AGENT-OUT-42") && !screen.contains("AGENT-ERR-42"),
+        "{screen}"
+    );
+}
+
+/// Item 3: a runtime's environment (`PATH`, `LD_PRELOAD`, `BASH_ENV`) applies inside the
+/// sandbox only: no host-side helper (the network helper, id mappers, or anything that
+/// starts shells) runs a program it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtimes_environment_never_reaches_the_host() {
+    let evil = tempfile::tempdir().unwrap();
+    let marker = evil.path().join("RAN-ON-HOST");
+    for prog in [
+        "nsenter",
+        "setpriv",
+        "env",
+        "unshare",
+        "slirp4netns",
+        "pasta",
+        "newuidmap",
+        "newgidmap",
+        "bash",
+        "sh",
+        "mount",
+        "ip",
+        "python3",
+    ] {
+        let p = evil.path().join(prog);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho {prog} >> {}\nexit 1\n", marker.display()),
+        )
+        .unwrap();
+        std::os::unix::fs::PermissionsExt::set_mode(
+            &mut std::fs::metadata(&p).unwrap().permissions(),
+            0o755,
+        );
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(
+        evil.path().join("bashenv"),
+        format!("echo BASH_ENV >> {}\n", marker.display()),
+    )
+    .unwrap();
+    let so = evil.path().join("evil.so");
+    let c_file = evil.path().join("evil.c");
+    std::fs::write(
+        &c_file,
+        format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void f(void) {{ FILE *o = fopen(\"{}\", \"a\"); if (o) {{ fputs(\"LD_PRELOAD\\n\", o); fclose(o); }} }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let have_so = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&c_file)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_so {
+        tests::skip(
+            "a_runtimes_environment_never_reaches_the_host",
+            "LD_PRELOAD part: no C compiler (install one: `sudo apt-get install gcc`)",
+        );
+    }
+    for (mode, builder) in modes() {
+        let f = Fixture::with(builder.agent("*", "exec sleep 1000")).await;
+        if !tests::sandboxed(&f.local, "a_runtimes_environment_never_reaches_the_host") {
+            return;
+        }
+        let created = f
+            .client
+            .create_agent_runtime()
+            .name(format!("evil{}", fastrand::u32(..)))
+            .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/evil:1")
+            .role_arn("arn:aws:iam::123456789012:role/local")
+            .session_storage("/mnt/workspace")
+            .environment_variable("PATH", format!("{}:/usr/bin:/bin", evil.path().display()))
+            .environment_variable("LD_PRELOAD", so.display().to_string())
+            .environment_variable(
+                "BASH_ENV",
+                evil.path().join("bashenv").display().to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let rt = f
+            .client
+            .wait_until_ready(created.agent_runtime_id.as_str())
+            .send()
+            .await
+            .unwrap();
+        let session = f.client.session(&rt.agent_runtime_arn).unwrap();
+        let out = session
+            .command("echo inside-$((1+1))")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "inside-2\n", "{mode}: {out:?}");
+        let mut shell = session.shell().connect().await.unwrap();
+        shell.write_all(b"echo shell-$((2+2))\n").await.unwrap();
+        read_until(&mut shell, "shell-4").await;
+        shell.detach().await;
+        let _ = tokio::time::timeout(Duration::from_secs(3), session.invoke("{}").send()).await;
+        assert!(
+            !marker.exists(),
+            "{mode}: ran on the host: {}",
+            std::fs::read_to_string(&marker).unwrap_or_default()
+        );
+    }
+}
+
+/// Item 4: the server's session keyring (a login session's) and keys one session adds are
+/// out of reach: every session joins a fresh keyring, and keyring calls are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyrings_are_never_shared() {
+    let secret = format!("keyring-secret-{}", fastrand::u64(..));
+    let key = tests::add_session_key("agentcore-host-key", &secret);
+    for (mode, builder) in modes() {
+        let Some(s) = scene_in("keyrings_are_never_shared", builder).await else {
+            return;
+        };
+        let out = s
+            .attack(&python(&format!(
+                r#"
+buf = ctypes.create_string_buffer(4096)
+print('read', call('keyctl', 11, {key}, buf, 4096), buf.value.decode(errors='replace'))
+print('add', call('add_key', b'user', b'agentcore-session-key', b'x' * 8, 1, 0xfffffffd))
+print('keys', open('/proc/keys').read().count('{secret}'))
+"#
+            )))
+            .await;
+        assert!(!out.stdout.contains(&secret), "{mode}: {out:?}");
+        assert!(
+            out.stdout.contains("read Operation not permitted"),
+            "{mode}: {out:?}"
+        );
+        assert!(
+            out.stdout.contains("add Operation not permitted"),
+            "{mode}: {out:?}"
+        );
+        s.victim_intact().await;
+    }
+}
+
+/// Item 5: descriptors the server inherited (here a directory holding a secret, left open
+/// without close-on-exec, as a careless parent does) reach no process of a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inherited_descriptors_never_reach_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = format!("fd-secret-{}", fastrand::u64(..));
+    std::fs::write(dir.path().join("secret-file"), &secret).unwrap();
+    let _leaked = tests::leak_directory_descriptor(dir.path());
+    for (mode, builder) in modes() {
+        let Some(s) = scene_in("inherited_descriptors_never_reach_a_session", builder).await else {
+            return;
+        };
+        let probe = "for fd in /proc/self/fd/*; do cat $fd/secret-file 2>/dev/null; done; \
+                     ls /proc/self/fd | tr '\\n' ' '; echo";
+        let out = s.attack(probe).await;
+        assert!(!out.stdout.contains(&secret), "{mode}: {out:?}");
+        let mut shell = s.attacker.shell().connect().await.unwrap();
+        shell
+            .write_all(format!("{probe}; echo END$((1))\n").as_bytes())
+            .await
+            .unwrap();
+        let seen = read_until(&mut shell, "END1").await;
+        assert!(!seen.contains(&secret), "{mode}: {seen}");
+        shell.detach().await;
+        s.victim_intact().await;
+    }
+}
+
+/// Item 6: `/var/task` (the agent's code) is a locked read-only mount: not remountable
+/// read-write, not unmountable, so the host's copy is never written (here through a
+/// world-writable directory in it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn var_task_is_a_locked_read_only_mount() {
+    let code = tempfile::tempdir().unwrap();
+    let ww = code.path().join("ww");
+    std::fs::create_dir(&ww).unwrap();
+    std::fs::set_permissions(&ww, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(
+        code.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for (mode, builder) in modes() {
+        let f = Fixture::with(builder.agent_with_code("*", "exec sleep 1000", code.path())).await;
+        if !tests::sandboxed(&f.local, "var_task_is_a_locked_read_only_mount") {
+            return;
+        }
+        let out = f
+            .session()
+            .command(
+                "mount -o remount,bind,rw /var/task 2>&1; mount -o remount,rw /var/task 2>&1; \
+                 umount -l /var/task 2>&1; echo x > /var/task/ww/evil; touch /var/task/evil2; \
+                 ls /var/task; echo done",
+            )
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.stdout.contains("ww"),
+            "{mode}: /var/task is still the code: {out:?}"
+        );
+        assert!(
+            !ww.join("evil").exists(),
+            "{mode}: wrote the host's code: {out:?}"
+        );
+        assert!(!code.path().join("evil2").exists(), "{mode}: {out:?}");
+    }
+}
+
+/// Item 7: setuid files a session makes (in its writable layer or its storage) help no
+/// other host user: no host user has a path to them, and inside they are on `nosuid` mounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_setuid_files_help_no_one() {
+    for (mode, builder) in modes() {
+        let Some(s) = scene_in("a_sessions_setuid_files_help_no_one", builder).await else {
+            return;
+        };
+        let out = s
+            .attack(
+                "for d in /usr/local/bin /mnt/workspace /tmp; do cp /bin/bash $d/rootsh && \
+                 chmod 4755 $d/rootsh && echo made $d; done",
+            )
+            .await;
+        assert!(
+            out.stdout.contains("made /mnt/workspace"),
+            "{mode}: {out:?}"
+        );
+        // Inside: the shell user gains nothing from them.
+        let mut shell = s.attacker.shell().connect().await.unwrap();
+        shell
+            .write_all(b"for d in /usr/local/bin /mnt/workspace /tmp; do $d/rootsh -p -c 'echo euid=$(id -u)'; done; echo END$((1))\n")
+            .await
+            .unwrap();
+        let seen = read_until(&mut shell, "END1").await;
+        assert!(!seen.contains("euid=0"), "{mode}: {seen}");
+        shell.detach().await;
+        // Outside: another user cannot reach any copy on the host.
+        if nix::unistd::geteuid().is_root() {
+            let found = std::process::Command::new("find")
+                .arg(s.f.local.data_dir())
+                .args(["-name", "rootsh"])
+                .output()
+                .unwrap();
+            let paths = String::from_utf8_lossy(&found.stdout).into_owned();
+            assert!(
+                !paths.trim().is_empty(),
+                "{mode}: the storage copy is somewhere"
+            );
+            for p in paths.lines() {
+                let run = std::process::Command::new("runuser")
+                    .args(["-u", "nobody", "--", p, "-p", "-c", "id -u"])
+                    .output()
+                    .unwrap();
+                assert!(
+                    !run.status.success(),
+                    "{mode}: nobody ran {p}: {}",
+                    String::from_utf8_lossy(&run.stdout)
+                );
+            }
+        } else {
+            tests::skip(
+                "a_sessions_setuid_files_help_no_one",
+                "the other-user part needs root (runuser)",
+            );
+        }
+        s.victim_intact().await;
+    }
+}
+
+/// Defence in depth: every session process runs with `no_new_privs` and the seccomp filter
+/// (BPF, userfaultfd and keyrings refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_run_under_no_new_privs_and_seccomp() {
+    let Some(s) = scene("sessions_run_under_no_new_privs_and_seccomp").await else {
+        return;
+    };
+    let out = s
+        .attack(&python(
+            r#"
+status = open('/proc/self/status').read()
+print('nnp', 'NoNewPrivs:	1' in status, 'seccomp', 'Seccomp:	2' in status)
+print('bpf', call('bpf', 0, 0, 0), 'uffd', call('userfaultfd', 0), 'keyctl', call('keyctl', 0, 0))
+"#,
+        ))
+        .await;
+    assert!(out.stdout.contains("nnp True seccomp True"), "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "bpf Operation not permitted uffd Operation not permitted keyctl Operation not permitted"
+        ),
+        "{out:?}"
+    );
+}
+
+/// Weakness: the host's own addresses (which reach services bound to 0.0.0.0) and the
+/// link-local ranges (instance metadata) are unreachable from a private network, in a place
+/// root inside cannot undo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosts_addresses_and_link_local_are_unreachable() {
+    let Some(s) = scene("the_hosts_addresses_and_link_local_are_unreachable").await else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_c, _)) = listener.accept().await {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let mut addrs: Vec<String> = nix::ifaddrs::getifaddrs()
+        .unwrap()
+        .filter_map(|a| a.address?.as_sockaddr_in().map(|v4| v4.ip().to_string()))
+        .filter(|ip| !ip.starts_with("127."))
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    let mut script = String::new();
+    for ip in &addrs {
+        script.push_str(&format!(
+            "timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/{port}' 2>/dev/null && echo REACHED {ip}; "
+        ));
+    }
+    script.push_str(
+        "timeout 3 bash -c 'exec 3<>/dev/tcp/169.254.169.254/80' 2>/dev/null && echo REACHED imds; \
+         ip route del unreachable 169.254.0.0/16 2>/dev/null && echo DELETED; echo done",
+    );
+    let out = s.attack(&script).await;
+    assert!(out.stdout.ends_with("done\n"), "{out:?}");
+    assert!(
+        !out.stdout.contains("REACHED") && !out.stdout.contains("DELETED"),
+        "{addrs:?}: {out:?}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// Weakness: what a session writes outside its storage (root, /tmp, the writable layer) is
+/// bounded, so it can fill neither the host's disk nor its memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_outside_storage_are_bounded() {
+    let Some(s) = scene("writes_outside_storage_are_bounded").await else {
+        return;
+    };
+    let out = s
+        .attack(
+            "for f in /tmp/big /usr/local/big /root/big /var/tmp/big; do \
+               head -c 200M /dev/zero > $f 2>/dev/null && echo FILLED $f; rm -f $f; done; echo done",
+        )
+        .await;
+    assert_eq!(out.stdout, "done\n", "{out:?}");
+    s.victim_intact().await;
+}
+
+/// Weakness: the sandbox's mount table shows no host path of its writable layer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mount_table_shows_no_layer_paths() {
+    let Some(s) = scene("the_mount_table_shows_no_layer_paths").await else {
+        return;
+    };
+    let out = s.attack("cat /proc/self/mountinfo").await;
+    assert!(out.stdout.contains("upperdir=usr/u"), "{out:?}");
+    assert!(
+        !out.stdout.contains("upperdir=/") && !out.stdout.contains("workdir=/"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("scratch"), "{out:?}");
+}
+
+/// Weakness: SIGTERM stops a server as Ctrl-C does: its sessions' processes end and their
+/// cgroups go before it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_sessions_and_removes_their_cgroups() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, client) = tests::spawn_server(&dir.path().join("data")).await;
+    let (arn, _) = create_runtime(&client, "term").await;
+    let tag = format!("{}", 4_000_000 + fastrand::u32(..1_000_000));
+    let out = client
+        .session(&arn)
+        .unwrap()
+        .command(format!(
+            "setsid sleep {tag} >/dev/null 2>&1 < /dev/null & echo started"
+        ))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "started\n");
+    let found = host_processes_with(&format!("sleep {tag}"));
+    let pid = found[0].split(':').next().unwrap().to_owned();
+    let cgroups: Vec<std::path::PathBuf> = tests::cgroup_dirs_of(&pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id().unwrap() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(host_processes_with(&format!("sleep {tag}")).is_empty());
+    for c in &cgroups {
+        assert!(!c.exists(), "left behind: {}", c.display());
+    }
 }

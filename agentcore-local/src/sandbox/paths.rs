@@ -242,7 +242,10 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     fn map() -> PathMap {
-        PathMap::new(vec![("/mnt/workspace".into(), "/tmp/d/storage/x/workspace".into())])
+        PathMap::new(vec![(
+            "/mnt/workspace".into(),
+            "/tmp/d/storage/x/workspace".into(),
+        )])
     }
 
     #[test]
@@ -256,7 +259,10 @@ mod tests {
             m.to_host("/mnt/workspace2 x/mnt/workspace"),
             "/mnt/workspace2 x/mnt/workspace"
         );
-        assert_eq!(m.to_host("\"/mnt/workspace\""), "\"/tmp/d/storage/x/workspace\"");
+        assert_eq!(
+            m.to_host("\"/mnt/workspace\""),
+            "\"/tmp/d/storage/x/workspace\""
+        );
     }
 
     #[test]
@@ -265,7 +271,10 @@ mod tests {
             ("/mnt".into(), "/h/mnt".into()),
             ("/mnt/data".into(), "/mnt/x/data".into()),
         ]);
-        assert_eq!(m.to_host("ls /mnt; ls /mnt/data"), "ls /h/mnt; ls /mnt/x/data");
+        assert_eq!(
+            m.to_host("ls /mnt; ls /mnt/data"),
+            "ls /h/mnt; ls /mnt/x/data"
+        );
         assert_eq!(m.to_inside(b"/mnt/x/data /h/mnt"), b"/mnt/data /mnt");
     }
 

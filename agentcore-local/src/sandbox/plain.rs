@@ -273,4 +273,3 @@ impl Drop for Sandbox {
         self.shutdown();
     }
 }
-

@@ -1,9 +1,9 @@
 //! The server's end of a shell's PTY, as `AsyncRead` + `AsyncWrite`, whichever backend made
 //! it (the sandbox's spawner passes the master of a PTY of the sandbox's own devpts).
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};

@@ -789,9 +789,6 @@ impl Resources {
         let zygote = self.zygote.clone();
         let cleanup = async move {
             let _ = tokio::time::timeout(Duration::from_secs(10), init.exited()).await;
-            if let Some(d) = dead {
-                let _ = d.send(true);
-            }
             if let Some(mut n) = net {
                 let _ = tokio::time::timeout(Duration::from_secs(5), n.wait()).await;
             }
@@ -800,6 +797,10 @@ impl Resources {
             }
             if let Some(s) = scratch {
                 let _ = zygote.remove(&s).await;
+            }
+            // Gone: processes, cgroups, scratch.
+            if let Some(d) = dead {
+                let _ = d.send(true);
             }
         };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {

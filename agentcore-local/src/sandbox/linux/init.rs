@@ -203,7 +203,11 @@ fn enter_session(spec: &BuildSpec) -> std::io::Result<()> {
             String::from_utf8_lossy(answer.get(..n).unwrap_or_default())
         )));
     }
-    sys::become_user(0, 0).map_err(|e| err("become root inside", e))
+    sys::become_user(0, 0).map_err(|e| err("become root inside", e))?;
+    // Changing ids made this process non-dumpable; nothing of the session runs yet, and the
+    // shell user's namespace is made through its /proc files: dumpable until the spawner
+    // confines itself.
+    sys::dumpable().map_err(|e| err("dumpable", e))
 }
 
 /// The session's id map (for `uid_map` or `gid_map`), given ours. Each line of a map must

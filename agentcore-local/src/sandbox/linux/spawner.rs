@@ -1,8 +1,7 @@
 //! A sandbox's spawner: the sandbox's init once a session has claimed it, the one process
 //! through which everything of the session starts (commands, agents, shells). It lives in
-//! the session's own user namespace, in a locked copy of the sandbox's mounts, with a fresh
-//! session keyring, `no_new_privs` and the session's seccomp filter, all inherited by what it
-//! starts. Requests come from the server over the control socket; starting a process is one
+//! the session's own user namespace, in a locked copy of the sandbox's mounts, with
+//! `no_new_privs` and the session's seccomp filter, all inherited by what it starts. Requests come from the server over the control socket; starting a process is one
 //! `fork` of this small process and one `exec`, nothing on the host in between. As PID 1 it
 //! also reaps the orphans of the session.
 //!
@@ -48,9 +47,10 @@ pub fn run(
     spawner.serve()
 }
 
-/// The session's confinement, inherited by everything the spawner starts.
+/// The session's confinement, inherited by everything the spawner starts. (The keyring is
+/// the zygote's fresh, empty one: keyring calls are refused here anyway, and one keyring
+/// per sandbox would count against its user's key quota.)
 fn confine(claim: &ClaimSpec) -> std::io::Result<()> {
-    sys::join_new_session_keyring()?;
     for (resource, value) in &claim.rlimits {
         sys::set_rlimit(*resource, *value)?;
     }

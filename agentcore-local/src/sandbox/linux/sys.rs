@@ -149,6 +149,14 @@ pub fn not_dumpable() -> io::Result<()> {
     cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
 }
 
+/// `prctl(PR_SET_DUMPABLE, 1)`: a change of ids made the process non-dumpable, and its own
+/// `/proc` files then belong to a root it may not be; before anything untrusted runs, it may
+/// become dumpable again for as long as it needs them.
+pub fn dumpable() -> io::Result<()> {
+    // SAFETY: integer arguments.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
+}
+
 /// `prctl(PR_SET_NAME)` (what `ps` shows).
 pub fn set_name(name: &CStr) {
     // SAFETY: a NUL-terminated string.
