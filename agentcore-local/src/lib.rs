@@ -98,6 +98,7 @@ pub struct LocalRuntimeBuilder {
     allow_runtime_network: bool,
     limits: Limits,
     pool: Option<usize>,
+    setup_delay: Option<Duration>,
     insecure_public: bool,
     verifier: Option<auth::Verifier>,
     tls: Option<tls::TlsConfig>,
@@ -169,6 +170,13 @@ impl LocalRuntimeBuilder {
     /// with [`sandbox::NETWORK_ENV`]. Off by default: the operator's mode is the widest.
     pub fn allow_runtime_network(mut self, yes: bool) -> Self {
         self.allow_runtime_network = yes;
+        self
+    }
+
+    /// Pauses before every sandbox is set up, to test races with set-up. Not for use.
+    #[doc(hidden)]
+    pub fn __setup_delay(mut self, d: Duration) -> Self {
+        self.setup_delay = Some(d);
         self
     }
 
@@ -349,6 +357,7 @@ impl LocalRuntimeBuilder {
                     max_lifetime: self.max_lifetime,
                     network: self.network,
                     allow_runtime_network: self.allow_runtime_network,
+                    setup_delay: self.setup_delay,
                 },
                 host.clone(),
             ),
@@ -510,6 +519,12 @@ impl LocalRuntime {
     /// The isolation mode in use.
     pub fn isolation(&self) -> Isolation {
         self.state.isolation
+    }
+
+    /// How many sessions are being set up (tests of races with set-up).
+    #[doc(hidden)]
+    pub fn __starting_sessions(&self) -> usize {
+        self.state.sessions.starting()
     }
 
     /// What sessions get here and what they lack (printed at start-up).

@@ -335,7 +335,13 @@ pub(crate) async fn start_session(
     s.sessions
         .get_or_start(rt, sid, s.agent_code(rt))
         .await
-        .map_err(|e| ApiError::internal(format!("cannot start session: {e}")))
+        .map_err(|e| match e.kind() {
+            // A deliberate stop: not to be retried into a new session.
+            std::io::ErrorKind::Interrupted => {
+                ApiError::new(agentcore_sdk::ServiceErrorKind::Conflict, e.to_string())
+            }
+            _ => ApiError::internal(format!("cannot start session: {e}")),
+        })
 }
 
 async fn agent_card(

@@ -179,6 +179,8 @@ pub struct SessionsConfig {
     pub network: Network,
     /// Whether a runtime may choose a wider network than the operator's.
     pub allow_runtime_network: bool,
+    /// A pause before each sandbox is set up (tests of races with set-up).
+    pub setup_delay: Option<Duration>,
 }
 
 /// How many sandboxes are set up concurrently.
@@ -260,7 +262,8 @@ impl Sessions {
             Ok(s) if slot.stopping.load(Ordering::SeqCst) => {
                 // Stopped while it was being set up: it must not run on outside the table.
                 self.stop_state(&s);
-                Err(std::io::Error::other(
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
                     "the session was stopped while it started",
                 ))
             }
@@ -318,6 +321,9 @@ impl Sessions {
             .acquire()
             .await
             .map_err(std::io::Error::other)?;
+        if let Some(d) = self.cfg.setup_delay {
+            tokio::time::sleep(d).await;
+        }
         let sandbox = self
             .host
             .sandbox(SessionSandbox {
@@ -475,6 +481,14 @@ impl Sessions {
         self.live
             .lock()
             .map(|l| l.values().filter(|s| s.state.initialized()).count())
+            .unwrap_or(0)
+    }
+
+    /// How many sessions are being set up.
+    pub fn starting(&self) -> usize {
+        self.live
+            .lock()
+            .map(|l| l.values().filter(|s| !s.state.initialized()).count())
             .unwrap_or(0)
     }
 

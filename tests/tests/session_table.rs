@@ -1,0 +1,124 @@
+//! The session table under races: a stop while a session's sandbox is still being set up,
+//! and the next call for the same session id right after. At most one sandbox per session
+//! ever exists, and none is left outside the table.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use agentcore_local::LocalRuntime;
+use tests::Fixture;
+
+/// Sandboxes (their inits) below this process.
+fn sandboxes() -> usize {
+    let me = std::process::id();
+    let parent_of = |pid: &str| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+            continue;
+        };
+        if !matches!(comm.trim(), "agentcore-init" | "agentcore-spawn") {
+            continue;
+        }
+        // Walk up to this process.
+        let mut cur = pid.clone();
+        for _ in 0..8 {
+            match parent_of(&cur) {
+                Some(p) if p == me => {
+                    n += 1;
+                    break;
+                }
+                Some(p) if p > 1 => cur = p.to_string(),
+                _ => break,
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_set_up_leaves_no_sandbox_and_never_two() {
+    let f = Fixture::with(
+        LocalRuntime::builder()
+            .sandbox_pool(0)
+            .__setup_delay(Duration::from_millis(300)),
+    )
+    .await;
+    if !tests::sandboxed(
+        &f.local,
+        "a_stop_during_set_up_leaves_no_sandbox_and_never_two",
+    ) {
+        return;
+    }
+    // Watch the number of sandboxes all along.
+    let most = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (most, done) = (most.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                most.fetch_max(sandboxes(), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    // Stops the watcher however the test ends.
+    struct Stop(Arc<AtomicBool>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let _stop = Stop(done.clone());
+    let s = f.session();
+    for round in 0..3 {
+        // A command starts the session; a stop arrives while its sandbox is set up.
+        let first = {
+            let s = s.clone();
+            tokio::spawn(async move { s.command("echo first").output().await })
+        };
+        while f.local.__starting_sessions() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        s.stop().await.unwrap();
+        let first = first.await.unwrap();
+        // The caller whose session was stopped under it learns so (a conflict, which the SDK
+        // does not retry into a new session).
+        match &first {
+            Err(agentcore_sdk::Error::Service(e)) => {
+                assert_eq!(*e.kind(), agentcore_sdk::ServiceErrorKind::Conflict, "{e}")
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+        // Nothing of it is left running, and the table knows no session.
+        assert_eq!(f.local.running_sessions(), 0, "round {round}: {first:?}");
+        // The next call starts one fresh sandbox, on the same storage.
+        let out = s
+            .command("echo r$((1+1)) >> /mnt/workspace/log; cat /mnt/workspace/log | wc -l")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.stdout.trim(), (round + 1).to_string(), "{out:?}");
+        assert_eq!(f.local.running_sessions(), 1);
+        s.stop().await.unwrap();
+        assert_eq!(f.local.running_sessions(), 0);
+    }
+    // Stops are acknowledged once every process is gone.
+    assert_eq!(sandboxes(), 0, "a sandbox outlived its stop");
+    done.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    assert!(
+        most.load(Ordering::SeqCst) <= 2,
+        "more than one sandbox for one session (an init and its spawner count once each)"
+    );
+}
