@@ -28,7 +28,11 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use url::Url;
 
+pub(crate) mod limiter;
+pub(crate) mod tls;
+
 use crate::error::Error;
+use limiter::CommandRateLimiter;
 
 /// Environment variable that overrides the endpoint of both planes.
 pub const ENDPOINT_ENV: &str = "AGENTCORE_ENDPOINT_URL";
@@ -197,7 +201,7 @@ pub(crate) struct ConfigInner {
     #[cfg(feature = "shell")]
     pub(crate) ws_tls: Arc<rustls::ClientConfig>,
     pub(crate) credentials_cache: tokio::sync::Mutex<Option<Credentials>>,
-    pub(crate) command_limiter: Option<Arc<crate::data::CommandRateLimiter>>,
+    pub(crate) command_limiter: Option<Arc<CommandRateLimiter>>,
 }
 
 impl fmt::Debug for Config {
@@ -512,7 +516,7 @@ impl ConfigBuilder {
             .http2_adaptive_window(true)
             .tcp_nodelay(true)
             .https_only(false);
-        http = http.tls_backend_preconfigured(crate::transport::tls::http(&extra_roots)?);
+        http = http.tls_backend_preconfigured(tls::http(&extra_roots)?);
         if let Some(p) = &self.proxy {
             let proxy = reqwest::Proxy::all(p.as_str())
                 .map_err(|_| Error::Config(format!("invalid proxy URL {}", redact_userinfo(p))))?;
@@ -528,7 +532,7 @@ impl ConfigBuilder {
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         #[cfg(feature = "shell")]
-        let ws_tls = crate::transport::tls::websocket(&extra_roots)?;
+        let ws_tls = tls::websocket(&extra_roots)?;
         Ok(Config {
             inner: Arc::new(ConfigInner {
                 region,
@@ -544,7 +548,7 @@ impl ConfigBuilder {
                 credentials_cache: tokio::sync::Mutex::new(None),
                 command_limiter: self
                     .command_rate
-                    .map(|n| Arc::new(crate::data::CommandRateLimiter::per_second(n))),
+                    .map(|n| Arc::new(CommandRateLimiter::per_second(n))),
             }),
         })
     }

@@ -97,6 +97,8 @@ pub use config::{Config, ConfigBuilder, RetryConfig, TimeoutConfig};
 pub use data::{CommandEvent, CommandOutput, CommandStatus, CommandStream, InvokeResponse};
 pub use error::{Error, Result, ServiceError, ServiceErrorKind};
 pub use session::Session;
+#[cfg(feature = "shell")]
+pub use transport::websocket::WebSocketAuth;
 pub use types::{
     Command, EndpointName, IntoRuntimeArn, MountPath, RuntimeArn, RuntimeId, RuntimeName,
     SessionId, ShellId,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agentcore_sdk::shell::{ReconnectPolicy, ShellAuth, ShellEvent};
+use agentcore_sdk::shell::{ReconnectPolicy, ShellEvent, WebSocketAuth};
 use agentcore_sdk::{Client, Config, ServiceErrorKind};
 use futures::StreamExt;
 use tests::{FaultProxy, Fixture, read_until};
@@ -267,7 +267,7 @@ async fn presigned_auth_path() {
     let mut shell = session
         .shell()
         .shell_id("web")
-        .auth(ShellAuth::Presigned {
+        .auth(WebSocketAuth::Presigned {
             expires: Duration::from_secs(60),
         })
         .connect()
@@ -278,7 +278,7 @@ async fn presigned_auth_path() {
     assert!(
         session
             .shell()
-            .auth(ShellAuth::Presigned {
+            .auth(WebSocketAuth::Presigned {
                 expires: Duration::from_secs(301)
             })
             .connect()

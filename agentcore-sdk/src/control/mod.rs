@@ -48,7 +48,7 @@ pub use waiter::WaitUntilReady;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::transport::Request;
+use crate::transport::{Request, Transport};
 use crate::types::{ClientToken, EndpointName, MountPath, RuntimeId, RuntimeName, encode_segment};
 
 fn runtime_path(id: &RuntimeId, suffix: &str) -> String {
@@ -130,20 +130,15 @@ impl AgentRuntimeInput {
 /// `agentcore.control` (fields `operation`, `path`, and `request_id` once known) through the
 /// transport's signing and retries, and the JSON answer is decoded.
 pub(crate) async fn send<T: serde::de::DeserializeOwned>(
-    client: &Client,
+    transport: &Transport,
     req: &Request,
 ) -> Result<T, Error> {
-    client
-        .transport()
-        .send_json(req)
-        .instrument(control_span(req))
-        .await
+    transport.send_json(req).instrument(control_span(req)).await
 }
 
 /// [`send`] for operations whose answer has no members.
-pub(crate) async fn send_empty(client: &Client, req: &Request) -> Result<(), Error> {
-    client
-        .transport()
+pub(crate) async fn send_empty(transport: &Transport, req: &Request) -> Result<(), Error> {
+    transport
         .send_unary(req)
         .instrument(control_span(req))
         .await
@@ -479,15 +474,15 @@ macro_rules! runtime_setters {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct CreateAgentRuntime {
-    client: Client,
+    transport: Transport,
     input: AgentRuntimeInput,
     deferred: Option<crate::error::Deferred>,
 }
 
 impl CreateAgentRuntime {
-    pub(crate) fn new(client: Client) -> Self {
+    pub(crate) fn new(transport: Transport) -> Self {
         Self {
-            client,
+            transport,
             input: AgentRuntimeInput::default(),
             deferred: None,
         }
@@ -522,7 +517,7 @@ impl CreateAgentRuntime {
             .get_or_insert_with(|| ClientToken::generate().into_string());
         let req = Request::control("CreateAgentRuntime", Method::PUT, "/runtimes/".into())
             .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -530,16 +525,16 @@ impl CreateAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct UpdateAgentRuntime {
-    client: Client,
+    transport: Transport,
     id: String,
     input: AgentRuntimeInput,
     deferred: Option<crate::error::Deferred>,
 }
 
 impl UpdateAgentRuntime {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             input: AgentRuntimeInput::default(),
             deferred: None,
@@ -606,7 +601,7 @@ impl UpdateAgentRuntime {
             .get_or_insert_with(|| ClientToken::generate().into_string());
         let req = Request::control("UpdateAgentRuntime", Method::PUT, runtime_path(&id, ""))
             .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -614,15 +609,15 @@ impl UpdateAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct GetAgentRuntime {
-    client: Client,
+    transport: Transport,
     id: String,
     version: Option<String>,
 }
 
 impl GetAgentRuntime {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             version: None,
         }
@@ -640,7 +635,7 @@ impl GetAgentRuntime {
         check_version(&self.version)?;
         let req = Request::control("GetAgentRuntime", Method::GET, runtime_path(&id, ""))
             .query("version", self.version);
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -648,16 +643,16 @@ impl GetAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct DeleteAgentRuntime {
-    client: Client,
+    transport: Transport,
     id: String,
     version: Option<String>,
     client_token: Option<String>,
 }
 
 impl DeleteAgentRuntime {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             version: None,
             client_token: None,
@@ -687,7 +682,7 @@ impl DeleteAgentRuntime {
         let req = Request::control("DeleteAgentRuntime", Method::DELETE, runtime_path(&id, ""))
             .query("version", self.version)
             .query("clientToken", Some(token));
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -696,7 +691,7 @@ impl DeleteAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await or .into_stream()"]
 pub struct ListRequest<P> {
-    client: Client,
+    transport: Transport,
     operation: &'static str,
     path: Result<String, crate::error::Deferred>,
     max_results: Option<u32>,
@@ -736,13 +731,13 @@ impl Page for AgentRuntimeEndpointsPage {
 
 impl<P: Page> ListRequest<P> {
     pub(crate) fn new(
-        client: Client,
+        transport: Transport,
         operation: &'static str,
         path: Result<String, Error>,
     ) -> Self {
         let path = path.map_err(crate::error::Deferred::from);
         Self {
-            client,
+            transport,
             operation,
             path,
             max_results: None,
@@ -771,7 +766,7 @@ impl<P: Page> ListRequest<P> {
         let req = Request::control(self.operation, Method::POST, path)
             .query("maxResults", self.max_results)
             .query("nextToken", self.next_token.clone());
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 
     /// Every item of every page, fetching pages as the stream is read.
@@ -807,15 +802,15 @@ impl<P: Page> ListRequest<P> {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct CreateAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     input: AgentRuntimeEndpointInput,
 }
 
 impl CreateAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             input: AgentRuntimeEndpointInput::default(),
         }
@@ -868,7 +863,7 @@ impl CreateAgentRuntimeEndpoint {
             endpoint_path(&id, None),
         )
         .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -900,16 +895,16 @@ fn validate_endpoint_input(input: &AgentRuntimeEndpointInput) -> Result<(), Erro
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct UpdateAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     name: String,
     input: AgentRuntimeEndpointInput,
 }
 
 impl UpdateAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
+    pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             name,
             input: AgentRuntimeEndpointInput::default(),
@@ -945,7 +940,7 @@ impl UpdateAgentRuntimeEndpoint {
             endpoint_path(&id, Some(&name)),
         )
         .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -953,14 +948,18 @@ impl UpdateAgentRuntimeEndpoint {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct GetAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     name: String,
 }
 
 impl GetAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
-        Self { client, id, name }
+    pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
+        Self {
+            transport,
+            id,
+            name,
+        }
     }
     /// Sends the request.
     pub async fn send(self) -> Result<AgentRuntimeEndpoint, Error> {
@@ -971,7 +970,7 @@ impl GetAgentRuntimeEndpoint {
             Method::GET,
             endpoint_path(&id, Some(&name)),
         );
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -979,16 +978,16 @@ impl GetAgentRuntimeEndpoint {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct DeleteAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     name: String,
     client_token: Option<String>,
 }
 
 impl DeleteAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
+    pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             name,
             client_token: None,
@@ -1013,7 +1012,7 @@ impl DeleteAgentRuntimeEndpoint {
             endpoint_path(&id, Some(&name)),
         )
         .query("clientToken", Some(token));
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -1027,4 +1026,118 @@ pub(crate) fn list_versions_path(id: &str) -> Result<String, Error> {
 
 pub(crate) fn list_endpoints_path(id: &str) -> Result<String, Error> {
     Ok(endpoint_path(&parse_runtime_id(id)?, None))
+}
+
+/// Control-plane operations: runtimes and their endpoints.
+impl Client {
+    /// CreateAgentRuntime.
+    pub fn create_agent_runtime(&self) -> CreateAgentRuntime {
+        CreateAgentRuntime::new(self.transport().clone())
+    }
+
+    /// GetAgentRuntime of the runtime `id`. Every id parameter takes anything that is a
+    /// string: `&str`, `String`, or the typed ids responses carry.
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+    /// let created = client
+    ///     .create_agent_runtime()
+    ///     .name("coder")
+    ///     .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:1")
+    ///     .role_arn("arn:aws:iam::123456789012:role/agentcore")
+    ///     .send()
+    ///     .await?;
+    /// let got = client.get_agent_runtime(&created.agent_runtime_id).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_agent_runtime(&self, id: impl AsRef<str>) -> GetAgentRuntime {
+        GetAgentRuntime::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// UpdateAgentRuntime of the runtime `id`.
+    pub fn update_agent_runtime(&self, id: impl AsRef<str>) -> UpdateAgentRuntime {
+        UpdateAgentRuntime::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// DeleteAgentRuntime of the runtime `id`.
+    pub fn delete_agent_runtime(&self, id: impl AsRef<str>) -> DeleteAgentRuntime {
+        DeleteAgentRuntime::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// ListAgentRuntimes, page by page or as one stream.
+    pub fn list_agent_runtimes(&self) -> ListRequest<AgentRuntimesPage> {
+        ListRequest::new(
+            self.transport().clone(),
+            "ListAgentRuntimes",
+            list_runtimes_path(),
+        )
+    }
+
+    /// ListAgentRuntimeVersions of the runtime `id`.
+    pub fn list_agent_runtime_versions(
+        &self,
+        id: impl AsRef<str>,
+    ) -> ListRequest<AgentRuntimesPage> {
+        ListRequest::new(
+            self.transport().clone(),
+            "ListAgentRuntimeVersions",
+            list_versions_path(id.as_ref()),
+        )
+    }
+
+    /// CreateAgentRuntimeEndpoint on the runtime `id`.
+    pub fn create_agent_runtime_endpoint(&self, id: impl AsRef<str>) -> CreateAgentRuntimeEndpoint {
+        CreateAgentRuntimeEndpoint::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// GetAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn get_agent_runtime_endpoint(
+        &self,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> GetAgentRuntimeEndpoint {
+        GetAgentRuntimeEndpoint::new(
+            self.transport().clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
+    }
+
+    /// UpdateAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn update_agent_runtime_endpoint(
+        &self,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> UpdateAgentRuntimeEndpoint {
+        UpdateAgentRuntimeEndpoint::new(
+            self.transport().clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
+    }
+
+    /// DeleteAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn delete_agent_runtime_endpoint(
+        &self,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> DeleteAgentRuntimeEndpoint {
+        DeleteAgentRuntimeEndpoint::new(
+            self.transport().clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
+    }
+
+    /// ListAgentRuntimeEndpoints of the runtime `id`.
+    pub fn list_agent_runtime_endpoints(
+        &self,
+        id: impl AsRef<str>,
+    ) -> ListRequest<AgentRuntimeEndpointsPage> {
+        ListRequest::new(
+            self.transport().clone(),
+            "ListAgentRuntimeEndpoints",
+            list_endpoints_path(id.as_ref()),
+        )
+    }
 }

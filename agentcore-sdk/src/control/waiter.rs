@@ -2,9 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{AgentRuntime, AgentRuntimeStatus};
+use super::{AgentRuntime, AgentRuntimeStatus, GetAgentRuntime};
 use crate::client::Client;
 use crate::error::Error;
+use crate::transport::Transport;
 
 /// Polls GetAgentRuntime until the runtime is `READY`. See [`Client::wait_until_ready`].
 ///
@@ -14,7 +15,7 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct WaitUntilReady {
-    client: Client,
+    transport: Transport,
     id: String,
     timeout: Duration,
     initial_delay: Duration,
@@ -22,9 +23,9 @@ pub struct WaitUntilReady {
 }
 
 impl WaitUntilReady {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             timeout: Duration::from_secs(15 * 60),
             initial_delay: Duration::from_secs(1),
@@ -57,7 +58,9 @@ impl WaitUntilReady {
         let deadline = start.checked_add(self.timeout);
         let mut delay = self.initial_delay;
         loop {
-            let rt = self.client.get_agent_runtime(&self.id).send().await?;
+            let rt = GetAgentRuntime::new(self.transport.clone(), self.id.clone())
+                .send()
+                .await?;
             match &rt.status {
                 AgentRuntimeStatus::Ready => return Ok(rt),
                 s if s.is_failed() || *s == AgentRuntimeStatus::Deleting => {
@@ -80,5 +83,12 @@ impl WaitUntilReady {
             tokio::time::sleep(delay.min(left)).await;
             delay = delay.mul_f64(1.5).min(self.max_delay);
         }
+    }
+}
+
+impl Client {
+    /// Polls the runtime `id` until it is `READY`.
+    pub fn wait_until_ready(&self, id: impl AsRef<str>) -> WaitUntilReady {
+        WaitUntilReady::new(self.transport().clone(), id.as_ref().to_owned())
     }
 }

@@ -12,38 +12,7 @@ use tokio::time::Sleep;
 
 use super::event_stream::{Frame, FrameDecoder, classify};
 use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_event};
-use crate::types::SessionId;
-
-/// How a command ended.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[non_exhaustive]
-pub enum CommandStatus {
-    /// The command ran to its end; see the exit code.
-    Completed,
-    /// The command was killed at its timeout.
-    TimedOut,
-    /// A status this SDK does not know yet.
-    #[serde(untagged)]
-    Unknown(String),
-}
-
-impl CommandStatus {
-    /// The wire form.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Completed => "COMPLETED",
-            Self::TimedOut => "TIMED_OUT",
-            Self::Unknown(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for CommandStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::types::{CommandStatus, SessionId};
 
 /// One event of a command's output stream.
 #[derive(Debug, Clone, PartialEq, Eq)]

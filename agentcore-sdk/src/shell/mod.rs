@@ -37,7 +37,6 @@
 //! ```
 
 pub mod protocol;
-mod socket;
 mod task;
 
 use std::fmt;
@@ -53,43 +52,21 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::PollSender;
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Deferred, Error};
+use crate::transport::Transport;
 use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId, ShellId};
 
-pub use socket::{AgentMessage, AgentSocket, AgentSocketBuilder};
+// WebSocket invoke lived here first; its home is the data plane, its old path stays.
+pub use crate::data::{AgentMessage, AgentSocket, AgentSocketBuilder};
+pub use crate::transport::websocket::WebSocketAuth;
 pub use task::presigned_shell_url;
+
+/// The old name of [`WebSocketAuth`]: it authorises agent sockets as well as shells.
+#[deprecated(note = "renamed `WebSocketAuth` (it authorises agent sockets as well as shells)")]
+pub type ShellAuth = WebSocketAuth;
 
 /// The IAM action a caller needs to open shells.
 pub const IAM_ACTION: &str = "bedrock-agentcore:InvokeAgentRuntimeCommandWithWebSocketStream";
-
-/// How the WebSocket upgrade is authorized.
-#[derive(Clone, Default)]
-#[non_exhaustive]
-pub enum ShellAuth {
-    /// SigV4-signed upgrade request headers (default).
-    #[default]
-    SigV4,
-    /// A SigV4 presigned URL (query-string auth) valid for `expires` (at most 300 s).
-    Presigned {
-        /// Validity of the URL.
-        expires: Duration,
-    },
-    /// An OAuth bearer token, sent as the `base64UrlBearerAuthorization.<token>` subprotocol.
-    Bearer(String),
-}
-
-impl fmt::Debug for ShellAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::SigV4 => f.write_str("SigV4"),
-            Self::Presigned { expires } => f
-                .debug_struct("Presigned")
-                .field("expires", expires)
-                .finish(),
-            Self::Bearer(_) => f.write_str("Bearer(** redacted **)"),
-        }
-    }
-}
 
 /// When and how to reconnect after an abnormal close.
 ///
@@ -282,26 +259,26 @@ pub enum ShellEvent {
 #[derive(Debug, Clone)]
 #[must_use = "call .connect().await"]
 pub struct ShellBuilder {
-    pub(crate) client: Client,
-    pub(crate) arn: Result<RuntimeArn, crate::error::Deferred>,
+    pub(crate) transport: Transport,
+    pub(crate) arn: Result<RuntimeArn, Deferred>,
     pub(crate) session_id: Option<String>,
     pub(crate) shell_id: Option<String>,
     pub(crate) qualifier: Option<String>,
-    pub(crate) auth: ShellAuth,
+    pub(crate) auth: WebSocketAuth,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) keepalive: Keepalive,
     pub(crate) size: Option<(u16, u16)>,
 }
 
 impl ShellBuilder {
-    pub(crate) fn new(client: Client, arn: impl IntoRuntimeArn) -> Self {
+    pub(crate) fn new(transport: Transport, arn: impl IntoRuntimeArn) -> Self {
         Self {
-            client,
-            arn: arn.into_runtime_arn().map_err(crate::error::Deferred::from),
+            transport,
+            arn: arn.into_runtime_arn().map_err(Deferred::from),
             session_id: None,
             shell_id: None,
             qualifier: None,
-            auth: ShellAuth::default(),
+            auth: WebSocketAuth::default(),
             reconnect: ReconnectPolicy::default(),
             keepalive: Keepalive::default(),
             size: None,
@@ -325,7 +302,7 @@ impl ShellBuilder {
         self
     }
     /// How the upgrade is authorized.
-    pub fn auth(mut self, auth: ShellAuth) -> Self {
+    pub fn auth(mut self, auth: WebSocketAuth) -> Self {
         self.auth = auth;
         self
     }
@@ -595,6 +572,14 @@ impl AsyncWrite for ShellWriter {
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.tx.close();
         Poll::Ready(Ok(()))
+    }
+}
+
+/// Interactive shells.
+impl Client {
+    /// An interactive shell in a session of `arn`; finish with `.connect().await`.
+    pub fn shell(&self, arn: impl IntoRuntimeArn) -> ShellBuilder {
+        ShellBuilder::new(self.transport().clone(), arn)
     }
 }
 

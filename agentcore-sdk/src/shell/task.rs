@@ -3,132 +3,42 @@
 
 use std::io;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::PollSender;
 use url::Url;
 
 use super::protocol::{
-    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, MAX_BEARER_LEN, RESUME_OFFSET_HEADER,
-    SHELL_ID_HEADER, Status,
+    CLOSE_KICKED, CLOSE_NORMAL, Frame, RESUME_OFFSET_HEADER, SHELL_ID_HEADER, Status,
 };
 use super::{
-    Control, IAM_ACTION, Keepalive, ReadItem, ReconnectPolicy, Shell, ShellAuth, ShellBuilder,
-    ShellEvent, ShellExit, ShellHandle, ShellReader, ShellWriter,
+    Control, IAM_ACTION, Keepalive, ReadItem, ReconnectPolicy, Shell, ShellBuilder, ShellEvent,
+    ShellExit, ShellHandle, ShellReader, ShellWriter,
 };
 use crate::client::Client;
-use crate::data::SESSION_ID_HEADER;
 use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_response};
-use crate::transport::signing;
-use crate::types::{EndpointName, RuntimeArn, SessionId, ShellId};
+use crate::transport::websocket::{WebSocketAuth, Ws, WsTarget, check_expiry, dial, presign};
+use crate::types::{EndpointName, IntoRuntimeArn, SessionId, ShellId};
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// The session id as a query parameter (presigned and bearer modes).
-const SESSION_ID_QUERY: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
-
-/// What a WebSocket of the data plane reaches: a shell, or the agent itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WsKind {
-    /// `/runtimes/{arn}/ws/shells` (InvokeAgentRuntimeCommandShell).
-    Shell,
-    /// `/runtimes/{arn}/ws` (the agent's own WebSocket).
-    Agent,
-}
-
-/// Everything needed to (re)open the same shell, or an agent WebSocket.
+/// Everything needed to (re)open the same shell.
 pub(crate) struct Target {
-    pub(crate) client: Client,
-    pub(crate) arn: RuntimeArn,
-    pub(crate) session_id: SessionId,
-    /// Unused for [`WsKind::Agent`].
-    pub(crate) shell_id: ShellId,
-    pub(crate) qualifier: String,
-    pub(crate) auth: ShellAuth,
+    pub(crate) ws: WsTarget,
     pub(crate) keepalive: Keepalive,
-    pub(crate) kind: WsKind,
 }
 
-/// The shell URL (`wss://…/runtimes/{arn}/ws/shells?qualifier=…&shellId=…`), without auth.
-fn shell_url(target: &Target, session_in_query: bool) -> Result<Url, Error> {
-    let base = target.client.config().data_endpoint().clone();
-    let suffix = match target.kind {
-        WsKind::Shell => "ws/shells",
-        WsKind::Agent => "ws",
-    };
-    let path = format!(
-        "{}/runtimes/{}/{suffix}",
-        base.path().trim_end_matches('/'),
-        target.arn.path_segment()
-    );
-    let mut url = base;
-    let scheme = if url.scheme() == "http" { "ws" } else { "wss" };
-    url.set_scheme(scheme)
-        .map_err(|_| Error::Config("cannot turn the data endpoint into a WebSocket URL".into()))?;
-    url.set_path(&path);
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("qualifier", &target.qualifier);
-        if target.kind == WsKind::Shell {
-            q.append_pair("shellId", target.shell_id.as_str());
-        }
-        if session_in_query {
-            q.append_pair(SESSION_ID_QUERY, target.session_id.as_str());
-        }
-    }
-    Ok(url)
-}
-
-/// The same URL with the `http(s)` scheme, which is what SigV4 signs.
-fn as_http(url: &Url) -> String {
-    let s = url.as_str();
-    match url.scheme() {
-        "wss" => format!("https{}", &s[3..]),
-        "ws" => format!("http{}", &s[2..]),
-        _ => s.to_owned(),
-    }
-}
-
-/// Presigns the shell URL of `target` for `expires` (≤ 300 s).
-async fn presign(target: &Target, expires: Duration) -> Result<Url, Error> {
-    let url = shell_url(target, true)?;
-    let cfg = &target.client.config().inner;
-    let creds = signing::credentials(cfg)
-        .await?
-        .ok_or_else(|| Error::Credentials {
-            message: "presigned shell URLs need credentials".into(),
-            source: None,
-        })?;
-    let http_url = Url::parse(&as_http(&url)).map_err(|e| Error::Config(e.to_string()))?;
-    let host = host_value(&http_url);
-    let signed = signing::presign_url(
-        &creds,
-        &cfg.region,
-        &http_url,
-        &[("host", host.as_str())],
-        expires,
-        SystemTime::now(),
-    )?;
-    let mut out = signed;
-    let _ = out.set_scheme(url.scheme());
-    Ok(out)
-}
-
-fn host_value(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        _ => String::new(),
+impl Target {
+    fn shell_id(&self) -> &str {
+        self.ws
+            .shell_id
+            .as_ref()
+            .map(ShellId::as_str)
+            .unwrap_or_default()
     }
 }
 
@@ -145,21 +55,20 @@ fn host_value(url: &Url) -> String {
 /// ```
 pub async fn presigned_shell_url(
     client: &Client,
-    arn: impl crate::types::IntoRuntimeArn,
+    arn: impl IntoRuntimeArn,
     session_id: &str,
     shell_id: &str,
     expires: Duration,
 ) -> Result<Url, Error> {
     check_expiry(expires)?;
-    let target = Target {
-        client: client.clone(),
+    let target = WsTarget {
+        config: client.config().clone(),
         arn: arn.into_runtime_arn()?,
         session_id: session_id.parse()?,
-        shell_id: shell_id.parse()?,
+        shell_id: Some(shell_id.parse()?),
         qualifier: "DEFAULT".into(),
-        auth: ShellAuth::Presigned { expires },
-        keepalive: Keepalive::default(),
-        kind: WsKind::Shell,
+        auth: WebSocketAuth::Presigned { expires },
+        timeout: client.config().timeouts().get_operation(),
     };
     presign(&target, expires).await
 }
@@ -178,29 +87,7 @@ fn check_keepalive(k: &Keepalive) -> Result<(), Error> {
     Ok(())
 }
 
-pub(crate) fn check_expiry(expires: Duration) -> Result<(), Error> {
-    if expires.is_zero() || expires > Duration::from_secs(300) {
-        return Err(Error::invalid(
-            "expires",
-            format!("presigned shell URLs expire after 1 to 300 s, got {expires:?}"),
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn bearer_protocol(token: &str) -> Result<String, Error> {
-    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.as_bytes());
-    if token.is_empty() || encoded.len() > MAX_BEARER_LEN {
-        return Err(Error::invalid(
-            "bearerToken",
-            format!(
-                "must be non-empty and at most {MAX_BEARER_LEN} characters once base64url-encoded"
-            ),
-        ));
-    }
-    Ok(format!("{BEARER_PROTOCOL}.{encoded}, {BEARER_PROTOCOL}"))
-}
-
+/// A refused shell upgrade: 403 names the IAM action, 424 and 429 the shell's limits.
 fn upgrade_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
     let base = service_error_from_response(status, headers, body);
     let (kind, message) = match status {
@@ -234,13 +121,20 @@ fn upgrade_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
 /// supports the extension to replay from that output offset.
 async fn open(target: &Target, resume_at: Option<u64>) -> Result<(Ws, Status), Error> {
     const OP: &str = "InvokeAgentRuntimeCommandShell";
-    let (mut ws, response) = dial(target, resume_at).await?;
+    let mut extra = Vec::new();
+    if let Some(offset) = resume_at {
+        extra.push((
+            http::HeaderName::from_static(RESUME_OFFSET_HEADER),
+            http::HeaderValue::from(offset),
+        ));
+    }
+    let (mut ws, response) = dial(&target.ws, extra, upgrade_error).await?;
     if let Some(id) = response.get(SHELL_ID_HEADER).and_then(|v| v.to_str().ok())
-        && id != target.shell_id.as_str()
+        && id != target.shell_id()
     {
         return Err(Error::malformed(format!(
             "the server attached shell {id:?}, not the requested {:?}",
-            target.shell_id.as_str()
+            target.shell_id()
         )));
     }
     let wait = target.keepalive.confirmation_timeout;
@@ -285,108 +179,6 @@ async fn open(target: &Target, resume_at: Option<u64>) -> Result<(Ws, Status), E
     Ok((ws, status))
 }
 
-/// Opens the WebSocket of `target` with its auth (SigV4-signed upgrade headers, a presigned
-/// URL, or a bearer token): the connection and the upgrade response's headers.
-pub(crate) async fn dial(
-    target: &Target,
-    resume_at: Option<u64>,
-) -> Result<(Ws, http::HeaderMap), Error> {
-    let op = match target.kind {
-        WsKind::Shell => "InvokeAgentRuntimeCommandShell",
-        WsKind::Agent => "InvokeAgentRuntimeWebSocket",
-    };
-    let (url, extra_headers): (Url, Vec<(String, String)>) = match &target.auth {
-        ShellAuth::SigV4 => {
-            let url = shell_url(target, false)?;
-            let mut headers = http::HeaderMap::new();
-            let http_url = as_http(&url);
-            let parsed = Url::parse(&http_url).map_err(|e| Error::Config(e.to_string()))?;
-            headers.insert(
-                http::header::HOST,
-                http::HeaderValue::from_str(&host_value(&parsed))
-                    .map_err(|e| Error::Config(e.to_string()))?,
-            );
-            headers.insert(
-                SESSION_ID_HEADER,
-                http::HeaderValue::from_str(target.session_id.as_str()).map_err(|_| {
-                    Error::invalid("runtimeSessionId", "must be a valid header value")
-                })?,
-            );
-            let cfg = &target.client.config().inner;
-            if let Some(creds) = signing::credentials(cfg).await? {
-                signing::sign_headers(&creds, &cfg.region, "GET", &http_url, &mut headers, &[])?;
-            }
-            headers.remove(http::header::HOST);
-            let pairs = headers
-                .iter()
-                .filter_map(|(k, v)| {
-                    v.to_str()
-                        .ok()
-                        .map(|v| (k.as_str().to_owned(), v.to_owned()))
-                })
-                .collect();
-            (url, pairs)
-        }
-        ShellAuth::Presigned { expires } => (presign(target, *expires).await?, Vec::new()),
-        ShellAuth::Bearer(token) => (
-            shell_url(target, true)?,
-            vec![("sec-websocket-protocol".to_owned(), bearer_protocol(token)?)],
-        ),
-    };
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Error::Config(format!("invalid shell URL: {e}")))?;
-    for (k, v) in extra_headers {
-        let name =
-            http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| Error::Config(e.to_string()))?;
-        let value = http::HeaderValue::from_str(&v).map_err(|e| Error::Config(e.to_string()))?;
-        request.headers_mut().insert(name, value);
-    }
-    if let Some(offset) = resume_at {
-        request.headers_mut().insert(
-            RESUME_OFFSET_HEADER,
-            http::HeaderValue::from_str(&offset.to_string())
-                .map_err(|e| Error::Config(e.to_string()))?,
-        );
-    }
-    let user_agent = http::HeaderValue::from_str(&target.client.config().inner.user_agent)
-        .unwrap_or(http::HeaderValue::from_static("agentcore-rs"));
-    request
-        .headers_mut()
-        .insert(http::header::USER_AGENT, user_agent);
-    let connector = if url.scheme() == "wss" {
-        Connector::Rustls(target.client.config().inner.ws_tls.clone())
-    } else {
-        Connector::Plain
-    };
-    let timeout = target.client.config().timeouts().get_operation();
-    let connected = tokio::time::timeout(
-        timeout,
-        tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)),
-    )
-    .await
-    .map_err(|_| Error::Timeout {
-        operation: op,
-        after: timeout,
-    })?;
-    let (ws, response) = match connected {
-        Ok(ok) => ok,
-        Err(tungstenite::Error::Http(resp)) => {
-            let body = resp.body().clone().unwrap_or_default();
-            return Err(match target.kind {
-                WsKind::Shell => upgrade_error(resp.status().as_u16(), resp.headers(), &body),
-                WsKind::Agent => {
-                    service_error_from_response(resp.status().as_u16(), resp.headers(), &body)
-                        .into()
-                }
-            });
-        }
-        Err(e) => return Err(Error::transport(op, e)),
-    };
-    Ok((ws, response.headers().clone()))
-}
-
 pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
     let arn = b.arn.map_err(Error::from)?;
     let session_id = match &b.session_id {
@@ -402,36 +194,33 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
         None => "DEFAULT".to_owned(),
     };
     check_keepalive(&b.keepalive)?;
-    match &b.auth {
-        ShellAuth::Presigned { expires } => check_expiry(*expires)?,
-        ShellAuth::Bearer(t) => {
-            bearer_protocol(t)?;
-        }
-        ShellAuth::SigV4 => {}
-    }
+    b.auth.check()?;
+    let timeout = b.transport.config.timeouts().get_operation();
+    let handle = ShellHandle {
+        runtime_arn: arn.clone(),
+        session_id: session_id.clone(),
+        shell_id: shell_id.clone(),
+    };
     let target = Target {
-        client: b.client,
-        arn,
-        session_id,
-        shell_id,
-        qualifier,
-        auth: b.auth,
+        ws: WsTarget {
+            config: b.transport.config,
+            arn,
+            session_id,
+            shell_id: Some(shell_id),
+            qualifier,
+            auth: b.auth,
+            timeout,
+        },
         keepalive: b.keepalive,
-        kind: WsKind::Shell,
     };
     let span = tracing::info_span!(
         "agentcore.shell",
-        runtime = %target.arn,
-        session = %target.session_id,
-        shell = %target.shell_id,
+        runtime = %target.ws.arn,
+        session = %target.ws.session_id,
+        shell = %target.shell_id(),
     );
     let (ws, confirmation) =
         tracing::Instrument::instrument(open(&target, None), span.clone()).await?;
-    let handle = ShellHandle {
-        runtime_arn: target.arn.clone(),
-        session_id: target.session_id.clone(),
-        shell_id: target.shell_id.clone(),
-    };
     let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(64);
     let (out_tx, out_rx) = mpsc::channel::<ReadItem>(64);
     let (control_tx, control_rx) = mpsc::unbounded_channel();

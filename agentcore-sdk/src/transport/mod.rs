@@ -6,7 +6,8 @@
 //! The response body is left to the caller, so a stream is never re-sent once it started.
 
 pub(crate) mod signing;
-pub(crate) mod tls;
+#[cfg(feature = "shell")]
+pub(crate) mod websocket;
 
 use std::time::Duration;
 

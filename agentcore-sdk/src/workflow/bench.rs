@@ -35,12 +35,12 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::Command;
-use crate::CommandOutput;
 use crate::client::Client;
+use crate::data::CommandOutput;
 use crate::data::CommandRateLimiter;
 use crate::error::{Deferred, Error};
 use crate::session::Session;
+use crate::types::Command;
 use crate::types::{IntoRuntimeArn, SessionId};
 
 use super::race::{Contender, SessionHook, StopOnDrop, hook};
@@ -427,7 +427,7 @@ pub struct Bench {
     client: Client,
     axes: Vec<(String, Vec<String>)>,
     repeats: usize,
-    runtime: Option<crate::RuntimeArn>,
+    runtime: Option<crate::types::RuntimeArn>,
     task: serde_json::Value,
     configure: Option<ConfigureFn>,
     setup: Option<SessionHook>,

@@ -14,7 +14,10 @@ const CHUNK_B64: usize = 48 * 1024;
 impl Session {
     /// Runs `command` to its end; `Ok` even for a non-zero exit (see
     /// [`CommandOutput::check`](crate::CommandOutput::check)).
-    pub async fn run(&self, command: impl Into<Command>) -> Result<crate::CommandOutput, Error> {
+    pub async fn run(
+        &self,
+        command: impl Into<Command>,
+    ) -> Result<crate::data::CommandOutput, Error> {
         self.command(command).output().await
     }
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::CommandOutput;
 use crate::client::Client;
+use crate::data::CommandOutput;
 use crate::data::CommandRateLimiter;
 use crate::error::Error;
 use crate::session::Session;
@@ -103,7 +103,7 @@ impl Fleet {
                 let session = Session::new(
                     this.client.clone(),
                     this.arn.clone(),
-                    crate::SessionId::generate(),
+                    crate::types::SessionId::generate(),
                 )
                 .with_rate_limiter(this.limiter.clone());
                 let t0 = Instant::now();

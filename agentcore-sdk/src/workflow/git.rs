@@ -40,7 +40,7 @@ impl GitRepo {
         &self.dir
     }
 
-    async fn git(&self, args: &str) -> Result<crate::CommandOutput, Error> {
+    async fn git(&self, args: &str) -> Result<crate::data::CommandOutput, Error> {
         self.session
             .run(format!("git -C {} {args}", Command::quote(&self.dir)))
             .await?

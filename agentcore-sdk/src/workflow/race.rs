@@ -36,11 +36,11 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 
-use crate::Command;
 use crate::client::Client;
 use crate::data::CommandRateLimiter;
 use crate::error::{Deferred, Error, ServiceErrorKind};
 use crate::session::Session;
+use crate::types::Command;
 use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId};
 
 /// How much of an agent's reply a contender keeps (the rest is read and dropped).

@@ -27,10 +27,10 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
-use crate::Command;
 use crate::data::CommandEvent;
 use crate::error::Error;
 use crate::session::Session;
+use crate::types::Command;
 
 /// Where the agent of the examples logs its steps.
 pub const DEFAULT_LOG: &str = "/mnt/workspace/agent.log";
@@ -167,7 +167,7 @@ impl Watch {
         let tmp = format!(
             "{}.tmp-{}",
             self.note,
-            crate::SessionId::generate().as_str()
+            crate::types::SessionId::generate().as_str()
         );
         self.session.write_file(&tmp, text.as_bytes()).await?;
         self.session
