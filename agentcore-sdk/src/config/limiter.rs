@@ -2,8 +2,28 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+/// governor's clock on tokio's time: permits are spaced in tokio time, so a paused test clock
+/// (`#[tokio::test(start_paused = true)]`) drives the limiter too.
+#[derive(Debug, Clone, Copy)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
 /// Spaces command starts to at most `n` per second (GCRA via `governor`, bursts of at most
 /// `n`). Share one (`Arc`) between every session that calls the same agent.
@@ -16,7 +36,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 /// ```
 pub struct CommandRateLimiter {
     rate: NonZeroU32,
-    inner: DefaultDirectRateLimiter,
+    clock: TokioClock,
+    inner: Gcra,
 }
 
 impl CommandRateLimiter {
@@ -26,9 +47,13 @@ impl CommandRateLimiter {
     /// At most `n` command starts per second (`n` of 0 is treated as 1).
     pub fn per_second(n: u32) -> Self {
         let rate = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let clock = TokioClock {
+            origin: tokio::time::Instant::now(),
+        };
         Self {
             rate,
-            inner: RateLimiter::direct(Quota::per_second(rate)),
+            clock,
+            inner: RateLimiter::direct_with_clock(Quota::per_second(rate), clock),
         }
     }
 
@@ -38,8 +63,12 @@ impl CommandRateLimiter {
     }
 
     /// Waits for a permit.
+    ///
+    /// Dropping the future before it completes takes no permit.
     pub async fn acquire(&self) {
-        self.inner.until_ready().await;
+        while let Err(not_until) = self.inner.check() {
+            tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+        }
     }
 }
 
@@ -48,5 +77,24 @@ impl fmt::Debug for CommandRateLimiter {
         f.debug_struct("CommandRateLimiter")
             .field("per_second", &self.rate)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Permits are spaced on tokio's clock: a burst of `n`, then one every `1/n` s — in
+    /// virtual time (governor's own clock and timer would have waited in real time).
+    #[tokio::test(start_paused = true)]
+    async fn permits_are_spaced_in_tokio_time() {
+        let limiter = CommandRateLimiter::per_second(4);
+        let start = tokio::time::Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..6 {
+            limiter.acquire().await;
+            at.push(start.elapsed().as_millis());
+        }
+        assert_eq!(at, [0, 0, 0, 0, 250, 500]);
     }
 }
