@@ -45,7 +45,7 @@ impl Client {
     /// A client from a finished [`Config`].
     pub fn from_conf(config: Config) -> Self {
         Self {
-            transport: Transport { config },
+            transport: Transport::new(config),
         }
     }
 

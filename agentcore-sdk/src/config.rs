@@ -28,6 +28,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use url::Url;
 
+pub(crate) mod credentials;
 pub(crate) mod limiter;
 pub(crate) mod tls;
 
@@ -118,22 +119,34 @@ impl Default for RetryConfig {
 /// Timeouts. Streams get their own bound: a command's stream may last its `timeout` plus
 /// [`TimeoutConfig::stream_grace`]; an invocation's stream may be idle at most
 /// [`TimeoutConfig::read_idle`].
+///
+/// ```
+/// use std::time::Duration;
+/// use agentcore_sdk::TimeoutConfig;
+/// let t = TimeoutConfig::standard()
+///     .operation(Duration::from_secs(20))
+///     .credentials(Duration::from_secs(2));
+/// assert_eq!(t.get_operation(), Duration::from_secs(20));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeoutConfig {
     connect: Duration,
     operation: Duration,
     read_idle: Duration,
     stream_grace: Duration,
+    credentials: Duration,
 }
 
 impl TimeoutConfig {
-    /// Connect 10 s, unary operations 60 s, stream idle 15 min, command stream grace 60 s.
+    /// Connect 10 s, one attempt 60 s, stream idle 15 min, command stream grace 60 s,
+    /// loading credentials 5 s.
     pub fn standard() -> Self {
         Self {
             connect: Duration::from_secs(10),
             operation: Duration::from_secs(60),
             read_idle: Duration::from_secs(15 * 60),
             stream_grace: Duration::from_secs(60),
+            credentials: Duration::from_secs(5),
         }
     }
     /// Time to establish a connection (TCP + TLS).
@@ -141,8 +154,11 @@ impl TimeoutConfig {
         self.connect = d;
         self
     }
-    /// Time for one attempt of a unary call (control plane, stop session), body included;
-    /// also the time to receive the response headers of a streaming call.
+    /// Time for one attempt: from sending the request to the end of the response — headers
+    /// and body within this one budget for unary calls (control plane, stop session, agent
+    /// card) and for error responses of any call; for streaming calls (commands,
+    /// invocations), to the response headers (the stream then has its own bounds). Also the
+    /// bound on opening a WebSocket (TCP, TLS, upgrade). Retries get a fresh budget each.
     pub fn operation(mut self, d: Duration) -> Self {
         self.operation = d;
         self
@@ -157,6 +173,17 @@ impl TimeoutConfig {
     pub fn stream_grace(mut self, d: Duration) -> Self {
         self.stream_grace = d;
         self
+    }
+    /// Longest wait for the credentials provider. Concurrent requests share one load; when
+    /// it does not answer in time they fail with [`Error::Credentials`] (credentials cached
+    /// earlier and not expired yet are used instead).
+    pub fn credentials(mut self, d: Duration) -> Self {
+        self.credentials = d;
+        self
+    }
+    /// See [`TimeoutConfig::credentials`].
+    pub fn get_credentials(&self) -> Duration {
+        self.credentials
     }
     /// See [`TimeoutConfig::connect`].
     pub fn get_connect(&self) -> Duration {
@@ -200,7 +227,7 @@ pub(crate) struct ConfigInner {
     /// TLS for WSS connections (built-in roots plus any added ones).
     #[cfg(feature = "shell")]
     pub(crate) ws_tls: Arc<rustls::ClientConfig>,
-    pub(crate) credentials_cache: tokio::sync::Mutex<Option<Credentials>>,
+    pub(crate) credentials_cache: credentials::CredentialsCache,
     pub(crate) command_limiter: Option<Arc<CommandRateLimiter>>,
 }
 
@@ -545,7 +572,7 @@ impl ConfigBuilder {
                 http,
                 #[cfg(feature = "shell")]
                 ws_tls,
-                credentials_cache: tokio::sync::Mutex::new(None),
+                credentials_cache: credentials::CredentialsCache::default(),
                 command_limiter: self
                     .command_rate
                     .map(|n| Arc::new(CommandRateLimiter::per_second(n))),

@@ -88,7 +88,7 @@ impl AgentSocketBuilder {
             shell_id: None,
             qualifier,
             auth: self.auth,
-            timeout: timeouts.get_operation(),
+            timeouts,
         };
         let span = tracing::info_span!("agentcore.invoke_websocket", runtime = %target.arn, session = %target.session_id);
         let (ws, _) =

@@ -68,7 +68,7 @@ pub async fn presigned_shell_url(
         shell_id: Some(shell_id.parse()?),
         qualifier: "DEFAULT".into(),
         auth: WebSocketAuth::Presigned { expires },
-        timeout: client.config().timeouts().get_operation(),
+        timeouts: client.config().timeouts(),
     };
     presign(&target, expires).await
 }
@@ -195,7 +195,7 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
     };
     check_keepalive(&b.keepalive)?;
     b.auth.check()?;
-    let timeout = b.transport.config.timeouts().get_operation();
+    let timeouts = b.transport.config.timeouts();
     let handle = ShellHandle {
         runtime_arn: arn.clone(),
         session_id: session_id.clone(),
@@ -209,7 +209,7 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
             shell_id: Some(shell_id),
             qualifier,
             auth: b.auth,
-            timeout,
+            timeouts,
         },
         keepalive: b.keepalive,
     };

@@ -15,7 +15,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use super::signing;
-use crate::config::Config;
+use crate::config::{Config, TimeoutConfig};
 use crate::error::{Error, service_error_from_response};
 use crate::types::headers::{SESSION_ID_HEADER, SESSION_ID_QUERY};
 use crate::types::{RuntimeArn, SessionId, ShellId};
@@ -80,8 +80,9 @@ pub(crate) struct WsTarget {
     pub(crate) shell_id: Option<ShellId>,
     pub(crate) qualifier: String,
     pub(crate) auth: WebSocketAuth,
-    /// Bound on the TCP + TLS + upgrade of one attempt.
-    pub(crate) timeout: Duration,
+    /// The call's timeouts: `operation` bounds the TCP + TLS + upgrade of one attempt,
+    /// `credentials` the wait for credentials.
+    pub(crate) timeouts: TimeoutConfig,
 }
 
 impl WsTarget {
@@ -146,7 +147,7 @@ fn host_value(url: &Url) -> String {
 pub(crate) async fn presign(target: &WsTarget, expires: Duration) -> Result<Url, Error> {
     let url = target.url(true)?;
     let cfg = &target.config.inner;
-    let creds = signing::credentials(cfg)
+    let creds = signing::credentials(cfg, &target.timeouts)
         .await?
         .ok_or_else(|| Error::Credentials {
             message: "presigned WebSocket URLs need credentials".into(),
@@ -200,7 +201,7 @@ pub(crate) fn service_refusal(status: u16, headers: &http::HeaderMap, body: &[u8
 
 /// Opens the WebSocket of `target` with its auth (SigV4-signed upgrade headers, a presigned
 /// URL, or a bearer token), adding `extra` headers: the connection and the upgrade
-/// response's headers. The TCP + TLS + upgrade take at most `target.timeout`.
+/// response's headers. The TCP + TLS + upgrade take at most the operation timeout.
 pub(crate) fn dial<'a>(
     target: &'a WsTarget,
     extra: Vec<(http::HeaderName, http::HeaderValue)>,
@@ -226,7 +227,7 @@ pub(crate) fn dial<'a>(
                     })?,
                 );
                 let cfg = &target.config.inner;
-                if let Some(creds) = signing::credentials(cfg).await? {
+                if let Some(creds) = signing::credentials(cfg, &target.timeouts).await? {
                     signing::sign_headers(
                         &creds,
                         &cfg.region,
@@ -277,7 +278,7 @@ pub(crate) fn dial<'a>(
         } else {
             Connector::Plain
         };
-        let timeout = target.timeout;
+        let timeout = target.timeouts.get_operation();
         let connected = tokio::time::timeout(
             timeout,
             tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)),
