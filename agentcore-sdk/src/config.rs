@@ -209,6 +209,68 @@ impl Default for TimeoutConfig {
     }
 }
 
+/// Settings that replace the client's for one call: retries and timeouts. Every operation
+/// builder takes one with `.config_override(..)`, as aws-sdk-rust's
+/// `customize().config_override(..)` and reqwest's per-request `timeout` do.
+///
+/// ```no_run
+/// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+/// use std::time::Duration;
+/// use agentcore_sdk::config::ConfigOverride;
+/// use agentcore_sdk::{RetryConfig, TimeoutConfig};
+/// // A quick health check: one attempt, 2 s.
+/// let quick = ConfigOverride::new()
+///     .retry_config(RetryConfig::disabled())
+///     .timeout_config(client.config().timeouts().operation(Duration::from_secs(2)));
+/// let rt = client.get_agent_runtime("coder-AbCdE12345").config_override(quick).send().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConfigOverride {
+    retry: Option<RetryConfig>,
+    timeouts: Option<TimeoutConfig>,
+}
+
+impl ConfigOverride {
+    /// No override: the client's settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Retries of this call (WebSocket upgrades are not retried; shells reconnect with their
+    /// own policy).
+    pub fn retry_config(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+    /// Timeouts of this call. The connect timeout is the HTTP client's, shared by every call
+    /// (it bounds WebSocket connections through `operation`).
+    pub fn timeout_config(mut self, timeouts: TimeoutConfig) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+    /// The retry settings set, if any.
+    pub fn get_retry_config(&self) -> Option<RetryConfig> {
+        self.retry
+    }
+    /// The timeouts set, if any.
+    pub fn get_timeout_config(&self) -> Option<TimeoutConfig> {
+        self.timeouts
+    }
+}
+
+/// The `config_override` setter of every operation builder (which holds a `transport`).
+macro_rules! config_override_setter {
+    () => {
+        /// Settings that replace the client's for this call only: retries and timeouts
+        /// (see [`ConfigOverride`](crate::config::ConfigOverride)).
+        pub fn config_override(mut self, o: crate::config::ConfigOverride) -> Self {
+            self.transport.overrides = o;
+            self
+        }
+    };
+}
+pub(crate) use config_override_setter;
+
 /// A finished client configuration. Cheap to clone.
 #[derive(Clone)]
 pub struct Config {

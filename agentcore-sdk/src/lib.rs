@@ -93,7 +93,7 @@ pub mod __private {
 }
 
 pub use client::Client;
-pub use config::{Config, ConfigBuilder, RetryConfig, TimeoutConfig};
+pub use config::{Config, ConfigBuilder, ConfigOverride, RetryConfig, TimeoutConfig};
 pub use data::{CommandEvent, CommandOutput, CommandStatus, CommandStream, InvokeResponse};
 pub use error::{Error, Result, ServiceError, ServiceErrorKind};
 pub use session::Session;

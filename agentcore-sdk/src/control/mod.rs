@@ -480,6 +480,8 @@ pub struct CreateAgentRuntime {
 }
 
 impl CreateAgentRuntime {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport) -> Self {
         Self {
             transport,
@@ -532,6 +534,8 @@ pub struct UpdateAgentRuntime {
 }
 
 impl UpdateAgentRuntime {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
             transport,
@@ -615,6 +619,8 @@ pub struct GetAgentRuntime {
 }
 
 impl GetAgentRuntime {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
             transport,
@@ -650,6 +656,8 @@ pub struct DeleteAgentRuntime {
 }
 
 impl DeleteAgentRuntime {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
             transport,
@@ -730,6 +738,8 @@ impl Page for AgentRuntimeEndpointsPage {
 }
 
 impl<P: Page> ListRequest<P> {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(
         transport: Transport,
         operation: &'static str,
@@ -808,6 +818,8 @@ pub struct CreateAgentRuntimeEndpoint {
 }
 
 impl CreateAgentRuntimeEndpoint {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
             transport,
@@ -902,6 +914,8 @@ pub struct UpdateAgentRuntimeEndpoint {
 }
 
 impl UpdateAgentRuntimeEndpoint {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
         Self {
             transport,
@@ -954,6 +968,8 @@ pub struct GetAgentRuntimeEndpoint {
 }
 
 impl GetAgentRuntimeEndpoint {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
         Self {
             transport,
@@ -985,6 +1001,8 @@ pub struct DeleteAgentRuntimeEndpoint {
 }
 
 impl DeleteAgentRuntimeEndpoint {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
         Self {
             transport,

@@ -98,6 +98,8 @@ pub struct TagResource {
 }
 
 impl TagResource {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, arn: String) -> Self {
         Self {
             transport,
@@ -172,6 +174,8 @@ pub struct UntagResource {
 }
 
 impl UntagResource {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, arn: String) -> Self {
         Self {
             transport,
@@ -229,6 +233,8 @@ struct TagsOutput {
 }
 
 impl ListTagsForResource {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, arn: String) -> Self {
         Self { transport, arn }
     }
@@ -279,6 +285,8 @@ pub mod resource_policy {
 use resource_policy::{Delete, Get, Put};
 
 impl<T> ResourcePolicyRequest<T> {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, arn: String, policy: Option<String>) -> Self {
         Self {
             transport,

@@ -25,6 +25,8 @@ pub struct WaitUntilReady {
 }
 
 impl WaitUntilReady {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
             transport,

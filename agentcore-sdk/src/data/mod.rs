@@ -292,6 +292,8 @@ struct CommandBody<'a> {
 }
 
 impl CommandRequest {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, common: Common) -> Self {
         Self {
             transport,
@@ -360,7 +362,7 @@ impl CommandRequest {
         let headers = resp.headers().clone();
         let rid = request_id(&headers);
         let deadline = Duration::from_secs(u64::from(timeout.unwrap_or(300)))
-            .saturating_add(self.transport.config.timeouts().get_stream_grace());
+            .saturating_add(self.transport.timeouts().get_stream_grace());
         Ok(CommandStream::from_byte_stream(
             body_stream(resp, "InvokeAgentRuntimeCommand"),
             deadline,
@@ -393,6 +395,8 @@ pub struct InvokeRequest {
 }
 
 impl InvokeRequest {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, common: Common) -> Self {
         Self {
             transport,
@@ -517,7 +521,7 @@ impl InvokeRequest {
         );
         let resp = self.transport.send(&req).instrument(span).await?;
         let headers = resp.headers().clone();
-        let idle = self.transport.config.timeouts().get_read_idle();
+        let idle = self.transport.timeouts().get_read_idle();
         Ok(InvokeResponse {
             status: resp.status().as_u16(),
             content_type: headers
@@ -551,6 +555,8 @@ pub struct StopSessionOutput {
 }
 
 impl StopSessionRequest {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, common: Common) -> Self {
         Self {
             transport,
@@ -610,6 +616,8 @@ pub struct AgentCard {
 }
 
 impl GetAgentCardRequest {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, common: Common) -> Self {
         Self { transport, common }
     }
@@ -662,6 +670,8 @@ pub struct DeletedCapacityProviderSession {
 }
 
 impl DeleteCapacityProviderSessionRequest {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(
         transport: Transport,
         capacity_provider_id: String,

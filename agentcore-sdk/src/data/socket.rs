@@ -40,6 +40,8 @@ pub struct AgentSocketBuilder {
 }
 
 impl AgentSocketBuilder {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, arn: impl IntoRuntimeArn) -> Self {
         Self {
             transport,
@@ -80,7 +82,7 @@ impl AgentSocketBuilder {
             None => "DEFAULT".to_owned(),
         };
         self.auth.check()?;
-        let timeouts = self.transport.config.timeouts();
+        let timeouts = self.transport.timeouts();
         let target = WsTarget {
             config: self.transport.config,
             arn,

@@ -271,6 +271,8 @@ pub struct ShellBuilder {
 }
 
 impl ShellBuilder {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(transport: Transport, arn: impl IntoRuntimeArn) -> Self {
         Self {
             transport,

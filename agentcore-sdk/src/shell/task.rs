@@ -195,7 +195,7 @@ pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
     };
     check_keepalive(&b.keepalive)?;
     b.auth.check()?;
-    let timeouts = b.transport.config.timeouts();
+    let timeouts = b.transport.timeouts();
     let handle = ShellHandle {
         runtime_arn: arn.clone(),
         session_id: session_id.clone(),

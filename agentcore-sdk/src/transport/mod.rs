@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tracing::Instrument;
 
-use crate::config::{Config, Plane};
+use crate::config::{Config, ConfigOverride, Plane, RetryConfig, TimeoutConfig};
 use crate::error::{Error, request_id, service_error_from_response};
 
 /// Largest error body read into memory; the rest is not read (it is only for the message).
@@ -122,6 +122,8 @@ pub(crate) fn request_url(base: &url::Url, path: &str, query: &[(&str, String)])
 #[derive(Clone)]
 pub(crate) struct Transport {
     pub(crate) config: Config,
+    /// What this call's builder overrides of the configuration.
+    pub(crate) overrides: ConfigOverride,
     /// In unit tests: answers requests in memory instead of reqwest (paused time works).
     #[cfg(test)]
     pub(crate) fake: Option<tests::FakeExchange>,
@@ -131,6 +133,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("config", &self.config)
+            .field("overrides", &self.overrides)
             .finish()
     }
 }
@@ -139,9 +142,24 @@ impl Transport {
     pub(crate) fn new(config: Config) -> Self {
         Self {
             config,
+            overrides: ConfigOverride::default(),
             #[cfg(test)]
             fake: None,
         }
+    }
+
+    /// The retry settings of this call: the override's, else the configuration's.
+    pub(crate) fn retry(&self) -> RetryConfig {
+        self.overrides
+            .get_retry_config()
+            .unwrap_or(self.config.inner.retry)
+    }
+
+    /// The timeouts of this call: the override's, else the configuration's.
+    pub(crate) fn timeouts(&self) -> TimeoutConfig {
+        self.overrides
+            .get_timeout_config()
+            .unwrap_or(self.config.inner.timeouts)
     }
 
     /// Sends one HTTP request: through reqwest, or in unit tests through the fake.
@@ -175,8 +193,8 @@ impl Transport {
         &self,
         req: &Request,
     ) -> Result<(reqwest::Response, tokio::time::Instant), Error> {
-        let retry = self.config.inner.retry;
-        let timeouts = self.config.inner.timeouts;
+        let retry = self.retry();
+        let timeouts = self.timeouts();
         let url = request_url(self.config.endpoint(req.plane), &req.path, &req.query);
         let mut attempt = 1u32;
         loop {
@@ -212,7 +230,7 @@ impl Transport {
         &self,
         req: &Request,
         url: &str,
-        timeouts: &crate::config::TimeoutConfig,
+        timeouts: &TimeoutConfig,
     ) -> Result<(reqwest::Response, tokio::time::Instant), Error> {
         let cfg = &self.config.inner;
         let mut headers = req.headers.clone();
@@ -262,7 +280,7 @@ impl Transport {
     pub(crate) async fn send_unary(&self, req: &Request) -> Result<(HeaderMap, Bytes), Error> {
         let (resp, deadline) = self.send_within(req).await?;
         let headers = resp.headers().clone();
-        let budget = self.config.inner.timeouts.get_operation();
+        let budget = self.timeouts().get_operation();
         let body = tokio::time::timeout_at(deadline, resp.bytes())
             .await
             .map_err(|_| Error::Timeout {
@@ -323,8 +341,6 @@ pub(crate) mod tests {
     use aws_credential_types::provider::{ProvideCredentials, future};
     use futures::future::BoxFuture;
 
-    use crate::config::{RetryConfig, TimeoutConfig};
-
     /// Answers a request in memory.
     pub(crate) type FakeExchange = Arc<
         dyn Fn(reqwest::Request) -> BoxFuture<'static, Result<reqwest::Response, Error>>
@@ -354,8 +370,8 @@ pub(crate) mod tests {
             .build()
             .unwrap();
         Transport {
-            config,
             fake: Some(Arc::new(fake)),
+            ..Transport::new(config)
         }
     }
 
@@ -516,6 +532,40 @@ pub(crate) mod tests {
             .await
             .expect("a stuck refresh does not hang the call")
             .unwrap();
+    }
+
+    /// `config_override` replaces the client's retries and timeouts for one call: the same
+    /// slow answer fits the client's 60 s budget, not the call's 1 s one, and the call makes
+    /// one attempt instead of the client's three.
+    #[tokio::test(start_paused = true)]
+    async fn a_builder_override_applies_to_its_call_only() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let t = transport(static_creds(), TimeoutConfig::standard(), 3, move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                Ok(response(500, futures::stream::empty()))
+            })
+        });
+        let quick = crate::config::ConfigOverride::new()
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(TimeoutConfig::standard().operation(Duration::from_secs(1)));
+        let get = crate::control::GetAgentRuntime::new(t.clone(), "coder-AbCdE12345".into());
+        let err = get.clone().config_override(quick).send().await.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { after, .. } if after == Duration::from_secs(1)),
+            "{err}"
+        );
+        assert_eq!(calls.swap(0, Ordering::SeqCst), 1);
+        // The builder without the override: the client's settings (3 attempts of a slow 500).
+        let err = get.send().await.unwrap_err();
+        assert_eq!(
+            err.as_service().and_then(|s| s.status()),
+            Some(500),
+            "{err}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! SigV4 with `aws-sigv4`: header signing for REST calls and query-string presigning for
 //! WebSocket URLs. Both planes sign as service `bedrock-agentcore`.
 
-use std::time::{Duration, SystemTime};
+#[cfg(feature = "shell")]
+use std::time::Duration;
+use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 #[cfg(feature = "shell")]
