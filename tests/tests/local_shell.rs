@@ -364,6 +364,58 @@ async fn close_after_typing_exit_reports_that_exit_code() {
     }
 }
 
+/// A hang-up (`kill`, or `close` after its grace) comes after the input written before it:
+/// agentcore-local writes that input to the PTY before it signals the shell, so the
+/// terminal echoes it. (It used to signal at once, racing the input on its way to the PTY.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hang_up_comes_after_the_input_written_before_it() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    for i in 0..10 {
+        let mut shell = session.shell().connect().await.unwrap();
+        shell.write_all(b"echo ready-$((1+1))\n").await.unwrap();
+        read_until(&mut shell, "ready-2").await;
+        let (mut reader, mut writer) = shell.split();
+        writer
+            .write_all(format!("typed-before-kill-{i}\n").as_bytes())
+            .await
+            .unwrap();
+        writer.kill();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut out))
+            .await
+            .expect("the shell ends")
+            .unwrap();
+        let out = without_escapes(&String::from_utf8_lossy(&out));
+        assert!(
+            out.contains(&format!("typed-before-kill-{i}")),
+            "try {i}: the input was not echoed before the hang-up: {out:?}"
+        );
+    }
+}
+
+/// The text of terminal output, without its escape sequences (readline redraws lines).
+fn without_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // Parameters and intermediates, then one final byte.
+                for p in chars.by_ref() {
+                    if ('@'..='~').contains(&p) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A shell that ignores end of input (`set -o ignoreeof`: Ctrl-D at its prompt does not end
 /// it) is hung up once the close grace has passed: `close()` returns the hang-up's status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
