@@ -4,7 +4,9 @@ use std::fmt;
 
 use crate::client::Client;
 use crate::config::limiter::CommandRateLimiter;
-use crate::data::{CommandRequest, Common, InvokeRequest, StopSessionOutput, StopSessionRequest};
+use crate::data::{
+    CommandOutput, CommandRequest, Common, InvokeRequest, StopSessionOutput, StopSessionRequest,
+};
 use crate::error::Error;
 use crate::types::{Command, IntoRuntimeArn, RuntimeArn, SessionId};
 
@@ -109,6 +111,12 @@ impl Session {
         }
     }
 
+    /// Runs `command` to its end; `Ok` even for a non-zero exit (see
+    /// [`CommandOutput::check`](crate::CommandOutput::check)).
+    pub async fn run(&self, command: impl Into<Command>) -> Result<CommandOutput, Error> {
+        self.command(command).output().await
+    }
+
     /// An invocation of the agent in this session with `payload`.
     pub fn invoke(&self, payload: impl Into<bytes::Bytes>) -> InvokeRequest {
         InvokeRequest::new(self.client.transport().clone(), self.common()).payload(payload)
@@ -137,6 +145,9 @@ impl Session {
     }
 
     /// Stops the session's microVM now; its session storage is kept.
+    ///
+    /// Dropping the future before it completes abandons the call here; the session may be
+    /// stopped anyway (calling again is safe).
     pub async fn stop(&self) -> Result<StopSessionOutput, Error> {
         StopSessionRequest::new(self.client.transport().clone(), self.common())
             .send()

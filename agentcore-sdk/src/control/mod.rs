@@ -508,6 +508,10 @@ impl CreateAgentRuntime {
     runtime_setters!();
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
         if let Some(e) = self.deferred {
             return Err(e.into());
@@ -593,6 +597,10 @@ impl UpdateAgentRuntime {
     }
 
     /// Validates and sends the request. The service requires the artifact and role again.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
         if let Some(e) = self.deferred {
             return Err(e.into());
@@ -636,6 +644,8 @@ impl GetAgentRuntime {
     }
 
     /// Sends the request.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<AgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
         check_version(&self.version)?;
@@ -680,6 +690,10 @@ impl DeleteAgentRuntime {
     }
 
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<DeletedAgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
         check_version(&self.version)?;
@@ -769,6 +783,8 @@ impl<P: Page> ListRequest<P> {
     }
 
     /// Fetches one page.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(&self) -> Result<P, Error> {
         let path = self.path.clone().map_err(Error::from)?;
         check_range("maxResults", self.max_results, 1, 100)?;
@@ -780,17 +796,26 @@ impl<P: Page> ListRequest<P> {
     }
 
     /// Every item of every page, fetching pages as the stream is read.
-    pub fn into_stream(self) -> impl Stream<Item = Result<P::Item, Error>> + Send + 'static {
+    ///
+    /// Dropping the stream stops fetching pages; nothing changes on the service.
+    pub fn into_stream(
+        self,
+    ) -> impl Stream<Item = Result<P::Item, Error>> + Send + Sync + Unpin + 'static {
         use futures::{StreamExt, TryStreamExt};
-        self.into_pages()
-            .map_ok(|p| futures::stream::iter(p.into_items().into_iter().map(Ok)))
-            .try_flatten()
-            .boxed()
+        // Items need not be `Sync`: the stream is, through `SyncStream` (used by `&mut` only).
+        sync_wrapper::SyncStream::new(
+            self.into_pages()
+                .map_ok(|p| futures::stream::iter(p.into_items().into_iter().map(Ok)))
+                .try_flatten()
+                .boxed(),
+        )
     }
 
     /// Every page, one request each. Stops when the service returns no token (or repeats
     /// the last one).
-    pub fn into_pages(self) -> impl Stream<Item = Result<P, Error>> + Send + 'static {
+    ///
+    /// Dropping the stream stops fetching pages; nothing changes on the service.
+    pub fn into_pages(self) -> impl Stream<Item = Result<P, Error>> + Send + Sync + 'static {
         futures::stream::try_unfold(Some(self), |state| async move {
             let Some(mut req) = state else {
                 return Ok(None);
@@ -856,6 +881,10 @@ impl CreateAgentRuntimeEndpoint {
         self
     }
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
         let id = parse_runtime_id(&self.id)?;
         let mut input = self.input;
@@ -940,6 +969,10 @@ impl UpdateAgentRuntimeEndpoint {
         self
     }
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
@@ -978,6 +1011,8 @@ impl GetAgentRuntimeEndpoint {
         }
     }
     /// Sends the request.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<AgentRuntimeEndpoint, Error> {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
@@ -1017,6 +1052,10 @@ impl DeleteAgentRuntimeEndpoint {
         self
     }
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<DeletedAgentRuntimeEndpoint, Error> {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;

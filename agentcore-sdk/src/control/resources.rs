@@ -126,6 +126,9 @@ impl TagResource {
     }
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<(), Error> {
         check_resource_arn(&self.arn, true)?;
         check_tags(&self.tags)?;
@@ -191,6 +194,9 @@ impl UntagResource {
     }
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<(), Error> {
         check_resource_arn(&self.arn, true)?;
         if self.keys.len() > 200 {
@@ -240,6 +246,8 @@ impl ListTagsForResource {
     }
 
     /// Sends the request; the resource's tags.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<BTreeMap<String, String>, Error> {
         check_resource_arn(&self.arn, true)?;
         let req = Request::control(
@@ -316,6 +324,9 @@ impl<T> ResourcePolicyRequest<T> {
 
 impl ResourcePolicyRequest<Put> {
     /// Validates and sends the request; the policy as the service stored it.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<String, Error> {
         let sent = self.policy.clone().unwrap_or_default();
         Ok(self
@@ -327,6 +338,8 @@ impl ResourcePolicyRequest<Put> {
 
 impl ResourcePolicyRequest<Get> {
     /// Sends the request; the policy, `None` when the resource has none.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<Option<String>, Error> {
         self.call("GetResourcePolicy", Method::GET).await
     }
@@ -334,6 +347,9 @@ impl ResourcePolicyRequest<Get> {
 
 impl ResourcePolicyRequest<Delete> {
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<(), Error> {
         self.call("DeleteResourcePolicy", Method::DELETE)
             .await

@@ -56,6 +56,8 @@ impl WaitUntilReady {
     }
 
     /// Polls until `READY`, failure or timeout.
+    ///
+    /// Dropping the future stops polling; the runtime is not affected.
     pub async fn send(self) -> Result<AgentRuntime, Error> {
         let Self {
             transport,

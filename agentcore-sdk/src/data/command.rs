@@ -244,7 +244,9 @@ pub fn decode_command_message(
     }
 }
 
-type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+/// The response body: `Send`, and `Sync` through `SyncWrapper` (only ever used by `&mut`).
+type BodyStream =
+    sync_wrapper::SyncWrapper<Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>>;
 
 /// Bytes read after `contentStop` to reach the end of the body, at most.
 const DRAIN_LIMIT: usize = 64 * 1024;
@@ -273,6 +275,14 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// # Dropping it
+///
+/// Dropping the stream (or the future reading it) closes the response. The SDK has no way to
+/// stop the command (the protocol has no cancel): on AWS it is not documented whether the
+/// command keeps running in the session until it exits or reaches its `timeout`;
+/// agentcore-local kills it once its client is gone. To bound a command either way, give it a
+/// [`timeout`](crate::data::CommandRequest::timeout), or stop the session.
 pub struct CommandStream {
     body: BodyStream,
     decoder: FrameDecoder,
@@ -306,7 +316,7 @@ impl CommandStream {
         deadline_after: Duration,
     ) -> Self {
         Self {
-            body: Box::pin(body),
+            body: sync_wrapper::SyncWrapper::new(Box::pin(body)),
             decoder: FrameDecoder::new(),
             deadline: Box::pin(tokio::time::sleep(deadline_after)),
             deadline_after,
@@ -352,6 +362,8 @@ impl CommandStream {
     /// println!("{}", out.stdout.trim());
     /// # Ok(()) }
     /// ```
+    ///
+    /// Dropping the future drops the stream (see [`CommandStream`]).
     pub async fn output(self) -> Result<CommandOutput, Error> {
         self.output_up_to(OUTPUT_LIMIT_BYTES).await
     }
@@ -359,6 +371,8 @@ impl CommandStream {
     /// Like [`output`](Self::output), keeping at most `limit` bytes of each stream: beyond
     /// that its first and last `limit / 2` bytes are kept and
     /// [`CommandOutput::truncated`] is set. Memory stays bounded whatever the command prints.
+    ///
+    /// Dropping the future drops the stream (see [`CommandStream`]).
     pub async fn output_up_to(mut self, limit: usize) -> Result<CommandOutput, Error> {
         use futures::StreamExt;
         let mut stdout = Capture::new(limit);
@@ -419,7 +433,7 @@ impl Stream for CommandStream {
                     this.done = true;
                     return Poll::Ready(None);
                 }
-                match ready!(this.body.as_mut().poll_next(cx)) {
+                match ready!(this.body.get_mut().as_mut().poll_next(cx)) {
                     Some(Ok(extra)) if extra.len() <= left => {
                         this.draining = Some(left.saturating_sub(extra.len()));
                         continue;
@@ -455,7 +469,7 @@ impl Stream for CommandStream {
                     after,
                 });
             }
-            match ready!(this.body.as_mut().poll_next(cx)) {
+            match ready!(this.body.get_mut().as_mut().poll_next(cx)) {
                 Some(Ok(chunk)) => this.decoder.push_bytes(chunk),
                 // The connection broke mid-stream: the outcome is unknown.
                 Some(Err(Error::Transport { source, .. })) => {

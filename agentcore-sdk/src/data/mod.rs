@@ -328,6 +328,10 @@ impl CommandRequest {
     ///
     /// Throttling and server errors *before* the stream starts are retried; a stream that
     /// started is never re-sent.
+    ///
+    /// Dropping the future before it completes abandons the request here; a request that reached
+    /// the service may have started the command, which then fares as when its
+    /// [`CommandStream`] is dropped.
     pub async fn send(self) -> Result<CommandStream, Error> {
         let command = self
             .command
@@ -371,6 +375,9 @@ impl CommandRequest {
     }
 
     /// Runs the command to its end and collects its output.
+    ///
+    /// Dropping the future stops reading the output; what happens to the command is as for a
+    /// dropped [`CommandStream`].
     pub async fn output(self) -> Result<CommandOutput, Error> {
         self.send().await?.output().await
     }
@@ -476,6 +483,9 @@ impl InvokeRequest {
     }
 
     /// Sends the payload and returns once the agent's response headers arrived.
+    ///
+    /// Dropping the future cancels the HTTP request; an invocation that reached the agent is not
+    /// cancelled there (the agent is not told, and may finish its work in the session).
     pub async fn send(self) -> Result<InvokeResponse, Error> {
         if let Some(rule) = self.deferred {
             return Err(Error::invalid("payload", rule));
@@ -574,6 +584,9 @@ impl StopSessionRequest {
     }
 
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; the session may be
+    /// stopped anyway (sending again is safe: the client token makes it idempotent).
     pub async fn send(self) -> Result<StopSessionOutput, Error> {
         let session = self.common.session_id(true)?;
         let token = match self.client_token {
@@ -625,6 +638,8 @@ impl GetAgentCardRequest {
     common_setters!();
 
     /// Sends the request.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<AgentCard, Error> {
         let session = self.common.session_id(false)?;
         let (req, arn) = self.common.request_with(
@@ -685,6 +700,9 @@ impl DeleteCapacityProviderSessionRequest {
     }
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<DeletedCapacityProviderSession, Error> {
         check_capacity_provider_id(&self.capacity_provider_id)?;
         let sid = &self.session_id;
@@ -730,8 +748,11 @@ impl Client {
         CommandRequest::new(self.transport().clone(), Common::new(arn)).command(command)
     }
 
-    /// Runs `command` on `arn` to its end, as [`Session::run`] does; `Ok` even for a non-zero
+    /// Runs `command` on `arn` to its end, as [`Session::run`](crate::Session::run) does; `Ok` even for a non-zero
     /// exit (see [`CommandOutput::check`](CommandOutput::check)).
+    ///
+    /// Dropping the future stops reading the output; what happens to the command is as for a
+    /// dropped [`CommandStream`](crate::CommandStream).
     pub async fn run(
         &self,
         arn: impl IntoRuntimeArn,

@@ -28,7 +28,7 @@ pub enum AgentMessage {
     Binary(Bytes),
 }
 
-/// Opens a WebSocket to the agent. See [`Client::invoke_websocket`].
+/// Opens a WebSocket to the agent. See [`Client::invoke_websocket`](crate::Client::invoke_websocket).
 #[derive(Debug, Clone)]
 #[must_use = "call .connect().await"]
 pub struct AgentSocketBuilder {
@@ -71,6 +71,9 @@ impl AgentSocketBuilder {
     }
 
     /// Validates, connects and upgrades.
+    ///
+    /// Dropping the future abandons the upgrade; a connection the service had already opened to
+    /// the agent is dropped (the agent sees it end).
     pub async fn connect(self) -> Result<AgentSocket, Error> {
         let arn = self.arn.map_err(Error::from)?;
         let session_id = match &self.session_id {
@@ -123,6 +126,9 @@ impl AgentSocketBuilder {
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// Dropping it drops the connection without a close frame: the agent sees it end abruptly.
+/// [`close`](Self::close) closes it cleanly.
 pub struct AgentSocket {
     ws: Ws,
     session_id: SessionId,

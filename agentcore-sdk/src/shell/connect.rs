@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -18,7 +17,9 @@ use super::task::{Options, Task};
 use super::{IAM_ACTION, Keepalive, Shell, ShellBuilder, ShellHandle};
 use crate::client::Client;
 use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_response};
-use crate::transport::websocket::{WebSocketAuth, Ws, WsTarget, check_expiry, dial, presign};
+use crate::transport::websocket::{
+    SyncBoxFuture, WebSocketAuth, WsTarget, check_expiry, dial, presign,
+};
 use crate::types::{EndpointName, IntoRuntimeArn, SessionId, ShellId};
 
 /// Everything needed to (re)open the same shell.
@@ -48,6 +49,9 @@ impl Target {
 /// println!("{url}");
 /// # Ok(()) }
 /// ```
+///
+/// Presigning is local: dropping the future has no remote effect (a credentials load it
+/// started carries on for the client's other calls).
 pub async fn presigned_shell_url(
     client: &Client,
     arn: impl IntoRuntimeArn,
@@ -113,7 +117,7 @@ fn upgrade_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
 }
 
 /// An opened, confirmed shell connection, or why not.
-pub(crate) type Opened<'a, Io> = BoxFuture<'a, Result<(WebSocketStream<Io>, Status), Error>>;
+pub(crate) type Opened<'a, Io> = SyncBoxFuture<'a, Result<(WebSocketStream<Io>, Status), Error>>;
 
 /// How the task (re)opens its shell: the WebSocket, confirmed. The real one dials the
 /// service ([`Target`]); tests dial in memory.
@@ -127,7 +131,7 @@ pub(crate) trait Dial: Send + Sync + 'static {
 
 impl Dial for Target {
     type Io = MaybeTlsStream<tokio::net::TcpStream>;
-    fn open(&self, resume_at: Option<u64>) -> BoxFuture<'_, Result<(Ws, Status), Error>> {
+    fn open(&self, resume_at: Option<u64>) -> Opened<'_, Self::Io> {
         Box::pin(async move {
             let mut extra = Vec::new();
             if let Some(offset) = resume_at {

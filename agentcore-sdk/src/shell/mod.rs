@@ -517,6 +517,8 @@ impl Shell {
 
 /// The stream of a shell's [`ShellEvent`]s. See [`Shell::events`].
 #[derive(Debug)]
+///
+/// Dropping it only stops the events (later ones are discarded); nothing else changes.
 pub struct ShellEvents(Option<mpsc::Receiver<ShellEvent>>);
 
 impl Stream for ShellEvents {

@@ -339,13 +339,13 @@ pub(crate) mod tests {
 
     use aws_credential_types::Credentials;
     use aws_credential_types::provider::{ProvideCredentials, future};
-    use futures::future::BoxFuture;
 
     /// Answers a request in memory.
-    pub(crate) type FakeExchange = Arc<
-        dyn Fn(reqwest::Request) -> BoxFuture<'static, Result<reqwest::Response, Error>>
-            + Send
-            + Sync,
+    pub(crate) type FakeExchange = Arc<dyn Fn(reqwest::Request) -> FakeAnswer + Send + Sync>;
+
+    /// A fake exchange's answer (`Sync`, as the real one is).
+    pub(crate) type FakeAnswer = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<reqwest::Response, Error>> + Send + Sync>,
     >;
 
     /// A transport whose HTTP exchanges are `fake`'s, with `timeouts` and `attempts`.
@@ -353,10 +353,7 @@ pub(crate) mod tests {
         builder: crate::config::ConfigBuilder,
         timeouts: TimeoutConfig,
         attempts: u32,
-        fake: impl Fn(reqwest::Request) -> BoxFuture<'static, Result<reqwest::Response, Error>>
-        + Send
-        + Sync
-        + 'static,
+        fake: impl Fn(reqwest::Request) -> FakeAnswer + Send + Sync + 'static,
     ) -> Transport {
         let config = builder
             .region("us-east-1")

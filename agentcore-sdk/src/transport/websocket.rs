@@ -7,7 +7,6 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use futures::future::BoxFuture;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self};
@@ -19,6 +18,11 @@ use crate::config::{Config, TimeoutConfig};
 use crate::error::{Error, service_error_from_response};
 use crate::types::headers::{SESSION_ID_HEADER, SESSION_ID_QUERY};
 use crate::types::{RuntimeArn, SessionId, ShellId};
+
+/// A boxed future that is `Send` and `Sync` (what the public futures that await it need to be
+/// `Sync` too).
+pub(crate) type SyncBoxFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + Sync + 'a>>;
 
 /// A WebSocket of the data plane over TCP or TLS.
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -206,7 +210,7 @@ pub(crate) fn dial<'a>(
     target: &'a WsTarget,
     extra: Vec<(http::HeaderName, http::HeaderValue)>,
     refused: RefusedUpgrade,
-) -> BoxFuture<'a, Result<(Ws, http::HeaderMap), Error>> {
+) -> SyncBoxFuture<'a, Result<(Ws, http::HeaderMap), Error>> {
     Box::pin(async move {
         let op = target.operation();
         let (url, auth_headers): (Url, Vec<(String, String)>) = match &target.auth {

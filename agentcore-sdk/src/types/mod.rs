@@ -5,7 +5,7 @@
 //!
 //! This module is the ground of the crate's layering: the vocabulary every other module
 //! shares — ids, statuses, members kept as received, header names — and nothing else. It
-//! uses no other module of the crate; its checks report an [`Invalid`] that `error` turns
+//! uses no other module of the crate; its checks report an `Invalid` that `error` turns
 //! into [`Error::InvalidInput`](crate::Error::InvalidInput), and the `FromStr` / `TryFrom`
 //! impls returning `Error` are written there.
 

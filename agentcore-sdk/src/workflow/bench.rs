@@ -652,6 +652,9 @@ impl Bench {
     /// Runs every (variant, repeat) not already in the output file and reports. Errors for
     /// a bench that cannot start (no check, no axis values, an unreadable output file);
     /// each run's failure is in its row.
+    ///
+    /// Dropping the future part-way stops the sessions of the runs in flight (as a dropped race
+    /// does); rows already appended to the output file stay, and a re-run skips them.
     pub async fn run(self) -> Result<BenchReport, Error> {
         if let Some(e) = self.error.clone() {
             return Err(e.into());

@@ -92,6 +92,10 @@ impl Fleet {
 
     /// Runs `task(session, index)` for every index, each on a new session, and reports.
     /// A task's error is recorded in its row; it does not stop the others.
+    ///
+    /// Dropping the future part-way drops the tasks in flight (each as its own futures define; a
+    /// command fares as a dropped [`CommandStream`](crate::CommandStream)); the sessions are not
+    /// stopped.
     pub async fn run<F, Fut>(self, task: F) -> FleetReport
     where
         F: Fn(Session, usize) -> Fut,

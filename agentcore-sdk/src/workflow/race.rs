@@ -483,6 +483,9 @@ impl Race {
         clippy::indexing_slicing,
         reason = "indices come from 0..sessions.len(), and every vector indexed here (sessions, contenders, ended, tries, stopped_flags) has exactly that length"
     )]
+    ///
+    /// Dropping the future part-way stops every session the race started (on the current tokio
+    /// runtime): in-flight invocations and commands are dropped, and nothing is left billing.
     pub async fn run(self) -> Result<RaceReport, Error> {
         if let Some(e) = self.error.clone() {
             return Err(e.into());
