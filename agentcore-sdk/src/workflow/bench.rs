@@ -47,7 +47,8 @@ use crate::types::{IntoRuntimeArn, SessionId};
 
 use super::race::{Contender, SessionHook, StopOnDrop, hook};
 
-/// How much of an agent's reply a run keeps (for token usage).
+/// The largest agent reply a run collects (for its token usage): a larger reply fails the run
+/// with [`Error::TooLarge`] (in its row's error).
 const REPLY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// One cell of the matrix: a value for every axis.

@@ -1,6 +1,7 @@
-//! Run one task over N sessions at once — the "race" and "bench" experiments of several
-//! agents on the same issue — with bounded concurrency and a shared command rate limiter,
-//! and collect a report.
+//! Run one task over N sessions at once, each a new session of the same runtime, with bounded
+//! concurrency and a shared command rate limiter, and collect a report: per-session latency
+//! and outcome as a table, JSON or CSV. (Racing agents against each other is
+//! [`race`](super::race); comparing configurations over repeats is [`bench`](mod@super::bench).)
 
 use std::future::Future;
 use std::sync::Arc;

@@ -45,7 +45,8 @@ use crate::session::Session;
 use crate::types::Command;
 use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId};
 
-/// How much of an agent's reply a contender keeps (the rest is read and dropped).
+/// The largest agent reply a contender collects: a larger reply fails the contender with
+/// [`Error::TooLarge`] (reported as its `agent: …` error).
 const REPLY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// An async hook run on a contender's session (see [`Race::setup`]).
