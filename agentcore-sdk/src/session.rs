@@ -113,6 +113,9 @@ impl Session {
 
     /// Runs `command` to its end; `Ok` even for a non-zero exit (see
     /// [`CommandOutput::check`](crate::CommandOutput::check)).
+    ///
+    /// Dropping the future stops reading the output; what happens to the command is as for a
+    /// dropped [`CommandStream`](crate::CommandStream).
     pub async fn run(&self, command: impl Into<Command>) -> Result<CommandOutput, Error> {
         self.command(command).output().await
     }
