@@ -6,11 +6,14 @@ Usage: public_api.py <crate.json>              print the surface
 
 Items hidden with #[doc(hidden)] are not in rustdoc's output and so not part of the surface.
 Each line is an item at one public path (a re-exported item appears at every path), with its
-signature; trait impls are listed, blanket and auto-trait impls are not. The output is sorted
-so that a diff against a checked-in baseline shows exactly what changed.
+signature; trait impls are listed with the auto traits each type has or has not (`Send`,
+`Sync`, `Unpin`, `UnwindSafe`, ... as rustdoc works them out), blanket impls are not. The
+output is sorted so that a diff against a checked-in baseline shows exactly what changed.
 """
 import json
 import sys
+
+AUTO_TRAITS = {"Send", "Sync", "Unpin", "UnwindSafe", "RefUnwindSafe"}
 
 
 class Api:
@@ -259,7 +262,11 @@ class Api:
             if imp is None:
                 continue
             i = imp["inner"]["impl"]
-            if i.get("blanket_impl") or i.get("is_synthetic"):
+            if i.get("blanket_impl"):
+                continue
+            # Auto traits: the stable ones only (rustdoc also lists unstable markers such as
+            # Freeze, which would make the baseline depend on the toolchain).
+            if i.get("is_synthetic") and i.get("trait", {}).get("path", "").split("::")[-1] not in AUTO_TRAITS:
                 continue
             if i.get("trait") is None:
                 for mid in i["items"]:

@@ -441,14 +441,12 @@ async fn serve(
     let (input_tx, input_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
     tokio::spawn(write_input(proc.clone(), input_rx));
     let mut pending_input: Option<Input> = None;
-    let mut closing_since: Option<Instant> = None;
+    // A CLOSE was received: the shell is killed at this instant if it has not ended.
+    let mut kill_at: Option<tokio::time::Instant> = None;
     loop {
         let close_deadline = async {
-            match closing_since {
-                Some(t) => {
-                    let at = t.checked_add(Duration::from_secs(2)).unwrap_or(t);
-                    tokio::time::sleep_until(at.into()).await
-                }
+            match kill_at {
+                Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
@@ -477,8 +475,12 @@ async fn serve(
                             if !send_frame(&mut socket, &Frame::Heartbeat).await { detach(&proc, id); return; }
                         }
                         Ok(Frame::Close) => {
-                            proc.signal(nix::sys::signal::Signal::SIGHUP);
-                            closing_since = Some(Instant::now());
+                            // The hang-up goes to the PTY's writer in order: input received
+                            // before the CLOSE reaches the PTY first. The kill is a deadline
+                            // from now, however long that input takes.
+                            pending_input = Some(Input::HangUp);
+                            let now = tokio::time::Instant::now();
+                            kill_at.get_or_insert(now.checked_add(HANG_UP_TO_KILL).unwrap_or(now));
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -524,8 +526,8 @@ async fn serve(
                 return;
             }
             _ = close_deadline => {
-                proc.signal(nix::sys::signal::Signal::SIGKILL);
-                closing_since = None;
+                hang_up(proc.clone(), nix::sys::signal::Signal::SIGKILL).await;
+                kill_at = None;
             }
         }
     }
@@ -533,15 +535,19 @@ async fn serve(
 
 /// Frames of input queued for the PTY per connection.
 const INPUT_QUEUE: usize = 8;
+/// After a CLOSE, how long the shell has before it is killed (SIGKILL).
+const HANG_UP_TO_KILL: Duration = Duration::from_secs(2);
 
 /// What a connection sends to its shell's PTY, in order.
 enum Input {
     Data(Bytes),
     Resize(u16, u16),
+    /// The client's CLOSE: hang the shell up (SIGHUP) once the input before it is written.
+    HangUp,
 }
 
-/// Writes a connection's input to the PTY until the connection is gone (then what it queued
-/// is still written) or the PTY is.
+/// Writes a connection's input to the PTY, in order, until the connection is gone (then what
+/// it queued is still written), the PTY is, or the shell is hung up.
 async fn write_input(proc: Arc<ShellProc>, mut rx: mpsc::Receiver<Input>) {
     while let Some(input) = rx.recv().await {
         let mut w = proc.writer.lock().await;
@@ -554,8 +560,51 @@ async fn write_input(proc: Arc<ShellProc>, mut rx: mpsc::Receiver<Input>) {
             Input::Resize(width, height) => {
                 let _ = w.resize(height, width);
             }
+            Input::HangUp => {
+                drop(w);
+                hang_up(proc, nix::sys::signal::Signal::SIGHUP).await;
+                return;
+            }
         }
     }
+}
+
+/// Signals the shell as a terminal hang-up does: its process group and every process of its
+/// session — the shell and its jobs, which job control puts in process groups of their own
+/// (a SIGHUP to the shell's group alone leaves a foreground job, and a shell waiting for it,
+/// running). The session's processes are found in `/proc` (the shell's process group leader
+/// is its session leader); nothing is signalled once the shell has exited.
+async fn hang_up(proc: Arc<ShellProc>, sig: nix::sys::signal::Signal) {
+    proc.signal(sig);
+    let _ = tokio::task::spawn_blocking(move || {
+        if proc.exited().is_some() || proc.pgid <= 0 {
+            return;
+        }
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid pgrp session …`; comm may hold anything but the last `)`.
+            let session = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(3))
+                .and_then(|s| s.parse::<i32>().ok());
+            if session == Some(proc.pgid) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+            }
+        }
+    })
+    .await;
 }
 
 fn detach(proc: &ShellProc, id: u64) {

@@ -28,7 +28,12 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use url::Url;
 
+pub(crate) mod credentials;
+pub(crate) mod limiter;
+pub(crate) mod tls;
+
 use crate::error::Error;
+use limiter::CommandRateLimiter;
 
 /// Environment variable that overrides the endpoint of both planes.
 pub const ENDPOINT_ENV: &str = "AGENTCORE_ENDPOINT_URL";
@@ -114,22 +119,34 @@ impl Default for RetryConfig {
 /// Timeouts. Streams get their own bound: a command's stream may last its `timeout` plus
 /// [`TimeoutConfig::stream_grace`]; an invocation's stream may be idle at most
 /// [`TimeoutConfig::read_idle`].
+///
+/// ```
+/// use std::time::Duration;
+/// use agentcore_sdk::TimeoutConfig;
+/// let t = TimeoutConfig::standard()
+///     .operation(Duration::from_secs(20))
+///     .credentials(Duration::from_secs(2));
+/// assert_eq!(t.get_operation(), Duration::from_secs(20));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeoutConfig {
     connect: Duration,
     operation: Duration,
     read_idle: Duration,
     stream_grace: Duration,
+    credentials: Duration,
 }
 
 impl TimeoutConfig {
-    /// Connect 10 s, unary operations 60 s, stream idle 15 min, command stream grace 60 s.
+    /// Connect 10 s, one attempt 60 s, stream idle 15 min, command stream grace 60 s,
+    /// loading credentials 5 s.
     pub fn standard() -> Self {
         Self {
             connect: Duration::from_secs(10),
             operation: Duration::from_secs(60),
             read_idle: Duration::from_secs(15 * 60),
             stream_grace: Duration::from_secs(60),
+            credentials: Duration::from_secs(5),
         }
     }
     /// Time to establish a connection (TCP + TLS).
@@ -137,8 +154,11 @@ impl TimeoutConfig {
         self.connect = d;
         self
     }
-    /// Time for one attempt of a unary call (control plane, stop session), body included;
-    /// also the time to receive the response headers of a streaming call.
+    /// Time for one attempt: from sending the request to the end of the response — headers
+    /// and body within this one budget for unary calls (control plane, stop session, agent
+    /// card) and for error responses of any call; for streaming calls (commands,
+    /// invocations), to the response headers (the stream then has its own bounds). Also the
+    /// bound on opening a WebSocket (TCP, TLS, upgrade). Retries get a fresh budget each.
     pub fn operation(mut self, d: Duration) -> Self {
         self.operation = d;
         self
@@ -153,6 +173,17 @@ impl TimeoutConfig {
     pub fn stream_grace(mut self, d: Duration) -> Self {
         self.stream_grace = d;
         self
+    }
+    /// Longest wait for the credentials provider. Concurrent requests share one load; when
+    /// it does not answer in time they fail with [`Error::Credentials`] (credentials cached
+    /// earlier and not expired yet are used instead).
+    pub fn credentials(mut self, d: Duration) -> Self {
+        self.credentials = d;
+        self
+    }
+    /// See [`TimeoutConfig::credentials`].
+    pub fn get_credentials(&self) -> Duration {
+        self.credentials
     }
     /// See [`TimeoutConfig::connect`].
     pub fn get_connect(&self) -> Duration {
@@ -178,6 +209,68 @@ impl Default for TimeoutConfig {
     }
 }
 
+/// Settings that replace the client's for one call: retries and timeouts. Every operation
+/// builder takes one with `.config_override(..)`, as aws-sdk-rust's
+/// `customize().config_override(..)` and reqwest's per-request `timeout` do.
+///
+/// ```no_run
+/// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+/// use std::time::Duration;
+/// use agentcore_sdk::config::ConfigOverride;
+/// use agentcore_sdk::{RetryConfig, TimeoutConfig};
+/// // A quick health check: one attempt, 2 s.
+/// let quick = ConfigOverride::new()
+///     .retry_config(RetryConfig::disabled())
+///     .timeout_config(client.config().timeouts().operation(Duration::from_secs(2)));
+/// let rt = client.get_agent_runtime("coder-AbCdE12345").config_override(quick).send().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConfigOverride {
+    retry: Option<RetryConfig>,
+    timeouts: Option<TimeoutConfig>,
+}
+
+impl ConfigOverride {
+    /// No override: the client's settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Retries of this call (WebSocket upgrades are not retried; shells reconnect with their
+    /// own policy).
+    pub fn retry_config(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+    /// Timeouts of this call. The connect timeout is the HTTP client's, shared by every call
+    /// (it bounds WebSocket connections through `operation`).
+    pub fn timeout_config(mut self, timeouts: TimeoutConfig) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+    /// The retry settings set, if any.
+    pub fn get_retry_config(&self) -> Option<RetryConfig> {
+        self.retry
+    }
+    /// The timeouts set, if any.
+    pub fn get_timeout_config(&self) -> Option<TimeoutConfig> {
+        self.timeouts
+    }
+}
+
+/// The `config_override` setter of every operation builder (which holds a `transport`).
+macro_rules! config_override_setter {
+    () => {
+        /// Settings that replace the client's for this call only: retries and timeouts
+        /// (see [`ConfigOverride`](crate::config::ConfigOverride)).
+        pub fn config_override(mut self, o: crate::config::ConfigOverride) -> Self {
+            self.transport.overrides = o;
+            self
+        }
+    };
+}
+pub(crate) use config_override_setter;
+
 /// A finished client configuration. Cheap to clone.
 #[derive(Clone)]
 pub struct Config {
@@ -196,8 +289,8 @@ pub(crate) struct ConfigInner {
     /// TLS for WSS connections (built-in roots plus any added ones).
     #[cfg(feature = "shell")]
     pub(crate) ws_tls: Arc<rustls::ClientConfig>,
-    pub(crate) credentials_cache: tokio::sync::Mutex<Option<Credentials>>,
-    pub(crate) command_limiter: Option<Arc<crate::data::CommandRateLimiter>>,
+    pub(crate) credentials_cache: credentials::CredentialsCache,
+    pub(crate) command_limiter: Option<Arc<CommandRateLimiter>>,
 }
 
 impl fmt::Debug for Config {
@@ -512,7 +605,7 @@ impl ConfigBuilder {
             .http2_adaptive_window(true)
             .tcp_nodelay(true)
             .https_only(false);
-        http = http.tls_backend_preconfigured(crate::transport::tls::http(&extra_roots)?);
+        http = http.tls_backend_preconfigured(tls::http(&extra_roots)?);
         if let Some(p) = &self.proxy {
             let proxy = reqwest::Proxy::all(p.as_str())
                 .map_err(|_| Error::Config(format!("invalid proxy URL {}", redact_userinfo(p))))?;
@@ -528,7 +621,7 @@ impl ConfigBuilder {
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         #[cfg(feature = "shell")]
-        let ws_tls = crate::transport::tls::websocket(&extra_roots)?;
+        let ws_tls = tls::websocket(&extra_roots)?;
         Ok(Config {
             inner: Arc::new(ConfigInner {
                 region,
@@ -541,10 +634,10 @@ impl ConfigBuilder {
                 http,
                 #[cfg(feature = "shell")]
                 ws_tls,
-                credentials_cache: tokio::sync::Mutex::new(None),
+                credentials_cache: credentials::CredentialsCache::default(),
                 command_limiter: self
                     .command_rate
-                    .map(|n| Arc::new(crate::data::CommandRateLimiter::per_second(n))),
+                    .map(|n| Arc::new(CommandRateLimiter::per_second(n))),
             }),
         })
     }

@@ -7,8 +7,12 @@
 //! and so on. Match on it, or ask it questions with [`Error::is_retryable`] and
 //! [`Error::service_kind`].
 
+mod checked;
+
 use std::fmt;
 use std::time::Duration;
+
+use crate::types::{AgentRuntimeStatus, CommandStatus, Invalid};
 
 /// A boxed error used as the source of transport, credential and decoding failures.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -116,7 +120,7 @@ pub enum Error {
         /// The exit code.
         exit_code: i32,
         /// Completed or timed out.
-        status: crate::data::CommandStatus,
+        status: CommandStatus,
         /// The last few KiB of stdout.
         stdout_tail: String,
         /// The last few KiB of stderr.
@@ -139,7 +143,7 @@ pub enum Error {
         /// The agent runtime id.
         id: String,
         /// The terminal status, e.g. `CREATE_FAILED`.
-        status: crate::control::AgentRuntimeStatus,
+        status: AgentRuntimeStatus,
         /// The service's `failureReason`, when it gave one.
         reason: Option<String>,
     },
@@ -242,6 +246,24 @@ impl From<Deferred> for Error {
         Error::InvalidInput {
             field: d.field,
             rule: d.rule,
+        }
+    }
+}
+
+impl From<Invalid> for Error {
+    fn from(i: Invalid) -> Self {
+        Error::InvalidInput {
+            field: i.field,
+            rule: i.rule,
+        }
+    }
+}
+
+impl From<Invalid> for Deferred {
+    fn from(i: Invalid) -> Self {
+        Self {
+            field: i.field,
+            rule: i.rule,
         }
     }
 }

@@ -40,6 +40,21 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Futures, streams and cancellation
+//!
+//! Every future and stream of this crate is `Send` (and `Sync` but for the race and bench
+//! futures and `watch::LogLines`; `agentcore-sdk/tests/auto_traits.rs` checks it when it
+//! compiles), so it can be spawned and moved between threads. Each documents what dropping it
+//! part-way does, here and on the service; in short:
+//!
+//! - a unary call dropped before its answer may still take effect on the service (mutations
+//!   are idempotent with their client token: send again to learn the outcome);
+//! - a command's stream dropped early is not a cancellation: the protocol has none, so bound
+//!   commands with their `timeout` or stop the session;
+//! - an invocation dropped early is not cancelled in the agent;
+//! - a `shell::Shell` dropped is detached (the shell keeps running for the reconnect
+//!   window); its writer dropped alone is end of input; `close()` dropped carries on.
+//!
 //! ## Against a local runtime
 //!
 //! The `agentcore-local` crate serves the same wire protocol on loopback with real processes.
@@ -93,10 +108,12 @@ pub mod __private {
 }
 
 pub use client::Client;
-pub use config::{Config, ConfigBuilder, RetryConfig, TimeoutConfig};
+pub use config::{Config, ConfigBuilder, ConfigOverride, RetryConfig, TimeoutConfig};
 pub use data::{CommandEvent, CommandOutput, CommandStatus, CommandStream, InvokeResponse};
 pub use error::{Error, Result, ServiceError, ServiceErrorKind};
 pub use session::Session;
+#[cfg(feature = "shell")]
+pub use transport::websocket::WebSocketAuth;
 pub use types::{
     Command, EndpointName, IntoRuntimeArn, MountPath, RuntimeArn, RuntimeId, RuntimeName,
     SessionId, ShellId,

@@ -3,9 +3,12 @@
 use std::fmt;
 
 use crate::client::Client;
-use crate::data::{CommandRequest, Common, InvokeRequest, StopSessionOutput};
+use crate::config::limiter::CommandRateLimiter;
+use crate::data::{
+    CommandOutput, CommandRequest, Common, InvokeRequest, StopSessionOutput, StopSessionRequest,
+};
 use crate::error::Error;
-use crate::types::{Command, RuntimeArn, SessionId};
+use crate::types::{Command, IntoRuntimeArn, RuntimeArn, SessionId};
 
 /// One runtime session: a microVM with its own filesystem (and session storage that outlives
 /// it). Commands, invocations and shells made through the same `Session` reach the same
@@ -34,7 +37,7 @@ pub struct Session {
     arn: RuntimeArn,
     id: SessionId,
     qualifier: Option<String>,
-    limiter: Option<std::sync::Arc<crate::data::CommandRateLimiter>>,
+    limiter: Option<std::sync::Arc<CommandRateLimiter>>,
 }
 
 impl fmt::Debug for Session {
@@ -60,10 +63,7 @@ impl Session {
 
     /// Commands of this session wait for permits of `limiter` (share one limiter between the
     /// sessions of one agent to stay under its command rate limit).
-    pub fn with_rate_limiter(
-        mut self,
-        limiter: std::sync::Arc<crate::data::CommandRateLimiter>,
-    ) -> Self {
+    pub fn with_rate_limiter(mut self, limiter: std::sync::Arc<CommandRateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
     }
@@ -103,22 +103,32 @@ impl Session {
 
     /// A command in this session; finish with `.send()` (stream) or `.output()` (collected).
     pub fn command(&self, command: impl Into<Command>) -> CommandRequest {
-        let req = CommandRequest::new(self.client.clone(), self.common()).command(command);
+        let req =
+            CommandRequest::new(self.client.transport().clone(), self.common()).command(command);
         match &self.limiter {
             Some(l) => req.rate_limiter(l.clone()),
             None => req,
         }
     }
 
+    /// Runs `command` to its end; `Ok` even for a non-zero exit (see
+    /// [`CommandOutput::check`](crate::CommandOutput::check)).
+    ///
+    /// Dropping the future stops reading the output; what happens to the command is as for a
+    /// dropped [`CommandStream`](crate::CommandStream).
+    pub async fn run(&self, command: impl Into<Command>) -> Result<CommandOutput, Error> {
+        self.command(command).output().await
+    }
+
     /// An invocation of the agent in this session with `payload`.
     pub fn invoke(&self, payload: impl Into<bytes::Bytes>) -> InvokeRequest {
-        InvokeRequest::new(self.client.clone(), self.common()).payload(payload)
+        InvokeRequest::new(self.client.transport().clone(), self.common()).payload(payload)
     }
 
     #[cfg(feature = "shell")]
     /// A WebSocket to this session's agent; finish with `.connect().await`.
     pub fn invoke_websocket(&self) -> crate::data::AgentSocketBuilder {
-        let b = crate::data::AgentSocketBuilder::new(self.client.clone(), &self.arn)
+        let b = crate::data::AgentSocketBuilder::new(self.client.transport().clone(), &self.arn)
             .session_id(self.id.as_str());
         match &self.qualifier {
             Some(q) => b.qualifier(q),
@@ -129,7 +139,7 @@ impl Session {
     #[cfg(feature = "shell")]
     /// An interactive shell in this session; finish with `.connect().await`.
     pub fn shell(&self) -> crate::shell::ShellBuilder {
-        let b = crate::shell::ShellBuilder::new(self.client.clone(), &self.arn)
+        let b = crate::shell::ShellBuilder::new(self.client.transport().clone(), &self.arn)
             .session_id(self.id.as_str());
         match &self.qualifier {
             Some(q) => b.qualifier(q),
@@ -138,9 +148,37 @@ impl Session {
     }
 
     /// Stops the session's microVM now; its session storage is kept.
+    ///
+    /// Dropping the future before it completes abandons the call here; the session may be
+    /// stopped anyway (calling again is safe).
     pub async fn stop(&self) -> Result<StopSessionOutput, Error> {
-        crate::data::StopSessionRequest::new(self.client.clone(), self.common())
+        StopSessionRequest::new(self.client.transport().clone(), self.common())
             .send()
             .await
+    }
+}
+
+/// Sessions: a runtime ARN and a session id, so a loop never repeats them.
+impl Client {
+    /// A handle on a new session of the runtime, with a random session id.
+    pub fn session(&self, arn: impl IntoRuntimeArn) -> Result<Session, Error> {
+        Ok(Session::new(
+            self.clone(),
+            arn.into_runtime_arn()?,
+            SessionId::generate(),
+        ))
+    }
+
+    /// A handle on the session `session_id` of the runtime (to resume it).
+    pub fn session_with_id(
+        &self,
+        arn: impl IntoRuntimeArn,
+        session_id: impl AsRef<str>,
+    ) -> Result<Session, Error> {
+        Ok(Session::new(
+            self.clone(),
+            arn.into_runtime_arn()?,
+            session_id.as_ref().parse()?,
+        ))
     }
 }

@@ -81,7 +81,11 @@ pub async fn attach(mut shell: Shell) -> std::io::Result<Attach> {
                 }
             },
             n = stdin.read(&mut inbuf), if stdin_open => match n {
-                Ok(0) | Err(_) => stdin_open = false,
+                // Local input ended (a script piped in): end of input for the shell too.
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    let _ = writer.shutdown().await;
+                }
                 Ok(n) => {
                     let data = &inbuf[..n];
                     if let Some(pos) = data.iter().position(|&b| b == DETACH) {

@@ -213,6 +213,11 @@ pub enum Fault {
     Stall,
     /// Forward at most this many bytes per second.
     Throttle(u64),
+    /// Close new connections at once, before anything reaches the server (connections
+    /// already open are not affected).
+    Refuse,
+    /// Hold what clients send to the server (requests, upgrades) until the fault changes.
+    HoldUpstream,
 }
 
 /// A TCP proxy on loopback that injects faults: cut connections (now, or after N bytes),
@@ -239,6 +244,10 @@ impl FaultProxy {
         let shared = fault.clone();
         let accept = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
+                if *shared.lock().expect("fault") == Fault::Refuse {
+                    drop(inbound);
+                    continue;
+                }
                 let fault = shared.clone();
                 let task = tokio::spawn(async move {
                     let Ok(outbound) = tokio::net::TcpStream::connect(upstream).await else {
@@ -248,8 +257,25 @@ impl FaultProxy {
                     let _ = outbound.set_nodelay(true);
                     let (mut ci, mut co) = inbound.into_split();
                     let (mut ui, mut uo) = outbound.into_split();
+                    let held = fault.clone();
                     let up = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut ci, &mut uo).await;
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match ci.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            while *held.lock().expect("fault") == Fault::HoldUpstream {
+                                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                            }
+                            if uo.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        // A client that is gone does not close the server's side: like a
+                        // proxy, this one closes it when the server's answer has nowhere to
+                        // go (the connection task ends and aborts this one).
+                        std::future::pending::<()>().await;
                     });
                     let mut buf = vec![0u8; 16 * 1024];
                     let mut sent = 0u64;

@@ -377,8 +377,19 @@ fn retrying() -> agentcore_sdk::shell::ReconnectPolicy {
 /// While the shell is reconnecting, `detach()` is honoured at once (it used to wait out the
 /// reconnect window), and a dropped handle ends the task: it must not get back in later and
 /// kick a client that re-attached the shell in the meantime.
+///
+/// The reconnect attempts are refused by the proxy before they reach the server. With
+/// `Fault::CutAfter(0)` (as this test first did) each attempt's upgrade request *does* reach
+/// the server, which attaches it and only then loses the connection; an attempt in flight
+/// when the handle is dropped can so be attached *after* the other client re-attached, and
+/// kick it ("the shell has ended" on its next write, the flake seen under load). That is the
+/// protocol's last-attach-wins, not the SDK coming back: see
+/// `an_upgrade_already_sent_attaches_even_after_its_handle_is_gone` below, and the SDK's
+/// in-memory test `a_handle_dropped_while_reconnecting_never_dials_again`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_is_honoured_while_reconnecting() {
+    use agentcore_sdk::shell::ShellEvent;
+    use futures::StreamExt;
     use tokio::io::AsyncWriteExt;
     let f = Fixture::new().await;
     let proxy = tests::FaultProxy::start(f.local.addr()).await;
@@ -391,25 +402,39 @@ async fn control_is_honoured_while_reconnecting() {
             .reconnect(retrying())
             .connect()
     };
+    // Until the shell reports a failed reconnect attempt.
+    async fn reconnecting(events: &mut agentcore_sdk::shell::ShellEvents) {
+        loop {
+            let ev = tokio::time::timeout(Duration::from_secs(10), events.next())
+                .await
+                .expect("a reconnect attempt")
+                .expect("events");
+            if matches!(ev, ShellEvent::Reconnecting { attempt: 2.., .. }) {
+                return;
+            }
+        }
+    }
 
     // Detach while every reconnect attempt fails.
     let mut shell = connect().await.unwrap();
+    let mut events = shell.events();
     shell.write_all(b"echo $((20+1))-up\n").await.unwrap();
     tests::read_until(&mut shell, "21-up").await;
-    proxy.set_fault(tests::Fault::CutAfter(0));
+    proxy.set_fault(tests::Fault::Refuse);
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    reconnecting(&mut events).await;
     tokio::time::timeout(Duration::from_secs(3), shell.detach())
         .await
         .expect("detach is honoured while reconnecting");
 
     // Drop while reconnecting; someone else re-attaches; the dropped one never comes back.
     proxy.set_fault(tests::Fault::None);
-    let dropped = connect().await.unwrap();
+    let mut dropped = connect().await.unwrap();
+    let mut events = dropped.events();
     let ids = dropped.ids().clone();
-    proxy.set_fault(tests::Fault::CutAfter(0));
+    proxy.set_fault(tests::Fault::Refuse);
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    reconnecting(&mut events).await;
     drop(dropped);
     proxy.set_fault(tests::Fault::None);
     let mut other = f
@@ -421,19 +446,86 @@ async fn control_is_honoured_while_reconnecting() {
         .await
         .unwrap();
     let mut events = other.events();
+    // Longer than the dropped handle's backoff (50, 100 ms): time for it to come back if it
+    // could.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     other
         .write_all(b"echo $((40+2))-still-mine\n")
         .await
         .unwrap();
     tests::read_until(&mut other, "42-still-mine").await;
-    use futures::StreamExt;
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), events.next()).await {
         assert!(
-            !matches!(ev, agentcore_sdk::shell::ShellEvent::Kicked),
+            !matches!(ev, ShellEvent::Kicked),
             "the dropped handle came back and kicked the re-attached client"
         );
     }
+}
+
+/// What made `control_is_honoured_while_reconnecting` flaky, reproduced on purpose: an upgrade
+/// request already on its way to the server when its handle is dropped still attaches the
+/// shell when it arrives, and kicks whoever attached it since (the protocol's rule: the last
+/// attach wins, close 4000 for the one before). Here the proxy holds the request until the
+/// other client has attached; under load, the server's own queue did the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_already_sent_attaches_even_after_its_handle_is_gone() {
+    use agentcore_sdk::shell::ShellEvent;
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let f = Fixture::new().await;
+    let proxy = tests::FaultProxy::start(f.local.addr()).await;
+    let via_proxy = tests::client_for(&proxy.endpoint(), None);
+    let mut dropped = via_proxy
+        .shell(&f.arn)
+        .session_id(f.session().id().as_str())
+        .reconnect(retrying())
+        .connect()
+        .await
+        .unwrap();
+    let mut events = dropped.events();
+    let ids = dropped.ids().clone();
+    // The reconnect's upgrade request is held on its way to the server.
+    proxy.set_fault(tests::Fault::HoldUpstream);
+    proxy.cut();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("a reconnect attempt")
+            .expect("events");
+        if matches!(ev, ShellEvent::Reconnecting { .. }) {
+            break;
+        }
+    }
+    // The first attempt is dialled 50 ms after the event; then the handle goes.
+    let mut other = f
+        .client
+        .shell(&f.arn)
+        .session_id(ids.session_id.as_str())
+        .shell_id(ids.shell_id.as_str())
+        .connect()
+        .await
+        .unwrap();
+    let mut other_events = other.events();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(dropped);
+    other.write_all(b"echo $((6*7))-mine\n").await.unwrap();
+    tests::read_until(&mut other, "42-mine").await;
+    // The held request arrives now: the server attaches it, and `other` is kicked.
+    proxy.set_fault(tests::Fault::None);
+    let kicked = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(ev) = other_events.next().await {
+            if ev == ShellEvent::Kicked {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(
+        kicked,
+        "the stale upgrade attached and kicked the re-attached client"
+    );
 }
 
 /// Ids go in as they come out: a typed id from one response is the argument of the next call.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agentcore_sdk::shell::{ReconnectPolicy, ShellAuth, ShellEvent};
+use agentcore_sdk::shell::{ReconnectPolicy, ShellEvent, WebSocketAuth};
 use agentcore_sdk::{Client, Config, ServiceErrorKind};
 use futures::StreamExt;
 use tests::{FaultProxy, Fixture, read_until};
@@ -267,7 +267,7 @@ async fn presigned_auth_path() {
     let mut shell = session
         .shell()
         .shell_id("web")
-        .auth(ShellAuth::Presigned {
+        .auth(WebSocketAuth::Presigned {
             expires: Duration::from_secs(60),
         })
         .connect()
@@ -278,7 +278,7 @@ async fn presigned_auth_path() {
     assert!(
         session
             .shell()
-            .auth(ShellAuth::Presigned {
+            .auth(WebSocketAuth::Presigned {
                 expires: Duration::from_secs(301)
             })
             .connect()
@@ -286,4 +286,156 @@ async fn presigned_auth_path() {
             .is_err(),
         "expiry over 300 s is rejected before connecting"
     );
+}
+
+/// The usual split: one task copies stdin into the writer, another the reader to stdout.
+/// When local input ends the writer is dropped: that is end of input (Ctrl-D), not the end of
+/// the shell — its output keeps coming and its exit status arrives. (A dropped writer used to
+/// end the whole shell: the reader read nothing and there was no exit status.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_writer_is_end_of_input_and_output_flows_to_the_end() {
+    let f = Fixture::new().await;
+    let shell = f.session().shell().connect().await.unwrap();
+    let ids = shell.ids().clone();
+    let (mut reader, mut writer) = shell.split();
+    writer
+        .write_all(b"echo probe-$((40+2)); sleep 1; echo after-$((1+1)); exit 3\n")
+        .await
+        .unwrap();
+    drop(writer);
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut out))
+        .await
+        .expect("the output ends")
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("probe-42"), "{out}");
+    assert!(out.contains("after-2"), "{out}");
+    // The exit status, through a handle re-attached by id (the split halves are gone).
+    let _ = ids;
+}
+
+/// `close()` ends input and waits for the exit status even when nobody read the output: the
+/// output is discarded, never left to block the connection. (With ~65 frames unread the task
+/// stopped reading the socket, the server stopped in the middle of sending, never read the
+/// CLOSE, and `close()` hung.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_returns_when_nobody_read_the_output() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    let mut shell = session.shell().connect().await.unwrap();
+    shell
+        .write_all(b"head -c 20000000 /dev/zero | tr '\\0' x; echo; echo done-$((2*3))\n")
+        .await
+        .unwrap();
+    // Until the output has backed up: `tr`'s written byte count stops moving between two
+    // looks (each look is a command in the same session, so no sleep is needed).
+    let wchar = "cat /proc/$(pgrep -x tr)/io 2>/dev/null | grep wchar";
+    let mut last = String::new();
+    for _ in 0..200 {
+        let now = session.run(wchar).await.unwrap().stdout;
+        if !now.is_empty() && now == last {
+            break;
+        }
+        last = now;
+    }
+    assert!(!last.is_empty(), "tr is running and blocked on its output");
+    let exit = tokio::time::timeout(Duration::from_secs(40), shell.close())
+        .await
+        .expect("close returns although the output was not read");
+    assert!(exit.is_some(), "an exit status: {exit:?}");
+}
+
+/// `close()` is end of input, as Ctrl-D at a prompt: what was typed runs and its exit status
+/// comes back. It used to send the CLOSE frame at once (hang-up: code 129, signal 1, in 19
+/// of 20 tries), possibly before the input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_after_typing_exit_reports_that_exit_code() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    for i in 0..10 {
+        let mut shell = session.shell().connect().await.unwrap();
+        shell.write_all(b"exit 7\n").await.unwrap();
+        let exit = tokio::time::timeout(Duration::from_secs(40), shell.close())
+            .await
+            .expect("close returns");
+        assert_eq!(exit.and_then(|e| e.code), Some(7), "try {i}: {exit:?}");
+        assert_eq!(exit.and_then(|e| e.signal), None, "try {i}: {exit:?}");
+    }
+}
+
+/// A hang-up (`kill`, or `close` after its grace) comes after the input written before it:
+/// agentcore-local writes that input to the PTY before it signals the shell, so the
+/// terminal echoes it. (It used to signal at once, racing the input on its way to the PTY.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hang_up_comes_after_the_input_written_before_it() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    for i in 0..10 {
+        let mut shell = session.shell().connect().await.unwrap();
+        shell.write_all(b"echo ready-$((1+1))\n").await.unwrap();
+        read_until(&mut shell, "ready-2").await;
+        let (mut reader, mut writer) = shell.split();
+        writer
+            .write_all(format!("typed-before-kill-{i}\n").as_bytes())
+            .await
+            .unwrap();
+        writer.kill();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut out))
+            .await
+            .expect("the shell ends")
+            .unwrap();
+        let out = without_escapes(&String::from_utf8_lossy(&out));
+        assert!(
+            out.contains(&format!("typed-before-kill-{i}")),
+            "try {i}: the input was not echoed before the hang-up: {out:?}"
+        );
+    }
+}
+
+/// The text of terminal output, without its escape sequences (readline redraws lines).
+fn without_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // Parameters and intermediates, then one final byte.
+                for p in chars.by_ref() {
+                    if ('@'..='~').contains(&p) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A shell that ignores end of input (`set -o ignoreeof`: Ctrl-D at its prompt does not end
+/// it) is hung up once the close grace has passed: `close()` returns the hang-up's status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_hangs_up_a_shell_that_ignores_end_of_input() {
+    let f = Fixture::new().await;
+    let mut shell = f
+        .session()
+        .shell()
+        .close_grace(Duration::from_secs(1))
+        .connect()
+        .await
+        .unwrap();
+    shell
+        .write_all(b"set -o ignoreeof; echo IGNORING-$((3+4))\n")
+        .await
+        .unwrap();
+    read_until(&mut shell, "IGNORING-7").await;
+    let exit = tokio::time::timeout(Duration::from_secs(30), shell.close())
+        .await
+        .expect("close returns")
+        .expect("an exit status");
+    assert_eq!((exit.code, exit.signal), (Some(129), Some(1)), "{exit:?}");
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use agentcore_local::LocalRuntime;
-use agentcore_sdk::shell::{ShellAuth, presigned_shell_url};
+use agentcore_sdk::shell::{WebSocketAuth, presigned_shell_url};
 use agentcore_sdk::{Client, Config, Credentials, ServiceErrorKind};
 use tests::{create_runtime, read_until};
 use tokio::io::AsyncWriteExt;
@@ -125,7 +125,7 @@ async fn shell_auth_modes_are_verified() {
     // Presigned URL.
     let mut sh = session
         .shell()
-        .auth(ShellAuth::Presigned {
+        .auth(WebSocketAuth::Presigned {
             expires: Duration::from_secs(120),
         })
         .connect()
@@ -161,7 +161,7 @@ async fn shell_auth_modes_are_verified() {
     let anon = client(&local, None);
     let mut sh = anon
         .shell(&arn)
-        .auth(ShellAuth::Bearer("bearer-token-123".into()))
+        .auth(WebSocketAuth::Bearer("bearer-token-123".into()))
         .connect()
         .await
         .unwrap();
@@ -169,7 +169,7 @@ async fn shell_auth_modes_are_verified() {
     read_until(&mut sh, "bearer-6").await;
 
     // Wrong credentials: a typed 403 that names the IAM action.
-    for auth in [ShellAuth::Bearer("wrong".into()), ShellAuth::SigV4] {
+    for auth in [WebSocketAuth::Bearer("wrong".into()), WebSocketAuth::SigV4] {
         let err = anon.shell(&arn).auth(auth).connect().await.unwrap_err();
         let e = err.as_service().unwrap_or_else(|| panic!("{err:?}"));
         assert_eq!(e.kind(), &ServiceErrorKind::AccessDenied);

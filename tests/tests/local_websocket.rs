@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use agentcore_local::LocalRuntime;
 use agentcore_sdk::data::AgentMessage;
-use agentcore_sdk::shell::ShellAuth;
+use agentcore_sdk::shell::WebSocketAuth;
 use agentcore_sdk::{Client, ServiceErrorKind};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -41,11 +41,11 @@ async fn server(
 async fn echo_agent_in_every_auth_mode() {
     let (_local, client, arn) = server(LocalRuntime::builder()).await;
     for auth in [
-        ShellAuth::SigV4,
-        ShellAuth::Presigned {
+        WebSocketAuth::SigV4,
+        WebSocketAuth::Presigned {
             expires: Duration::from_secs(60),
         },
-        ShellAuth::Bearer(TOKEN.into()),
+        WebSocketAuth::Bearer(TOKEN.into()),
     ] {
         let what = format!("{auth:?}");
         let mut socket = client
@@ -76,7 +76,7 @@ async fn echo_agent_in_every_auth_mode() {
     // A wrong token is refused before any message.
     let e = client
         .invoke_websocket(&arn)
-        .auth(ShellAuth::Bearer("wrong".into()))
+        .auth(WebSocketAuth::Bearer("wrong".into()))
         .connect()
         .await
         .unwrap_err();

@@ -48,7 +48,7 @@ pub use waiter::WaitUntilReady;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::transport::Request;
+use crate::transport::{Request, Transport};
 use crate::types::{ClientToken, EndpointName, MountPath, RuntimeId, RuntimeName, encode_segment};
 
 fn runtime_path(id: &RuntimeId, suffix: &str) -> String {
@@ -130,20 +130,15 @@ impl AgentRuntimeInput {
 /// `agentcore.control` (fields `operation`, `path`, and `request_id` once known) through the
 /// transport's signing and retries, and the JSON answer is decoded.
 pub(crate) async fn send<T: serde::de::DeserializeOwned>(
-    client: &Client,
+    transport: &Transport,
     req: &Request,
 ) -> Result<T, Error> {
-    client
-        .transport()
-        .send_json(req)
-        .instrument(control_span(req))
-        .await
+    transport.send_json(req).instrument(control_span(req)).await
 }
 
 /// [`send`] for operations whose answer has no members.
-pub(crate) async fn send_empty(client: &Client, req: &Request) -> Result<(), Error> {
-    client
-        .transport()
+pub(crate) async fn send_empty(transport: &Transport, req: &Request) -> Result<(), Error> {
+    transport
         .send_unary(req)
         .instrument(control_span(req))
         .await
@@ -479,15 +474,17 @@ macro_rules! runtime_setters {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct CreateAgentRuntime {
-    client: Client,
+    transport: Transport,
     input: AgentRuntimeInput,
     deferred: Option<crate::error::Deferred>,
 }
 
 impl CreateAgentRuntime {
-    pub(crate) fn new(client: Client) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport) -> Self {
         Self {
-            client,
+            transport,
             input: AgentRuntimeInput::default(),
             deferred: None,
         }
@@ -511,6 +508,10 @@ impl CreateAgentRuntime {
     runtime_setters!();
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
         if let Some(e) = self.deferred {
             return Err(e.into());
@@ -522,7 +523,7 @@ impl CreateAgentRuntime {
             .get_or_insert_with(|| ClientToken::generate().into_string());
         let req = Request::control("CreateAgentRuntime", Method::PUT, "/runtimes/".into())
             .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -530,16 +531,18 @@ impl CreateAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct UpdateAgentRuntime {
-    client: Client,
+    transport: Transport,
     id: String,
     input: AgentRuntimeInput,
     deferred: Option<crate::error::Deferred>,
 }
 
 impl UpdateAgentRuntime {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             input: AgentRuntimeInput::default(),
             deferred: None,
@@ -594,6 +597,10 @@ impl UpdateAgentRuntime {
     }
 
     /// Validates and sends the request. The service requires the artifact and role again.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeChange, Error> {
         if let Some(e) = self.deferred {
             return Err(e.into());
@@ -606,7 +613,7 @@ impl UpdateAgentRuntime {
             .get_or_insert_with(|| ClientToken::generate().into_string());
         let req = Request::control("UpdateAgentRuntime", Method::PUT, runtime_path(&id, ""))
             .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -614,15 +621,17 @@ impl UpdateAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct GetAgentRuntime {
-    client: Client,
+    transport: Transport,
     id: String,
     version: Option<String>,
 }
 
 impl GetAgentRuntime {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             version: None,
         }
@@ -635,12 +644,14 @@ impl GetAgentRuntime {
     }
 
     /// Sends the request.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<AgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
         check_version(&self.version)?;
         let req = Request::control("GetAgentRuntime", Method::GET, runtime_path(&id, ""))
             .query("version", self.version);
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -648,16 +659,18 @@ impl GetAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct DeleteAgentRuntime {
-    client: Client,
+    transport: Transport,
     id: String,
     version: Option<String>,
     client_token: Option<String>,
 }
 
 impl DeleteAgentRuntime {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             version: None,
             client_token: None,
@@ -677,6 +690,10 @@ impl DeleteAgentRuntime {
     }
 
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<DeletedAgentRuntime, Error> {
         let id = parse_runtime_id(&self.id)?;
         check_version(&self.version)?;
@@ -687,7 +704,7 @@ impl DeleteAgentRuntime {
         let req = Request::control("DeleteAgentRuntime", Method::DELETE, runtime_path(&id, ""))
             .query("version", self.version)
             .query("clientToken", Some(token));
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -696,7 +713,7 @@ impl DeleteAgentRuntime {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await or .into_stream()"]
 pub struct ListRequest<P> {
-    client: Client,
+    transport: Transport,
     operation: &'static str,
     path: Result<String, crate::error::Deferred>,
     max_results: Option<u32>,
@@ -735,14 +752,16 @@ impl Page for AgentRuntimeEndpointsPage {
 }
 
 impl<P: Page> ListRequest<P> {
+    crate::config::config_override_setter!();
+
     pub(crate) fn new(
-        client: Client,
+        transport: Transport,
         operation: &'static str,
         path: Result<String, Error>,
     ) -> Self {
         let path = path.map_err(crate::error::Deferred::from);
         Self {
-            client,
+            transport,
             operation,
             path,
             max_results: None,
@@ -764,6 +783,8 @@ impl<P: Page> ListRequest<P> {
     }
 
     /// Fetches one page.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(&self) -> Result<P, Error> {
         let path = self.path.clone().map_err(Error::from)?;
         check_range("maxResults", self.max_results, 1, 100)?;
@@ -771,21 +792,30 @@ impl<P: Page> ListRequest<P> {
         let req = Request::control(self.operation, Method::POST, path)
             .query("maxResults", self.max_results)
             .query("nextToken", self.next_token.clone());
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 
     /// Every item of every page, fetching pages as the stream is read.
-    pub fn into_stream(self) -> impl Stream<Item = Result<P::Item, Error>> + Send + 'static {
+    ///
+    /// Dropping the stream stops fetching pages; nothing changes on the service.
+    pub fn into_stream(
+        self,
+    ) -> impl Stream<Item = Result<P::Item, Error>> + Send + Sync + Unpin + 'static {
         use futures::{StreamExt, TryStreamExt};
-        self.into_pages()
-            .map_ok(|p| futures::stream::iter(p.into_items().into_iter().map(Ok)))
-            .try_flatten()
-            .boxed()
+        // Items need not be `Sync`: the stream is, through `SyncStream` (used by `&mut` only).
+        sync_wrapper::SyncStream::new(
+            self.into_pages()
+                .map_ok(|p| futures::stream::iter(p.into_items().into_iter().map(Ok)))
+                .try_flatten()
+                .boxed(),
+        )
     }
 
     /// Every page, one request each. Stops when the service returns no token (or repeats
     /// the last one).
-    pub fn into_pages(self) -> impl Stream<Item = Result<P, Error>> + Send + 'static {
+    ///
+    /// Dropping the stream stops fetching pages; nothing changes on the service.
+    pub fn into_pages(self) -> impl Stream<Item = Result<P, Error>> + Send + Sync + 'static {
         futures::stream::try_unfold(Some(self), |state| async move {
             let Some(mut req) = state else {
                 return Ok(None);
@@ -807,15 +837,17 @@ impl<P: Page> ListRequest<P> {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct CreateAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     input: AgentRuntimeEndpointInput,
 }
 
 impl CreateAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, id: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             input: AgentRuntimeEndpointInput::default(),
         }
@@ -849,6 +881,10 @@ impl CreateAgentRuntimeEndpoint {
         self
     }
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
         let id = parse_runtime_id(&self.id)?;
         let mut input = self.input;
@@ -868,7 +904,7 @@ impl CreateAgentRuntimeEndpoint {
             endpoint_path(&id, None),
         )
         .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -900,16 +936,18 @@ fn validate_endpoint_input(input: &AgentRuntimeEndpointInput) -> Result<(), Erro
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct UpdateAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     name: String,
     input: AgentRuntimeEndpointInput,
 }
 
 impl UpdateAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             name,
             input: AgentRuntimeEndpointInput::default(),
@@ -931,6 +969,10 @@ impl UpdateAgentRuntimeEndpoint {
         self
     }
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
@@ -945,7 +987,7 @@ impl UpdateAgentRuntimeEndpoint {
             endpoint_path(&id, Some(&name)),
         )
         .json_body(&input)?;
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -953,16 +995,24 @@ impl UpdateAgentRuntimeEndpoint {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct GetAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     name: String,
 }
 
 impl GetAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
-        Self { client, id, name }
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
+        Self {
+            transport,
+            id,
+            name,
+        }
     }
     /// Sends the request.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<AgentRuntimeEndpoint, Error> {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
@@ -971,7 +1021,7 @@ impl GetAgentRuntimeEndpoint {
             Method::GET,
             endpoint_path(&id, Some(&name)),
         );
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -979,16 +1029,18 @@ impl GetAgentRuntimeEndpoint {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct DeleteAgentRuntimeEndpoint {
-    client: Client,
+    transport: Transport,
     id: String,
     name: String,
     client_token: Option<String>,
 }
 
 impl DeleteAgentRuntimeEndpoint {
-    pub(crate) fn new(client: Client, id: String, name: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, id: String, name: String) -> Self {
         Self {
-            client,
+            transport,
             id,
             name,
             client_token: None,
@@ -1000,6 +1052,10 @@ impl DeleteAgentRuntimeEndpoint {
         self
     }
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect. Sending it again with the same client token is
+    /// safe and tells the outcome.
     pub async fn send(self) -> Result<DeletedAgentRuntimeEndpoint, Error> {
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
@@ -1013,7 +1069,7 @@ impl DeleteAgentRuntimeEndpoint {
             endpoint_path(&id, Some(&name)),
         )
         .query("clientToken", Some(token));
-        send(&self.client, &req).await
+        send(&self.transport, &req).await
     }
 }
 
@@ -1027,4 +1083,118 @@ pub(crate) fn list_versions_path(id: &str) -> Result<String, Error> {
 
 pub(crate) fn list_endpoints_path(id: &str) -> Result<String, Error> {
     Ok(endpoint_path(&parse_runtime_id(id)?, None))
+}
+
+/// Control-plane operations: runtimes and their endpoints.
+impl Client {
+    /// CreateAgentRuntime.
+    pub fn create_agent_runtime(&self) -> CreateAgentRuntime {
+        CreateAgentRuntime::new(self.transport().clone())
+    }
+
+    /// GetAgentRuntime of the runtime `id`. Every id parameter takes anything that is a
+    /// string: `&str`, `String`, or the typed ids responses carry.
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+    /// let created = client
+    ///     .create_agent_runtime()
+    ///     .name("coder")
+    ///     .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:1")
+    ///     .role_arn("arn:aws:iam::123456789012:role/agentcore")
+    ///     .send()
+    ///     .await?;
+    /// let got = client.get_agent_runtime(&created.agent_runtime_id).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_agent_runtime(&self, id: impl AsRef<str>) -> GetAgentRuntime {
+        GetAgentRuntime::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// UpdateAgentRuntime of the runtime `id`.
+    pub fn update_agent_runtime(&self, id: impl AsRef<str>) -> UpdateAgentRuntime {
+        UpdateAgentRuntime::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// DeleteAgentRuntime of the runtime `id`.
+    pub fn delete_agent_runtime(&self, id: impl AsRef<str>) -> DeleteAgentRuntime {
+        DeleteAgentRuntime::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// ListAgentRuntimes, page by page or as one stream.
+    pub fn list_agent_runtimes(&self) -> ListRequest<AgentRuntimesPage> {
+        ListRequest::new(
+            self.transport().clone(),
+            "ListAgentRuntimes",
+            list_runtimes_path(),
+        )
+    }
+
+    /// ListAgentRuntimeVersions of the runtime `id`.
+    pub fn list_agent_runtime_versions(
+        &self,
+        id: impl AsRef<str>,
+    ) -> ListRequest<AgentRuntimesPage> {
+        ListRequest::new(
+            self.transport().clone(),
+            "ListAgentRuntimeVersions",
+            list_versions_path(id.as_ref()),
+        )
+    }
+
+    /// CreateAgentRuntimeEndpoint on the runtime `id`.
+    pub fn create_agent_runtime_endpoint(&self, id: impl AsRef<str>) -> CreateAgentRuntimeEndpoint {
+        CreateAgentRuntimeEndpoint::new(self.transport().clone(), id.as_ref().to_owned())
+    }
+
+    /// GetAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn get_agent_runtime_endpoint(
+        &self,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> GetAgentRuntimeEndpoint {
+        GetAgentRuntimeEndpoint::new(
+            self.transport().clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
+    }
+
+    /// UpdateAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn update_agent_runtime_endpoint(
+        &self,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> UpdateAgentRuntimeEndpoint {
+        UpdateAgentRuntimeEndpoint::new(
+            self.transport().clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
+    }
+
+    /// DeleteAgentRuntimeEndpoint `name` of the runtime `id`.
+    pub fn delete_agent_runtime_endpoint(
+        &self,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
+    ) -> DeleteAgentRuntimeEndpoint {
+        DeleteAgentRuntimeEndpoint::new(
+            self.transport().clone(),
+            id.as_ref().to_owned(),
+            name.as_ref().to_owned(),
+        )
+    }
+
+    /// ListAgentRuntimeEndpoints of the runtime `id`.
+    pub fn list_agent_runtime_endpoints(
+        &self,
+        id: impl AsRef<str>,
+    ) -> ListRequest<AgentRuntimeEndpointsPage> {
+        ListRequest::new(
+            self.transport().clone(),
+            "ListAgentRuntimeEndpoints",
+            list_endpoints_path(id.as_ref()),
+        )
+    }
 }

@@ -74,69 +74,7 @@ pub(crate) mod timestamp {
     }
 }
 
-macro_rules! status_enum {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        #[non_exhaustive]
-        pub enum $name {
-            /// Being created.
-            Creating,
-            /// Creation failed; see `failureReason`.
-            CreateFailed,
-            /// Being updated.
-            Updating,
-            /// The update failed; see `failureReason`.
-            UpdateFailed,
-            /// Ready to serve sessions.
-            Ready,
-            /// Being deleted.
-            Deleting,
-            /// Deletion failed.
-            DeleteFailed,
-            /// A status this SDK does not know yet.
-            #[serde(untagged)]
-            Unknown(String),
-        }
-
-        impl $name {
-            /// The wire form, e.g. `CREATE_FAILED`.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    Self::Creating => "CREATING",
-                    Self::CreateFailed => "CREATE_FAILED",
-                    Self::Updating => "UPDATING",
-                    Self::UpdateFailed => "UPDATE_FAILED",
-                    Self::Ready => "READY",
-                    Self::Deleting => "DELETING",
-                    Self::DeleteFailed => "DELETE_FAILED",
-                    Self::Unknown(s) => s,
-                }
-            }
-            /// `true` for the `*_FAILED` states.
-            pub fn is_failed(&self) -> bool {
-                matches!(self, Self::CreateFailed | Self::UpdateFailed | Self::DeleteFailed)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-status_enum! {
-    /// The status of an agent runtime.
-    AgentRuntimeStatus
-}
-
-status_enum! {
-    /// The status of an agent runtime endpoint.
-    AgentRuntimeEndpointStatus
-}
+pub use crate::types::{AgentRuntimeEndpointStatus, AgentRuntimeStatus};
 
 /// What an agent runtime runs: a container image, or code from S3.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

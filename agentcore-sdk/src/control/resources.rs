@@ -21,11 +21,11 @@ use std::collections::BTreeMap;
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{AgentRuntimeStatus, Page, send, send_empty, settings::UnknownMembers};
+use super::{AgentRuntimeStatus, ListRequest, Page, send, send_empty};
 use crate::client::Client;
 use crate::error::Error;
-use crate::transport::Request;
-use crate::types::{RuntimeArn, encode_segment};
+use crate::transport::{Request, Transport};
+use crate::types::{RuntimeArn, UnknownMembers, check_capacity_provider_id, encode_segment};
 
 /// The longest resource ARN the service accepts.
 const MAX_ARN: usize = 1011;
@@ -92,15 +92,17 @@ fn resource_path(prefix: &str, arn: &str) -> String {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct TagResource {
-    client: Client,
+    transport: Transport,
     arn: String,
     tags: BTreeMap<String, String>,
 }
 
 impl TagResource {
-    pub(crate) fn new(client: Client, arn: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, arn: String) -> Self {
         Self {
-            client,
+            transport,
             arn,
             tags: BTreeMap::new(),
         }
@@ -124,6 +126,9 @@ impl TagResource {
     }
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<(), Error> {
         check_resource_arn(&self.arn, true)?;
         check_tags(&self.tags)?;
@@ -133,7 +138,7 @@ impl TagResource {
             resource_path("tags", &self.arn),
         )
         .json_body(&serde_json::json!({ "tags": self.tags }))?;
-        send_empty(&self.client, &req).await
+        send_empty(&self.transport, &req).await
     }
 }
 
@@ -166,15 +171,17 @@ pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct UntagResource {
-    client: Client,
+    transport: Transport,
     arn: String,
     keys: Vec<String>,
 }
 
 impl UntagResource {
-    pub(crate) fn new(client: Client, arn: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, arn: String) -> Self {
         Self {
-            client,
+            transport,
             arn,
             keys: Vec::new(),
         }
@@ -187,6 +194,9 @@ impl UntagResource {
     }
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<(), Error> {
         check_resource_arn(&self.arn, true)?;
         if self.keys.len() > 200 {
@@ -210,7 +220,7 @@ impl UntagResource {
         for k in self.keys {
             req = req.query("tagKeys", Some(k));
         }
-        send_empty(&self.client, &req).await
+        send_empty(&self.transport, &req).await
     }
 }
 
@@ -218,7 +228,7 @@ impl UntagResource {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct ListTagsForResource {
-    client: Client,
+    transport: Transport,
     arn: String,
 }
 
@@ -229,11 +239,15 @@ struct TagsOutput {
 }
 
 impl ListTagsForResource {
-    pub(crate) fn new(client: Client, arn: String) -> Self {
-        Self { client, arn }
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, arn: String) -> Self {
+        Self { transport, arn }
     }
 
     /// Sends the request; the resource's tags.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<BTreeMap<String, String>, Error> {
         check_resource_arn(&self.arn, true)?;
         let req = Request::control(
@@ -241,7 +255,7 @@ impl ListTagsForResource {
             Method::GET,
             resource_path("tags", &self.arn),
         );
-        let out: TagsOutput = send(&self.client, &req).await?;
+        let out: TagsOutput = send(&self.transport, &req).await?;
         Ok(out.tags)
     }
 }
@@ -257,7 +271,7 @@ struct PolicyOutput {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct ResourcePolicyRequest<T> {
-    client: Client,
+    transport: Transport,
     arn: String,
     policy: Option<String>,
     _out: std::marker::PhantomData<fn() -> T>,
@@ -279,9 +293,11 @@ pub mod resource_policy {
 use resource_policy::{Delete, Get, Put};
 
 impl<T> ResourcePolicyRequest<T> {
-    pub(crate) fn new(client: Client, arn: String, policy: Option<String>) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, arn: String, policy: Option<String>) -> Self {
         Self {
-            client,
+            transport,
             arn,
             policy,
             _out: std::marker::PhantomData,
@@ -301,13 +317,16 @@ impl<T> ResourcePolicyRequest<T> {
             }
             req = req.json_body(&serde_json::json!({ "policy": p }))?;
         }
-        let out: PolicyOutput = send(&self.client, &req).await?;
+        let out: PolicyOutput = send(&self.transport, &req).await?;
         Ok(out.policy)
     }
 }
 
 impl ResourcePolicyRequest<Put> {
     /// Validates and sends the request; the policy as the service stored it.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<String, Error> {
         let sent = self.policy.clone().unwrap_or_default();
         Ok(self
@@ -319,6 +338,8 @@ impl ResourcePolicyRequest<Put> {
 
 impl ResourcePolicyRequest<Get> {
     /// Sends the request; the policy, `None` when the resource has none.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<Option<String>, Error> {
         self.call("GetResourcePolicy", Method::GET).await
     }
@@ -326,6 +347,9 @@ impl ResourcePolicyRequest<Get> {
 
 impl ResourcePolicyRequest<Delete> {
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<(), Error> {
         self.call("DeleteResourcePolicy", Method::DELETE)
             .await
@@ -373,31 +397,81 @@ impl Page for CapacityProviderVersionsPage {
 }
 
 /// `capacityProviderId`: `[a-zA-Z][a-zA-Z0-9_]{0,47}-[a-zA-Z0-9]{10}`.
-pub(crate) fn check_capacity_provider_id(id: &str) -> Result<(), Error> {
-    let ok = id.rsplit_once('-').is_some_and(|(name, suffix)| {
-        let mut c = name.chars();
-        c.next().is_some_and(|f| f.is_ascii_alphabetic())
-            && name.len() <= 48
-            && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && suffix.len() == 10
-            && suffix.chars().all(|c| c.is_ascii_alphanumeric())
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "capacityProviderId",
-            format!("must be <name>-<10 letters or digits>, got {id:?}"),
-        ))
-    }
-}
-
 pub(crate) fn capacity_provider_versions_path(id: &str) -> Result<String, Error> {
     check_capacity_provider_id(id)?;
     Ok(format!(
         "/capacity-providers/{}/runtime-versions",
         encode_segment(id)
     ))
+}
+
+/// Tags, resource policies and versions by capacity provider.
+impl Client {
+    /// TagResource: adds tags to a runtime or endpoint (by ARN).
+    pub fn tag_resource(&self, resource_arn: impl AsRef<str>) -> TagResource {
+        TagResource::new(self.transport().clone(), resource_arn.as_ref().to_owned())
+    }
+
+    /// UntagResource: removes tags from a runtime or endpoint (by ARN).
+    pub fn untag_resource(&self, resource_arn: impl AsRef<str>) -> UntagResource {
+        UntagResource::new(self.transport().clone(), resource_arn.as_ref().to_owned())
+    }
+
+    /// ListTagsForResource: the tags of a runtime or endpoint (by ARN).
+    pub fn list_tags_for_resource(&self, resource_arn: impl AsRef<str>) -> ListTagsForResource {
+        ListTagsForResource::new(self.transport().clone(), resource_arn.as_ref().to_owned())
+    }
+
+    /// PutResourcePolicy: attaches `policy` (an IAM policy document) to a runtime or
+    /// endpoint.
+    pub fn put_resource_policy(
+        &self,
+        resource_arn: impl AsRef<str>,
+        policy: impl Into<String>,
+    ) -> ResourcePolicyRequest<resource_policy::Put> {
+        ResourcePolicyRequest::new(
+            self.transport().clone(),
+            resource_arn.as_ref().to_owned(),
+            Some(policy.into()),
+        )
+    }
+
+    /// GetResourcePolicy: the policy of a runtime or endpoint, if it has one.
+    pub fn get_resource_policy(
+        &self,
+        resource_arn: impl AsRef<str>,
+    ) -> ResourcePolicyRequest<resource_policy::Get> {
+        ResourcePolicyRequest::new(
+            self.transport().clone(),
+            resource_arn.as_ref().to_owned(),
+            None,
+        )
+    }
+
+    /// DeleteResourcePolicy: removes the policy of a runtime or endpoint.
+    pub fn delete_resource_policy(
+        &self,
+        resource_arn: impl AsRef<str>,
+    ) -> ResourcePolicyRequest<resource_policy::Delete> {
+        ResourcePolicyRequest::new(
+            self.transport().clone(),
+            resource_arn.as_ref().to_owned(),
+            None,
+        )
+    }
+
+    /// ListAgentRuntimeVersionsByCapacityProvider: runtime versions running on a capacity
+    /// provider.
+    pub fn list_agent_runtime_versions_by_capacity_provider(
+        &self,
+        capacity_provider_id: impl AsRef<str>,
+    ) -> ListRequest<CapacityProviderVersionsPage> {
+        ListRequest::new(
+            self.transport().clone(),
+            "ListAgentRuntimeVersionsByCapacityProvider",
+            capacity_provider_versions_path(capacity_provider_id.as_ref()),
+        )
+    }
 }
 
 #[cfg(test)]

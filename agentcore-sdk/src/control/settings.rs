@@ -14,7 +14,7 @@ use crate::types::MountPath;
 
 /// Members of a structure that this SDK does not know, kept as received (see the module
 /// documentation).
-pub type UnknownMembers = BTreeMap<String, serde_json::Value>;
+pub use crate::types::UnknownMembers;
 
 /// A string enum of the service model with an `Unknown` variant for values added later.
 macro_rules! wire_enum {

@@ -12,38 +12,7 @@ use tokio::time::Sleep;
 
 use super::event_stream::{Frame, FrameDecoder, classify};
 use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_event};
-use crate::types::SessionId;
-
-/// How a command ended.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[non_exhaustive]
-pub enum CommandStatus {
-    /// The command ran to its end; see the exit code.
-    Completed,
-    /// The command was killed at its timeout.
-    TimedOut,
-    /// A status this SDK does not know yet.
-    #[serde(untagged)]
-    Unknown(String),
-}
-
-impl CommandStatus {
-    /// The wire form.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Completed => "COMPLETED",
-            Self::TimedOut => "TIMED_OUT",
-            Self::Unknown(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for CommandStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::types::{CommandStatus, SessionId};
 
 /// One event of a command's output stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,7 +244,9 @@ pub fn decode_command_message(
     }
 }
 
-type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+/// The response body: `Send`, and `Sync` through `SyncWrapper` (only ever used by `&mut`).
+type BodyStream =
+    sync_wrapper::SyncWrapper<Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>>;
 
 /// Bytes read after `contentStop` to reach the end of the body, at most.
 const DRAIN_LIMIT: usize = 64 * 1024;
@@ -304,6 +275,14 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// # Dropping it
+///
+/// Dropping the stream (or the future reading it) closes the response. The SDK has no way to
+/// stop the command (the protocol has no cancel): on AWS it is not documented whether the
+/// command keeps running in the session until it exits or reaches its `timeout`;
+/// agentcore-local kills it once its client is gone. To bound a command either way, give it a
+/// [`timeout`](crate::data::CommandRequest::timeout), or stop the session.
 pub struct CommandStream {
     body: BodyStream,
     decoder: FrameDecoder,
@@ -337,7 +316,7 @@ impl CommandStream {
         deadline_after: Duration,
     ) -> Self {
         Self {
-            body: Box::pin(body),
+            body: sync_wrapper::SyncWrapper::new(Box::pin(body)),
             decoder: FrameDecoder::new(),
             deadline: Box::pin(tokio::time::sleep(deadline_after)),
             deadline_after,
@@ -383,6 +362,8 @@ impl CommandStream {
     /// println!("{}", out.stdout.trim());
     /// # Ok(()) }
     /// ```
+    ///
+    /// Dropping the future drops the stream (see [`CommandStream`]).
     pub async fn output(self) -> Result<CommandOutput, Error> {
         self.output_up_to(OUTPUT_LIMIT_BYTES).await
     }
@@ -390,6 +371,8 @@ impl CommandStream {
     /// Like [`output`](Self::output), keeping at most `limit` bytes of each stream: beyond
     /// that its first and last `limit / 2` bytes are kept and
     /// [`CommandOutput::truncated`] is set. Memory stays bounded whatever the command prints.
+    ///
+    /// Dropping the future drops the stream (see [`CommandStream`]).
     pub async fn output_up_to(mut self, limit: usize) -> Result<CommandOutput, Error> {
         use futures::StreamExt;
         let mut stdout = Capture::new(limit);
@@ -450,7 +433,7 @@ impl Stream for CommandStream {
                     this.done = true;
                     return Poll::Ready(None);
                 }
-                match ready!(this.body.as_mut().poll_next(cx)) {
+                match ready!(this.body.get_mut().as_mut().poll_next(cx)) {
                     Some(Ok(extra)) if extra.len() <= left => {
                         this.draining = Some(left.saturating_sub(extra.len()));
                         continue;
@@ -486,7 +469,7 @@ impl Stream for CommandStream {
                     after,
                 });
             }
-            match ready!(this.body.as_mut().poll_next(cx)) {
+            match ready!(this.body.get_mut().as_mut().poll_next(cx)) {
                 Some(Ok(chunk)) => this.decoder.push_bytes(chunk),
                 // The connection broke mid-stream: the outcome is unknown.
                 Some(Err(Error::Transport { source, .. })) => {

@@ -13,10 +13,15 @@ use tokio::time::Sleep;
 use crate::error::Error;
 use crate::types::SessionId;
 
-type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+/// A response body: `Send`, and `Sync` through `SyncWrapper` (only ever used by `&mut`).
+type BodyStream =
+    sync_wrapper::SyncWrapper<Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>>;
 
 /// The response body of an invocation as a stream of byte chunks, failing with
 /// [`Error::Timeout`] if the agent stays silent longer than the configured idle timeout.
+///
+/// Dropping it closes the response body; the agent is not told (it may finish its work in the
+/// session).
 pub struct ByteStream {
     body: BodyStream,
     idle: Pin<Box<Sleep>>,
@@ -39,7 +44,7 @@ impl ByteStream {
         idle_after: Duration,
     ) -> Self {
         Self {
-            body: Box::pin(body),
+            body: sync_wrapper::SyncWrapper::new(Box::pin(body)),
             idle: Box::pin(tokio::time::sleep(idle_after)),
             idle_after,
             done: false,
@@ -48,12 +53,16 @@ impl ByteStream {
 
     /// Reads the whole body, up to [`COLLECT_LIMIT_BYTES`]; a larger body is
     /// [`Error::TooLarge`] (read it as a `Stream` instead).
+    ///
+    /// Dropping the future drops the body (see [`ByteStream`]).
     pub async fn collect(self) -> Result<Bytes, Error> {
         self.collect_up_to(COLLECT_LIMIT_BYTES).await
     }
 
     /// Reads the whole body if it is at most `limit` bytes, else [`Error::TooLarge`] (having
     /// buffered no more than `limit` bytes).
+    ///
+    /// Dropping the future drops the body (see [`ByteStream`]).
     pub async fn collect_up_to(mut self, limit: usize) -> Result<Bytes, Error> {
         use futures::StreamExt;
         let mut out = BytesMut::new();
@@ -79,7 +88,7 @@ impl Stream for ByteStream {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(item) = this.body.as_mut().poll_next(cx) {
+        if let Poll::Ready(item) = this.body.get_mut().as_mut().poll_next(cx) {
             match &item {
                 Some(Ok(_)) => {
                     let next = crate::transport::deadline_after(this.idle_after);
@@ -190,10 +199,14 @@ impl InvokeResponse {
         self.body
     }
     /// The whole body.
+    ///
+    /// Dropping the future drops the body (see [`ByteStream`]).
     pub async fn bytes(self) -> Result<Bytes, Error> {
         self.body.collect().await
     }
     /// The whole body as JSON.
+    ///
+    /// Dropping the future drops the body (see [`ByteStream`]).
     pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
         let bytes = self.bytes().await?;
         serde_json::from_slice(&bytes)
@@ -221,8 +234,11 @@ pub struct SseEvent {
 
 /// A `text/event-stream` body parsed into [`SseEvent`]s (per the WHATWG rules: fields,
 /// comments, `\n` / `\r\n` / `\r` line ends, multi-line data).
+///
+/// Dropping it closes the response body; the agent is not told (it may finish its work in the
+/// session).
 pub struct SseStream {
-    body: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+    body: BodyStream,
     buf: BytesMut,
     /// How far `buf` is known to hold no line terminator (so a long line is scanned once,
     /// not once per chunk).
@@ -252,7 +268,7 @@ impl SseStream {
     /// Parses any byte stream as server-sent events.
     pub fn new(body: impl Stream<Item = Result<Bytes, Error>> + Send + 'static) -> Self {
         Self {
-            body: Box::pin(body),
+            body: sync_wrapper::SyncWrapper::new(Box::pin(body)),
             buf: BytesMut::new(),
             scanned: 0,
             current: SseEvent::default(),
@@ -379,7 +395,7 @@ impl Stream for SseStream {
                 }
                 continue;
             }
-            match ready!(this.body.as_mut().poll_next(cx)) {
+            match ready!(this.body.get_mut().as_mut().poll_next(cx)) {
                 Some(Ok(chunk)) => {
                     this.buf.extend_from_slice(&chunk);
                     if this.buf.len() > MAX_SSE_EVENT_BYTES {

@@ -6,7 +6,8 @@
 pub(crate) mod command;
 pub(crate) mod event_stream;
 mod invoke;
-mod limiter;
+#[cfg(feature = "shell")]
+mod socket;
 
 use std::time::Duration;
 
@@ -15,15 +16,21 @@ use futures::TryStreamExt;
 use http::Method;
 use tracing::Instrument;
 
+pub use crate::config::limiter::CommandRateLimiter;
+#[cfg(feature = "shell")]
+pub use crate::transport::websocket::WebSocketAuth;
+pub use crate::types::CommandStatus;
+pub use crate::types::headers::{SESSION_ID_HEADER, USER_ID_HEADER};
 pub(crate) use command::ResponseChunk;
 #[cfg(feature = "workflow")]
 pub(crate) use command::floor_boundary;
-pub use command::{CommandEvent, CommandOutput, CommandStatus, CommandStream};
+pub use command::{CommandEvent, CommandOutput, CommandStream};
 pub use command::{OUTPUT_LIMIT_BYTES, OUTPUT_TAIL_BYTES};
 pub use invoke::{
     ByteStream, COLLECT_LIMIT_BYTES, InvokeResponse, MAX_SSE_EVENT_BYTES, SseEvent, SseStream,
 };
-pub use limiter::CommandRateLimiter;
+#[cfg(feature = "shell")]
+pub use socket::{AgentMessage, AgentSocket, AgentSocketBuilder};
 
 /// The last [`OUTPUT_TAIL_BYTES`] of a command's output, cut at a character boundary.
 #[cfg(feature = "workflow")]
@@ -34,16 +41,11 @@ pub(crate) fn command_tail(s: &str) -> String {
 use crate::client::Client;
 use crate::config::Plane;
 use crate::error::{Deferred, Error, request_id};
-use crate::transport::Request;
+use crate::transport::{Request, Transport};
 use crate::types::{
     ClientToken, Command, EndpointName, IntoRuntimeArn, RuntimeArn, RuntimeId, SessionId,
-    validate_command_timeout,
+    UnknownMembers, check_capacity_provider_id, encode_segment, validate_command_timeout,
 };
-
-/// The session id header, on requests and responses.
-pub const SESSION_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
-/// The user id header.
-pub const USER_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-user-id";
 
 /// The largest invocation payload the service accepts.
 pub const MAX_PAYLOAD_BYTES: usize = 100_000_000;
@@ -156,7 +158,7 @@ impl Common {
                         "is required when the runtime is named by id",
                     ));
                 }
-                crate::types::encode_segment(id.as_str())
+                encode_segment(id.as_str())
             }
         };
         if let Some(q) = &self.qualifier {
@@ -275,7 +277,7 @@ fn body_stream(
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await or .output().await"]
 pub struct CommandRequest {
-    client: Client,
+    transport: Transport,
     common: Common,
     command: Option<Command>,
     timeout: Option<Duration>,
@@ -290,9 +292,11 @@ struct CommandBody<'a> {
 }
 
 impl CommandRequest {
-    pub(crate) fn new(client: Client, common: Common) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, common: Common) -> Self {
         Self {
-            client,
+            transport,
             common,
             command: None,
             timeout: None,
@@ -324,6 +328,10 @@ impl CommandRequest {
     ///
     /// Throttling and server errors *before* the stream starts are retried; a stream that
     /// started is never re-sent.
+    ///
+    /// Dropping the future before it completes abandons the request here; a request that reached
+    /// the service may have started the command, which then fares as when its
+    /// [`CommandStream`] is dropped.
     pub async fn send(self) -> Result<CommandStream, Error> {
         let command = self
             .command
@@ -334,10 +342,10 @@ impl CommandRequest {
         let (req, arn) =
             self.common
                 .request("InvokeAgentRuntimeCommand", "commands", session.as_ref())?;
-        let limiter = self
-            .limiter
-            .as_ref()
-            .or(self.client.config().inner.command_limiter.as_ref());
+        let limiter =
+            self.limiter
+                .as_ref()
+                .or(self.transport.config.inner.command_limiter.as_ref());
         if let Some(l) = limiter {
             l.acquire().await;
         }
@@ -354,16 +362,11 @@ impl CommandRequest {
             session = session.as_ref().map(SessionId::as_str),
             request_id = tracing::field::Empty,
         );
-        let resp = self
-            .client
-            .transport()
-            .send(&req)
-            .instrument(span.clone())
-            .await?;
+        let resp = self.transport.send(&req).instrument(span.clone()).await?;
         let headers = resp.headers().clone();
         let rid = request_id(&headers);
         let deadline = Duration::from_secs(u64::from(timeout.unwrap_or(300)))
-            .saturating_add(self.client.config().timeouts().get_stream_grace());
+            .saturating_add(self.transport.timeouts().get_stream_grace());
         Ok(CommandStream::from_byte_stream(
             body_stream(resp, "InvokeAgentRuntimeCommand"),
             deadline,
@@ -372,6 +375,9 @@ impl CommandRequest {
     }
 
     /// Runs the command to its end and collects its output.
+    ///
+    /// Dropping the future stops reading the output; what happens to the command is as for a
+    /// dropped [`CommandStream`].
     pub async fn output(self) -> Result<CommandOutput, Error> {
         self.send().await?.output().await
     }
@@ -382,7 +388,7 @@ impl CommandRequest {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct InvokeRequest {
-    client: Client,
+    transport: Transport,
     common: Common,
     payload: Bytes,
     content_type: Option<String>,
@@ -396,9 +402,11 @@ pub struct InvokeRequest {
 }
 
 impl InvokeRequest {
-    pub(crate) fn new(client: Client, common: Common) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, common: Common) -> Self {
         Self {
-            client,
+            transport,
             common,
             payload: Bytes::new(),
             content_type: None,
@@ -475,6 +483,9 @@ impl InvokeRequest {
     }
 
     /// Sends the payload and returns once the agent's response headers arrived.
+    ///
+    /// Dropping the future cancels the HTTP request; an invocation that reached the agent is not
+    /// cancelled there (the agent is not told, and may finish its work in the session).
     pub async fn send(self) -> Result<InvokeResponse, Error> {
         if let Some(rule) = self.deferred {
             return Err(Error::invalid("payload", rule));
@@ -518,9 +529,9 @@ impl InvokeRequest {
             session = session.as_ref().map(SessionId::as_str),
             request_id = tracing::field::Empty,
         );
-        let resp = self.client.transport().send(&req).instrument(span).await?;
+        let resp = self.transport.send(&req).instrument(span).await?;
         let headers = resp.headers().clone();
-        let idle = self.client.config().timeouts().get_read_idle();
+        let idle = self.transport.timeouts().get_read_idle();
         Ok(InvokeResponse {
             status: resp.status().as_u16(),
             content_type: headers
@@ -540,7 +551,7 @@ impl InvokeRequest {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct StopSessionRequest {
-    client: Client,
+    transport: Transport,
     common: Common,
     client_token: Option<String>,
 }
@@ -554,9 +565,11 @@ pub struct StopSessionOutput {
 }
 
 impl StopSessionRequest {
-    pub(crate) fn new(client: Client, common: Common) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, common: Common) -> Self {
         Self {
-            client,
+            transport,
             common,
             client_token: None,
         }
@@ -571,6 +584,9 @@ impl StopSessionRequest {
     }
 
     /// Sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; the session may be
+    /// stopped anyway (sending again is safe: the client token makes it idempotent).
     pub async fn send(self) -> Result<StopSessionOutput, Error> {
         let session = self.common.session_id(true)?;
         let token = match self.client_token {
@@ -587,12 +603,7 @@ impl StopSessionRequest {
             session = session.as_ref().map(SessionId::as_str),
             request_id = tracing::field::Empty,
         );
-        let (headers, _) = self
-            .client
-            .transport()
-            .send_unary(&req)
-            .instrument(span)
-            .await?;
+        let (headers, _) = self.transport.send_unary(&req).instrument(span).await?;
         Ok(StopSessionOutput {
             session_id: echoed_session(&headers).or(session),
         })
@@ -603,7 +614,7 @@ impl StopSessionRequest {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct GetAgentCardRequest {
-    client: Client,
+    transport: Transport,
     common: Common,
 }
 
@@ -618,13 +629,17 @@ pub struct AgentCard {
 }
 
 impl GetAgentCardRequest {
-    pub(crate) fn new(client: Client, common: Common) -> Self {
-        Self { client, common }
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, common: Common) -> Self {
+        Self { transport, common }
     }
 
     common_setters!();
 
     /// Sends the request.
+    ///
+    /// Dropping the future abandons the call; nothing changes on the service.
     pub async fn send(self) -> Result<AgentCard, Error> {
         let session = self.common.session_id(false)?;
         let (req, arn) = self.common.request_with(
@@ -634,12 +649,7 @@ impl GetAgentCardRequest {
             session.as_ref(),
         )?;
         let span = tracing::info_span!("agentcore.get_agent_card", runtime = %arn, request_id = tracing::field::Empty);
-        let (headers, body) = self
-            .client
-            .transport()
-            .send_unary(&req)
-            .instrument(span)
-            .await?;
+        let (headers, body) = self.transport.send_unary(&req).instrument(span).await?;
         let card = serde_json::from_slice(&body)
             .map_err(|e| Error::malformed_with("GetAgentCard response is not JSON", e))?;
         Ok(AgentCard {
@@ -653,7 +663,7 @@ impl GetAgentCardRequest {
 #[derive(Debug, Clone)]
 #[must_use = "call .send().await"]
 pub struct DeleteCapacityProviderSessionRequest {
-    client: Client,
+    transport: Transport,
     capacity_provider_id: String,
     session_id: String,
 }
@@ -671,21 +681,30 @@ pub struct DeletedCapacityProviderSession {
     pub status: String,
     /// Members this SDK does not know, kept as received.
     #[serde(flatten)]
-    pub unknown_members: crate::control::UnknownMembers,
+    pub unknown_members: UnknownMembers,
 }
 
 impl DeleteCapacityProviderSessionRequest {
-    pub(crate) fn new(client: Client, capacity_provider_id: String, session_id: String) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(
+        transport: Transport,
+        capacity_provider_id: String,
+        session_id: String,
+    ) -> Self {
         Self {
-            client,
+            transport,
             capacity_provider_id,
             session_id,
         }
     }
 
     /// Validates and sends the request.
+    ///
+    /// Dropping the future before it completes abandons the call here; a request that already
+    /// reached the service may still take effect (sending it again is safe).
     pub async fn send(self) -> Result<DeletedCapacityProviderSession, Error> {
-        crate::control::check_capacity_provider_id(&self.capacity_provider_id)?;
+        check_capacity_provider_id(&self.capacity_provider_id)?;
         let sid = &self.session_id;
         let mut chars = sid.chars();
         let ok = (1..=100).contains(&sid.len())
@@ -701,8 +720,8 @@ impl DeleteCapacityProviderSessionRequest {
         }
         let path = format!(
             "/capacity-providers/{}/sessions/{}",
-            crate::types::encode_segment(&self.capacity_provider_id),
-            crate::types::encode_segment(sid)
+            encode_segment(&self.capacity_provider_id),
+            encode_segment(sid)
         );
         let req = Request::new(
             "DeleteCapacityProviderSession",
@@ -711,13 +730,113 @@ impl DeleteCapacityProviderSessionRequest {
             path,
         );
         let span = tracing::info_span!("agentcore.delete_capacity_provider_session", capacity_provider = %self.capacity_provider_id, request_id = tracing::field::Empty);
-        self.client
-            .transport()
-            .send_json(&req)
-            .instrument(span)
-            .await
+        self.transport.send_json(&req).instrument(span).await
     }
 }
 
-#[cfg(feature = "shell")]
-pub use crate::shell::{AgentMessage, AgentSocket, AgentSocketBuilder};
+/// Data-plane operations.
+impl Client {
+    /// InvokeAgentRuntimeCommand: `command` on `arn` (in a new session unless one is set with
+    /// `.session_id(..)`); finish with `.send()` for the event stream or `.output()`.
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client, arn: agentcore_sdk::RuntimeArn) -> Result<(), agentcore_sdk::Error> {
+    /// let out = client.command(&arn, "uname -a").output().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn command(&self, arn: impl IntoRuntimeArn, command: impl Into<Command>) -> CommandRequest {
+        CommandRequest::new(self.transport().clone(), Common::new(arn)).command(command)
+    }
+
+    /// Runs `command` on `arn` to its end, as [`Session::run`](crate::Session::run) does; `Ok` even for a non-zero
+    /// exit (see [`CommandOutput::check`](CommandOutput::check)).
+    ///
+    /// Dropping the future stops reading the output; what happens to the command is as for a
+    /// dropped [`CommandStream`](crate::CommandStream).
+    pub async fn run(
+        &self,
+        arn: impl IntoRuntimeArn,
+        command: impl Into<Command>,
+    ) -> Result<CommandOutput, Error> {
+        self.command(arn, command).output().await
+    }
+
+    /// InvokeAgentRuntime on `arn`. Set the payload with `.payload(..)` or `.json(..)`.
+    pub fn invoke(&self, arn: impl IntoRuntimeArn) -> InvokeRequest {
+        InvokeRequest::new(self.transport().clone(), Common::new(arn))
+    }
+
+    /// InvokeAgentRuntime on the runtime `runtime_id` of `account_id`, as the model allows
+    /// instead of an ARN (the path carries the id, the query `accountId`). Both are checked
+    /// when the request is sent.
+    ///
+    /// ```no_run
+    /// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+    /// let reply = client
+    ///     .invoke_by_id("coder-AbCdE12345", "123456789012")
+    ///     .json(&serde_json::json!({"prompt": "hi"}))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn invoke_by_id(
+        &self,
+        runtime_id: impl AsRef<str>,
+        account_id: impl Into<String>,
+    ) -> InvokeRequest {
+        InvokeRequest::new(
+            self.transport().clone(),
+            Common::by_id(runtime_id.as_ref(), account_id),
+        )
+    }
+
+    /// InvokeAgentRuntimeCommand on the runtime `runtime_id` of `account_id` (see
+    /// [`invoke_by_id`](Self::invoke_by_id)).
+    pub fn command_by_id(
+        &self,
+        runtime_id: impl AsRef<str>,
+        account_id: impl Into<String>,
+        command: impl Into<Command>,
+    ) -> CommandRequest {
+        CommandRequest::new(
+            self.transport().clone(),
+            Common::by_id(runtime_id.as_ref(), account_id),
+        )
+        .command(command)
+    }
+
+    /// StopRuntimeSession of `session_id` on `arn`.
+    pub fn stop_session(
+        &self,
+        arn: impl IntoRuntimeArn,
+        session_id: impl AsRef<str>,
+    ) -> StopSessionRequest {
+        StopSessionRequest::new(self.transport().clone(), Common::new(arn)).session_id(session_id)
+    }
+
+    #[cfg(feature = "shell")]
+    /// A WebSocket to the agent on `arn` (`/runtimes/{arn}/ws`); finish with
+    /// `.connect().await`. See [`AgentSocket`].
+    pub fn invoke_websocket(&self, arn: impl IntoRuntimeArn) -> AgentSocketBuilder {
+        AgentSocketBuilder::new(self.transport().clone(), arn)
+    }
+
+    /// GetAgentCard: the agent card an A2A agent on `arn` publishes.
+    pub fn get_agent_card(&self, arn: impl IntoRuntimeArn) -> GetAgentCardRequest {
+        GetAgentCardRequest::new(self.transport().clone(), Common::new(arn))
+    }
+
+    /// DeleteCapacityProviderSession: ends `session_id` on the capacity provider
+    /// `capacity_provider_id`.
+    pub fn delete_capacity_provider_session(
+        &self,
+        capacity_provider_id: impl AsRef<str>,
+        session_id: impl AsRef<str>,
+    ) -> DeleteCapacityProviderSessionRequest {
+        DeleteCapacityProviderSessionRequest::new(
+            self.transport().clone(),
+            capacity_provider_id.as_ref().to_owned(),
+            session_id.as_ref().to_owned(),
+        )
+    }
+}

@@ -2,12 +2,27 @@
 //! Rust I/O.
 //!
 //! [`Shell`] is `AsyncRead + AsyncWrite`: reads are the PTY's output, writes go to its input
-//! (split into frames under 64 KiB). One background task owns the WebSocket: it answers
-//! keepalives, reconnects to the *same* shell after a dropped connection (input written while
-//! reconnecting is queued and delivered after the reconnect, not lost), and reports what
-//! happens as [`ShellEvent`]s. The protocol has no acknowledgements: input the task had
-//! already written to a connection in the instant before the drop was detected cannot be
-//! known to have arrived, and is not re-sent (that could run a command twice).
+//! (split into frames under 64 KiB), kube-rs `AttachedProcess` style. One background task
+//! owns the WebSocket: it answers keepalives, reconnects to the *same* shell after a dropped
+//! connection, and reports what happens as [`ShellEvent`]s.
+//!
+//! - **Order.** Everything written or asked through the writer — bytes, resize, end of
+//!   input, close, kill, detach — reaches the shell in the order it was asked: a `close()`
+//!   or `detach()` never overtakes input written before it.
+//! - **End of input.** Shutting the writer down or dropping it is end of input, Ctrl-D: a
+//!   shell waiting at its prompt exits, and its output keeps flowing to the reader until it
+//!   does, then the exit status arrives. [`Shell::close`] is the same, then waits for the
+//!   exit status; a shell that has not ended after the close grace
+//!   ([`ShellBuilder::close_grace`], 10 s by default) is hung up (the protocol's CLOSE
+//!   frame), as [`Shell::kill`] does at once.
+//! - **Reconnects and input.** Input written while reconnecting waits and is delivered after
+//!   the reconnect. The protocol has no acknowledgements: input whose sending had started when
+//!   the connection dropped may or may not have arrived, and by default it is *not* sent again
+//!   (at most once: a `git push` typed just before a drop must not run twice);
+//!   [`InputDelivery::AtLeastOnce`] sends it again. Frames stay under the protocol's 64 KiB.
+//! - **Dropping.** Dropping the reader discards the output from then on; dropping both halves
+//!   (or the whole `Shell`) leaves the shell running on the server, as [`Shell::detach`]
+//!   does, for the reconnect window.
 //!
 //! ```no_run
 //! # async fn f(session: agentcore_sdk::Session) -> Result<(), Box<dyn std::error::Error>> {
@@ -19,6 +34,20 @@
 //! let mut screen = Vec::new();
 //! shell.read_to_end(&mut screen).await?;          // EOF once the shell exited
 //! assert_eq!(shell.exit_status().and_then(|s| s.code), Some(3));
+//! # Ok(()) }
+//! ```
+//!
+//! Local stdin to the shell and its output to local stdout, in two tasks; when stdin ends,
+//! the shell gets end of input and its output still arrives:
+//!
+//! ```no_run
+//! # async fn f(session: agentcore_sdk::Session) -> Result<(), Box<dyn std::error::Error>> {
+//! let (mut output, mut input) = session.shell().connect().await?.split();
+//! let typing = tokio::spawn(async move {
+//!     tokio::io::copy(&mut tokio::io::stdin(), &mut input).await // `input` dropped: Ctrl-D
+//! });
+//! tokio::io::copy(&mut output, &mut tokio::io::stdout()).await?;
+//! typing.await??;
 //! # Ok(()) }
 //! ```
 //!
@@ -36,60 +65,42 @@
 //! # Ok(()) }
 //! ```
 
+mod connect;
+mod handles;
+#[cfg(test)]
+mod memory_tests;
+mod outgoing;
 pub mod protocol;
-mod socket;
+mod pump;
 mod task;
 
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio_util::sync::PollSender;
+use tokio::sync::{mpsc, watch};
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Deferred, Error};
+use crate::transport::Transport;
 use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId, ShellId};
 
-pub use socket::{AgentMessage, AgentSocket, AgentSocketBuilder};
-pub use task::presigned_shell_url;
+// WebSocket invoke lived here first; its home is the data plane, its old path stays.
+pub use crate::data::{AgentMessage, AgentSocket, AgentSocketBuilder};
+pub use crate::transport::websocket::WebSocketAuth;
+pub use connect::presigned_shell_url;
+pub use handles::{ShellReader, ShellWriter};
+
+/// The old name of [`WebSocketAuth`]: it authorises agent sockets as well as shells.
+#[deprecated(note = "renamed `WebSocketAuth` (it authorises agent sockets as well as shells)")]
+pub type ShellAuth = WebSocketAuth;
 
 /// The IAM action a caller needs to open shells.
 pub const IAM_ACTION: &str = "bedrock-agentcore:InvokeAgentRuntimeCommandWithWebSocketStream";
-
-/// How the WebSocket upgrade is authorized.
-#[derive(Clone, Default)]
-#[non_exhaustive]
-pub enum ShellAuth {
-    /// SigV4-signed upgrade request headers (default).
-    #[default]
-    SigV4,
-    /// A SigV4 presigned URL (query-string auth) valid for `expires` (at most 300 s).
-    Presigned {
-        /// Validity of the URL.
-        expires: Duration,
-    },
-    /// An OAuth bearer token, sent as the `base64UrlBearerAuthorization.<token>` subprotocol.
-    Bearer(String),
-}
-
-impl fmt::Debug for ShellAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::SigV4 => f.write_str("SigV4"),
-            Self::Presigned { expires } => f
-                .debug_struct("Presigned")
-                .field("expires", expires)
-                .finish(),
-            Self::Bearer(_) => f.write_str("Bearer(** redacted **)"),
-        }
-    }
-}
 
 /// When and how to reconnect after an abnormal close.
 ///
@@ -217,6 +228,25 @@ impl Keepalive {
     }
 }
 
+/// How long [`Shell::close`] waits by default before hanging up.
+pub const DEFAULT_CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// What happens to input that was being sent when a connection dropped.
+///
+/// The protocol has no acknowledgements: input whose sending had started when the drop was
+/// detected may or may not have reached the shell. Input not yet handed to the connection is
+/// delivered after the reconnect in either case, in order, and every frame stays under the
+/// protocol's 64 KiB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputDelivery {
+    /// Not sent again (default): nothing runs twice, but that input may be lost.
+    #[default]
+    AtMostOnce,
+    /// Sent again after the reconnect: nothing is lost, but it may arrive (run) twice.
+    AtLeastOnce,
+}
+
 /// What a detached shell is needed to re-attach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -282,29 +312,35 @@ pub enum ShellEvent {
 #[derive(Debug, Clone)]
 #[must_use = "call .connect().await"]
 pub struct ShellBuilder {
-    pub(crate) client: Client,
-    pub(crate) arn: Result<RuntimeArn, crate::error::Deferred>,
+    pub(crate) transport: Transport,
+    pub(crate) arn: Result<RuntimeArn, Deferred>,
     pub(crate) session_id: Option<String>,
     pub(crate) shell_id: Option<String>,
     pub(crate) qualifier: Option<String>,
-    pub(crate) auth: ShellAuth,
+    pub(crate) auth: WebSocketAuth,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) keepalive: Keepalive,
     pub(crate) size: Option<(u16, u16)>,
+    pub(crate) close_grace: Duration,
+    pub(crate) input_delivery: InputDelivery,
 }
 
 impl ShellBuilder {
-    pub(crate) fn new(client: Client, arn: impl IntoRuntimeArn) -> Self {
+    crate::config::config_override_setter!();
+
+    pub(crate) fn new(transport: Transport, arn: impl IntoRuntimeArn) -> Self {
         Self {
-            client,
-            arn: arn.into_runtime_arn().map_err(crate::error::Deferred::from),
+            transport,
+            arn: arn.into_runtime_arn().map_err(Deferred::from),
             session_id: None,
             shell_id: None,
             qualifier: None,
-            auth: ShellAuth::default(),
+            auth: WebSocketAuth::default(),
             reconnect: ReconnectPolicy::default(),
             keepalive: Keepalive::default(),
             size: None,
+            close_grace: DEFAULT_CLOSE_GRACE,
+            input_delivery: InputDelivery::default(),
         }
     }
 
@@ -325,7 +361,7 @@ impl ShellBuilder {
         self
     }
     /// How the upgrade is authorized.
-    pub fn auth(mut self, auth: ShellAuth) -> Self {
+    pub fn auth(mut self, auth: WebSocketAuth) -> Self {
         self.auth = auth;
         self
     }
@@ -346,23 +382,38 @@ impl ShellBuilder {
         self
     }
 
+    /// How long [`Shell::close`] waits after ending input before it hangs the shell up (and
+    /// then again for the exit status before giving up). Default 10 s.
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
+    /// What happens to input being sent when a connection drops (default: at most once).
+    pub fn input_delivery(mut self, delivery: InputDelivery) -> Self {
+        self.input_delivery = delivery;
+        self
+    }
+
     /// Validates, opens the WebSocket and waits for the shell's confirmation.
     ///
     /// Upgrade refusals are [`Error::Service`]: 403 `AccessDenied` (naming [`IAM_ACTION`]),
     /// 424 `RuntimeClient` (agent VM not ready), 429 `Throttling` (more than 10 shells).
+    ///
+    /// Dropping the future before it completes abandons the upgrade: nothing keeps running
+    /// locally; a shell the server already started stays for the reconnect window, as after a
+    /// detach.
     pub async fn connect(self) -> Result<Shell, Error> {
-        task::connect(self).await
+        connect::connect(self).await
     }
 }
 
-pub(crate) enum Control {
-    Resize(u16, u16),
-    Close,
-    Detach(oneshot::Sender<()>),
-}
-
 /// A connected interactive shell: `AsyncRead` (PTY output) + `AsyncWrite` (input).
+///
+/// Dropping it leaves the shell running on the server for the reconnect window, as
+/// [`detach`](Self::detach) does (without waiting for input still queued to be sent).
 pub struct Shell {
+    // Dropped in this order: the reader first, so that when the writer goes the task knows
+    // both are gone (a detach), not only the writer (end of input).
     reader: ShellReader,
     writer: ShellWriter,
     events: Option<mpsc::Receiver<ShellEvent>>,
@@ -395,8 +446,15 @@ impl Shell {
 
     /// Waits until the shell ends; `None` if the handle ended another way (kicked, detached,
     /// reconnects exhausted).
+    ///
+    /// Output not read yet is read and discarded meanwhile (so that the exit status, which
+    /// follows the output, can arrive): read what you need first.
+    ///
+    /// Dropping the future stops waiting; the shell and the connection carry on.
     pub async fn wait(&mut self) -> Option<ShellExit> {
-        wait_exit(&mut self.writer.exit.clone()).await
+        // Until the reader's EOF or error: the task has ended, the status is final.
+        let _ = tokio::io::copy(&mut self.reader, &mut tokio::io::sink()).await;
+        *self.writer.exit.borrow()
     }
 
     /// Lifecycle events. The first call takes the stream; later calls get an empty one.
@@ -407,17 +465,51 @@ impl Shell {
 
     /// Ends the connection but keeps the shell running on the server, returning what is
     /// needed to re-attach it (from this or another process) within the reconnect window.
+    ///
+    /// Input written before is sent first (for at most 5 s while the connection is slow).
+    /// While reconnecting, it returns at once (input still waiting is not sent).
+    ///
+    /// Dropping the future drops the handle: the connection is closed as a detach once the
+    /// input before it is sent.
     pub async fn detach(self) -> ShellHandle {
-        self.writer.detach().await
+        let Self { reader, writer, .. } = self;
+        drop(reader);
+        writer.detach().await
     }
 
-    /// Asks the shell to end (CLOSE frame), then waits for its exit status.
-    pub async fn close(mut self) -> Option<ShellExit> {
-        let _ = self.writer.control.send(Control::Close);
-        self.wait().await
+    /// Ends the shell as a terminal user does and waits for its exit status: end of input
+    /// (Ctrl-D) after what was written, so the shell finishes what was typed; if it has not
+    /// ended after the close grace ([`ShellBuilder::close_grace`], 10 s by default) it is
+    /// hung up (the CLOSE frame, SIGHUP), and if it still sends no exit status after another
+    /// grace the handle gives up (`None`).
+    ///
+    /// Output not read yet is discarded. `None` also when the handle ended another way
+    /// (kicked, reconnects exhausted).
+    ///
+    /// Dropping the future does not stop the close: the task carries it through in the
+    /// background (end of input, hang-up after the grace).
+    pub async fn close(self) -> Option<ShellExit> {
+        let Self { reader, writer, .. } = self;
+        // Nobody will read: the task discards the output instead of waiting for a reader.
+        drop(reader);
+        writer.close();
+        wait_exit(&mut writer.exit.clone()).await
     }
 
-    /// Splits into owned halves for separate tasks.
+    /// Hangs the shell up now (the CLOSE frame: SIGHUP to its processes, then SIGKILL on
+    /// agentcore-local) and waits for its exit status, as [`close`](Self::close) does after
+    /// its grace. Input written before is sent first.
+    ///
+    /// Dropping the future does not stop the hang-up.
+    pub async fn kill(self) -> Option<ShellExit> {
+        let Self { reader, writer, .. } = self;
+        drop(reader);
+        writer.kill();
+        wait_exit(&mut writer.exit.clone()).await
+    }
+
+    /// Splits into owned halves for separate tasks (see [`ShellReader`] and [`ShellWriter`]:
+    /// dropping the writer is end of input, dropping both a detach).
     pub fn split(self) -> (ShellReader, ShellWriter) {
         (self.reader, self.writer)
     }
@@ -425,6 +517,8 @@ impl Shell {
 
 /// The stream of a shell's [`ShellEvent`]s. See [`Shell::events`].
 #[derive(Debug)]
+///
+/// Dropping it only stops the events (later ones are discarded); nothing else changes.
 pub struct ShellEvents(Option<mpsc::Receiver<ShellEvent>>);
 
 impl Stream for ShellEvents {
@@ -437,6 +531,7 @@ impl Stream for ShellEvents {
     }
 }
 
+/// The exit status once it is known, or the final `None` once the task ended without one.
 async fn wait_exit(exit: &mut watch::Receiver<Option<ShellExit>>) -> Option<ShellExit> {
     loop {
         if let Some(e) = *exit.borrow() {
@@ -474,127 +569,11 @@ impl AsyncWrite for Shell {
     }
 }
 
-/// What the background task hands the reader: output, or why output ended.
-pub(crate) enum ReadItem {
-    Data(Bytes),
-    Failed(io::ErrorKind, String),
-}
-
-/// The output half: PTY bytes; EOF after the shell exited.
-pub struct ShellReader {
-    rx: mpsc::Receiver<ReadItem>,
-    current: Bytes,
-    failed: Option<(io::ErrorKind, String)>,
-}
-
-impl fmt::Debug for ShellReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShellReader")
-            .field("buffered", &self.current.len())
-            .finish()
-    }
-}
-
-impl AsyncRead for ShellReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        loop {
-            if !this.current.is_empty() {
-                let n = this.current.len().min(buf.remaining());
-                let chunk = this.current.split_to(n);
-                buf.put_slice(&chunk);
-                return Poll::Ready(Ok(()));
-            }
-            if let Some((kind, msg)) = &this.failed {
-                return Poll::Ready(Err(io::Error::new(*kind, msg.clone())));
-            }
-            match ready!(this.rx.poll_recv(cx)) {
-                Some(ReadItem::Data(b)) => this.current = b,
-                Some(ReadItem::Failed(kind, msg)) => this.failed = Some((kind, msg)),
-                None => return Poll::Ready(Ok(())),
-            }
-        }
-    }
-}
-
-/// The input half: bytes typed into the shell. Writes after the shell exited fail with
-/// `BrokenPipe`.
-pub struct ShellWriter {
-    tx: PollSender<Bytes>,
-    control: mpsc::UnboundedSender<Control>,
-    exit: watch::Receiver<Option<ShellExit>>,
-    handle: ShellHandle,
-}
-
-impl fmt::Debug for ShellWriter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShellWriter")
-            .field("handle", &self.handle)
-            .finish()
-    }
-}
-
-impl ShellWriter {
-    /// Sets the terminal size.
-    pub fn resize(&self, cols: u16, rows: u16) {
-        let _ = self.control.send(Control::Resize(cols, rows));
-    }
-    /// The ids to re-attach this shell.
-    pub fn ids(&self) -> &ShellHandle {
-        &self.handle
-    }
-    /// See [`Shell::detach`].
-    pub async fn detach(self) -> ShellHandle {
-        let (done_tx, done_rx) = oneshot::channel();
-        if self.control.send(Control::Detach(done_tx)).is_ok() {
-            let _ = done_rx.await;
-        }
-        self.handle
-    }
-    /// Asks the shell to end (CLOSE frame).
-    pub fn close(&self) {
-        let _ = self.control.send(Control::Close);
-    }
-
-    fn broken_pipe(&self) -> io::Error {
-        io::Error::new(io::ErrorKind::BrokenPipe, "the shell has ended")
-    }
-}
-
-impl AsyncWrite for ShellWriter {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        if self.exit.borrow().is_some() {
-            return Poll::Ready(Err(self.broken_pipe()));
-        }
-        if ready!(self.tx.poll_reserve(cx)).is_err() {
-            return Poll::Ready(Err(self.broken_pipe()));
-        }
-        let (chunk, _) = buf.split_at(buf.len().min(protocol::MAX_PAYLOAD));
-        let n = chunk.len();
-        if self.tx.send_item(Bytes::copy_from_slice(chunk)).is_err() {
-            return Poll::Ready(Err(self.broken_pipe()));
-        }
-        Poll::Ready(Ok(n))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Written bytes are handed to the connection task, which sends them in order (after a
-        // reconnect if need be); there is nothing to wait for here.
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.tx.close();
-        Poll::Ready(Ok(()))
+/// Interactive shells.
+impl Client {
+    /// An interactive shell in a session of `arn`; finish with `.connect().await`.
+    pub fn shell(&self, arn: impl IntoRuntimeArn) -> ShellBuilder {
+        ShellBuilder::new(self.transport().clone(), arn)
     }
 }
 

@@ -46,10 +46,7 @@ pub const CLOSE_KICKED: u16 = 4000;
 
 /// Response header carrying the shell id on the 101.
 pub const SHELL_ID_HEADER: &str = "x-amzn-bedrock-agentcore-shell-id";
-/// WebSocket subprotocol prefix carrying a base64url bearer token.
-pub const BEARER_PROTOCOL: &str = "base64UrlBearerAuthorization";
-/// The largest encoded bearer token.
-pub const MAX_BEARER_LEN: usize = 4096;
+pub use crate::transport::websocket::{BEARER_PROTOCOL, MAX_BEARER_LEN};
 /// Extension request header: re-attach and resume the output at this absolute offset (sent
 /// only to servers whose confirmation carried `outputOffset`).
 pub const RESUME_OFFSET_HEADER: &str = "x-agentcore-output-offset";

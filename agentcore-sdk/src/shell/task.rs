@@ -1,563 +1,354 @@
-//! The task that owns a shell's WebSocket: upgrade (three auth modes), confirmation,
-//! keepalive, frame pumping and reconnects.
+//! The task that owns a shell's connection, across reconnects: what the handles ask (in
+//! order), how the shell is closed, when it reconnects and when it gives up.
+//!
+//! One connection at a time is driven by [`pump`](super::pump); this module is the state
+//! kept across connections and the loop around them:
+//!
+//! - **Input** (`on_input`) goes to the [`Outgoing`] queue in the order the writer asked;
+//!   end of input is Ctrl-D (EOT); `close` is end of input, then a hang-up (CLOSE frame)
+//!   once the close grace has passed, then giving up after one more grace; `kill` hangs up
+//!   at once; `detach` waits for the input before it to be sent.
+//! - **Handles**: the writer gone is end of input; the writer and the reader both gone is a
+//!   detach (the shell keeps running).
+//! - **Connections** end as an [`End`]; a lost one is reconnected with the policy's backoff,
+//!   while input, close, kill, detach and dropped handles are still honoured.
 
 use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
-use std::time::{Duration, Instant, SystemTime};
-
-use base64::Engine;
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::PollSender;
-use url::Url;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
 
-use super::protocol::{
-    BEARER_PROTOCOL, CLOSE_KICKED, CLOSE_NORMAL, Frame, MAX_BEARER_LEN, RESUME_OFFSET_HEADER,
-    SHELL_ID_HEADER, Status,
-};
-use super::{
-    Control, IAM_ACTION, Keepalive, ReadItem, ReconnectPolicy, Shell, ShellAuth, ShellBuilder,
-    ShellEvent, ShellExit, ShellHandle, ShellReader, ShellWriter,
-};
-use crate::client::Client;
-use crate::data::SESSION_ID_HEADER;
-use crate::error::{Error, ServiceError, ServiceErrorKind, service_error_from_response};
-use crate::transport::signing;
-use crate::types::{EndpointName, RuntimeArn, SessionId, ShellId};
+use super::connect::Dial;
+use super::handles::{Input, ReadItem};
+use super::outgoing::Outgoing;
+use super::protocol::{Frame, Status};
+use super::{InputDelivery, Keepalive, ReconnectPolicy, ShellEvent, ShellExit};
+use crate::error::{Error, ServiceErrorKind};
+use crate::transport::deadline_after;
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// What Ctrl-D sends: end of input for a shell reading a line.
+const EOT: &[u8] = b"\x04";
+/// How long a detach waits for the input before it to be sent.
+pub(super) const DETACH_GRACE: Duration = Duration::from_secs(5);
 
-/// The session id as a query parameter (presigned and bearer modes).
-const SESSION_ID_QUERY: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
-
-/// What a WebSocket of the data plane reaches: a shell, or the agent itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WsKind {
-    /// `/runtimes/{arn}/ws/shells` (InvokeAgentRuntimeCommandShell).
-    Shell,
-    /// `/runtimes/{arn}/ws` (the agent's own WebSocket).
-    Agent,
-}
-
-/// Everything needed to (re)open the same shell, or an agent WebSocket.
-pub(crate) struct Target {
-    pub(crate) client: Client,
-    pub(crate) arn: RuntimeArn,
-    pub(crate) session_id: SessionId,
-    /// Unused for [`WsKind::Agent`].
-    pub(crate) shell_id: ShellId,
-    pub(crate) qualifier: String,
-    pub(crate) auth: ShellAuth,
+/// The shell's settings, from its builder.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
     pub(crate) keepalive: Keepalive,
-    pub(crate) kind: WsKind,
+    pub(crate) policy: ReconnectPolicy,
+    pub(crate) delivery: InputDelivery,
+    pub(crate) close_grace: Duration,
 }
 
-/// The shell URL (`wss://…/runtimes/{arn}/ws/shells?qualifier=…&shellId=…`), without auth.
-fn shell_url(target: &Target, session_in_query: bool) -> Result<Url, Error> {
-    let base = target.client.config().data_endpoint().clone();
-    let suffix = match target.kind {
-        WsKind::Shell => "ws/shells",
-        WsKind::Agent => "ws",
-    };
-    let path = format!(
-        "{}/runtimes/{}/{suffix}",
-        base.path().trim_end_matches('/'),
-        target.arn.path_segment()
-    );
-    let mut url = base;
-    let scheme = if url.scheme() == "http" { "ws" } else { "wss" };
-    url.set_scheme(scheme)
-        .map_err(|_| Error::Config("cannot turn the data endpoint into a WebSocket URL".into()))?;
-    url.set_path(&path);
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("qualifier", &target.qualifier);
-        if target.kind == WsKind::Shell {
-            q.append_pair("shellId", target.shell_id.as_str());
-        }
-        if session_in_query {
-            q.append_pair(SESSION_ID_QUERY, target.session_id.as_str());
-        }
-    }
-    Ok(url)
-}
-
-/// The same URL with the `http(s)` scheme, which is what SigV4 signs.
-fn as_http(url: &Url) -> String {
-    let s = url.as_str();
-    match url.scheme() {
-        "wss" => format!("https{}", &s[3..]),
-        "ws" => format!("http{}", &s[2..]),
-        _ => s.to_owned(),
-    }
-}
-
-/// Presigns the shell URL of `target` for `expires` (≤ 300 s).
-async fn presign(target: &Target, expires: Duration) -> Result<Url, Error> {
-    let url = shell_url(target, true)?;
-    let cfg = &target.client.config().inner;
-    let creds = signing::credentials(cfg)
-        .await?
-        .ok_or_else(|| Error::Credentials {
-            message: "presigned shell URLs need credentials".into(),
-            source: None,
-        })?;
-    let http_url = Url::parse(&as_http(&url)).map_err(|e| Error::Config(e.to_string()))?;
-    let host = host_value(&http_url);
-    let signed = signing::presign_url(
-        &creds,
-        &cfg.region,
-        &http_url,
-        &[("host", host.as_str())],
-        expires,
-        SystemTime::now(),
-    )?;
-    let mut out = signed;
-    let _ = out.set_scheme(url.scheme());
-    Ok(out)
-}
-
-fn host_value(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        _ => String::new(),
-    }
-}
-
-/// Presigns a shell URL that a browser relay (xterm.js) can open without credentials.
-///
-/// ```no_run
-/// # async fn f(client: agentcore_sdk::Client, arn: &str) -> Result<(), agentcore_sdk::Error> {
-/// use std::time::Duration;
-/// let url = agentcore_sdk::shell::presigned_shell_url(
-///     &client, arn, "session-0000000000000000000000000000001", "main", Duration::from_secs(60),
-/// ).await?;
-/// println!("{url}");
-/// # Ok(()) }
-/// ```
-pub async fn presigned_shell_url(
-    client: &Client,
-    arn: impl crate::types::IntoRuntimeArn,
-    session_id: &str,
-    shell_id: &str,
-    expires: Duration,
-) -> Result<Url, Error> {
-    check_expiry(expires)?;
-    let target = Target {
-        client: client.clone(),
-        arn: arn.into_runtime_arn()?,
-        session_id: session_id.parse()?,
-        shell_id: shell_id.parse()?,
-        qualifier: "DEFAULT".into(),
-        auth: ShellAuth::Presigned { expires },
-        keepalive: Keepalive::default(),
-        kind: WsKind::Shell,
-    };
-    presign(&target, expires).await
-}
-
-/// Zero intervals would make the keepalive task spin or panic (`interval(0)`).
-fn check_keepalive(k: &Keepalive) -> Result<(), Error> {
-    for (field, d) in [
-        ("keepalive.pingInterval", k.ping_interval),
-        ("keepalive.pongTimeout", k.pong_timeout),
-        ("keepalive.confirmationTimeout", k.confirmation_timeout),
-    ] {
-        if d.is_zero() {
-            return Err(Error::invalid(field, "must be greater than zero"));
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn check_expiry(expires: Duration) -> Result<(), Error> {
-    if expires.is_zero() || expires > Duration::from_secs(300) {
-        return Err(Error::invalid(
-            "expires",
-            format!("presigned shell URLs expire after 1 to 300 s, got {expires:?}"),
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn bearer_protocol(token: &str) -> Result<String, Error> {
-    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.as_bytes());
-    if token.is_empty() || encoded.len() > MAX_BEARER_LEN {
-        return Err(Error::invalid(
-            "bearerToken",
-            format!(
-                "must be non-empty and at most {MAX_BEARER_LEN} characters once base64url-encoded"
-            ),
-        ));
-    }
-    Ok(format!("{BEARER_PROTOCOL}.{encoded}, {BEARER_PROTOCOL}"))
-}
-
-fn upgrade_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
-    let base = service_error_from_response(status, headers, body);
-    let (kind, message) = match status {
-        403 => (
-            ServiceErrorKind::AccessDenied,
-            format!(
-                "shell upgrade denied; the caller needs IAM action {IAM_ACTION}: {}",
-                base.message()
-            ),
-        ),
-        424 => (
-            ServiceErrorKind::RuntimeClient,
-            format!("the session's agent VM is not ready: {}", base.message()),
-        ),
-        429 => (
-            ServiceErrorKind::Throttling,
-            format!(
-                "too many shells (at most 10 concurrent per runtime): {}",
-                base.message()
-            ),
-        ),
-        _ => return base.into(),
-    };
-    ServiceError::new(kind, message)
-        .with_status(status)
-        .with_request_id(base.request_id().map(str::to_owned))
-        .into()
-}
-
-/// Opens the WebSocket and waits for the confirmation STATUS. `resume_at` asks a server that
-/// supports the extension to replay from that output offset.
-async fn open(target: &Target, resume_at: Option<u64>) -> Result<(Ws, Status), Error> {
-    const OP: &str = "InvokeAgentRuntimeCommandShell";
-    let (mut ws, response) = dial(target, resume_at).await?;
-    if let Some(id) = response.get(SHELL_ID_HEADER).and_then(|v| v.to_str().ok())
-        && id != target.shell_id.as_str()
-    {
-        return Err(Error::malformed(format!(
-            "the server attached shell {id:?}, not the requested {:?}",
-            target.shell_id.as_str()
-        )));
-    }
-    let wait = target.keepalive.confirmation_timeout;
-    let status = tokio::time::timeout(wait, async {
-        while let Some(msg) = ws.next().await {
-            match msg.map_err(|e| Error::transport(OP, e))? {
-                Message::Binary(b) => match Frame::decode(&b)? {
-                    Frame::Status(s) if s.is_confirmation() => return Ok(*s),
-                    Frame::Status(s) => {
-                        return Err(Error::malformed(format!(
-                            "expected the shell confirmation, got status {:?}: {}",
-                            s.status,
-                            s.message.unwrap_or_default()
-                        )));
-                    }
-                    _ => {
-                        return Err(Error::malformed(
-                            "shell data arrived before the confirmation",
-                        ));
-                    }
-                },
-                Message::Close(frame) => {
-                    return Err(Error::malformed(format!(
-                        "the server closed the shell before confirming it ({})",
-                        frame
-                            .map(|f| format!("{} {}", u16::from(f.code), f.reason))
-                            .unwrap_or_default()
-                    )));
-                }
-                _ => {}
-            }
-        }
-        Err(Error::malformed(
-            "the connection ended before the shell confirmation",
-        ))
-    })
-    .await
-    .map_err(|_| Error::Timeout {
-        operation: "shell confirmation",
-        after: wait,
-    })??;
-    Ok((ws, status))
-}
-
-/// Opens the WebSocket of `target` with its auth (SigV4-signed upgrade headers, a presigned
-/// URL, or a bearer token): the connection and the upgrade response's headers.
-pub(crate) async fn dial(
-    target: &Target,
-    resume_at: Option<u64>,
-) -> Result<(Ws, http::HeaderMap), Error> {
-    let op = match target.kind {
-        WsKind::Shell => "InvokeAgentRuntimeCommandShell",
-        WsKind::Agent => "InvokeAgentRuntimeWebSocket",
-    };
-    let (url, extra_headers): (Url, Vec<(String, String)>) = match &target.auth {
-        ShellAuth::SigV4 => {
-            let url = shell_url(target, false)?;
-            let mut headers = http::HeaderMap::new();
-            let http_url = as_http(&url);
-            let parsed = Url::parse(&http_url).map_err(|e| Error::Config(e.to_string()))?;
-            headers.insert(
-                http::header::HOST,
-                http::HeaderValue::from_str(&host_value(&parsed))
-                    .map_err(|e| Error::Config(e.to_string()))?,
-            );
-            headers.insert(
-                SESSION_ID_HEADER,
-                http::HeaderValue::from_str(target.session_id.as_str()).map_err(|_| {
-                    Error::invalid("runtimeSessionId", "must be a valid header value")
-                })?,
-            );
-            let cfg = &target.client.config().inner;
-            if let Some(creds) = signing::credentials(cfg).await? {
-                signing::sign_headers(&creds, &cfg.region, "GET", &http_url, &mut headers, &[])?;
-            }
-            headers.remove(http::header::HOST);
-            let pairs = headers
-                .iter()
-                .filter_map(|(k, v)| {
-                    v.to_str()
-                        .ok()
-                        .map(|v| (k.as_str().to_owned(), v.to_owned()))
-                })
-                .collect();
-            (url, pairs)
-        }
-        ShellAuth::Presigned { expires } => (presign(target, *expires).await?, Vec::new()),
-        ShellAuth::Bearer(token) => (
-            shell_url(target, true)?,
-            vec![("sec-websocket-protocol".to_owned(), bearer_protocol(token)?)],
-        ),
-    };
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Error::Config(format!("invalid shell URL: {e}")))?;
-    for (k, v) in extra_headers {
-        let name =
-            http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| Error::Config(e.to_string()))?;
-        let value = http::HeaderValue::from_str(&v).map_err(|e| Error::Config(e.to_string()))?;
-        request.headers_mut().insert(name, value);
-    }
-    if let Some(offset) = resume_at {
-        request.headers_mut().insert(
-            RESUME_OFFSET_HEADER,
-            http::HeaderValue::from_str(&offset.to_string())
-                .map_err(|e| Error::Config(e.to_string()))?,
-        );
-    }
-    let user_agent = http::HeaderValue::from_str(&target.client.config().inner.user_agent)
-        .unwrap_or(http::HeaderValue::from_static("agentcore-rs"));
-    request
-        .headers_mut()
-        .insert(http::header::USER_AGENT, user_agent);
-    let connector = if url.scheme() == "wss" {
-        Connector::Rustls(target.client.config().inner.ws_tls.clone())
-    } else {
-        Connector::Plain
-    };
-    let timeout = target.client.config().timeouts().get_operation();
-    let connected = tokio::time::timeout(
-        timeout,
-        tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)),
-    )
-    .await
-    .map_err(|_| Error::Timeout {
-        operation: op,
-        after: timeout,
-    })?;
-    let (ws, response) = match connected {
-        Ok(ok) => ok,
-        Err(tungstenite::Error::Http(resp)) => {
-            let body = resp.body().clone().unwrap_or_default();
-            return Err(match target.kind {
-                WsKind::Shell => upgrade_error(resp.status().as_u16(), resp.headers(), &body),
-                WsKind::Agent => {
-                    service_error_from_response(resp.status().as_u16(), resp.headers(), &body)
-                        .into()
-                }
-            });
-        }
-        Err(e) => return Err(Error::transport(op, e)),
-    };
-    Ok((ws, response.headers().clone()))
-}
-
-pub(crate) async fn connect(b: ShellBuilder) -> Result<Shell, Error> {
-    let arn = b.arn.map_err(Error::from)?;
-    let session_id = match &b.session_id {
-        Some(s) => s.parse()?,
-        None => SessionId::generate(),
-    };
-    let shell_id = match &b.shell_id {
-        Some(s) => s.parse()?,
-        None => ShellId::generate(),
-    };
-    let qualifier = match &b.qualifier {
-        Some(q) => q.parse::<EndpointName>()?.into_string(),
-        None => "DEFAULT".to_owned(),
-    };
-    check_keepalive(&b.keepalive)?;
-    match &b.auth {
-        ShellAuth::Presigned { expires } => check_expiry(*expires)?,
-        ShellAuth::Bearer(t) => {
-            bearer_protocol(t)?;
-        }
-        ShellAuth::SigV4 => {}
-    }
-    let target = Target {
-        client: b.client,
-        arn,
-        session_id,
-        shell_id,
-        qualifier,
-        auth: b.auth,
-        keepalive: b.keepalive,
-        kind: WsKind::Shell,
-    };
-    let span = tracing::info_span!(
-        "agentcore.shell",
-        runtime = %target.arn,
-        session = %target.session_id,
-        shell = %target.shell_id,
-    );
-    let (ws, confirmation) =
-        tracing::Instrument::instrument(open(&target, None), span.clone()).await?;
-    let handle = ShellHandle {
-        runtime_arn: target.arn.clone(),
-        session_id: target.session_id.clone(),
-        shell_id: target.shell_id.clone(),
-    };
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(64);
-    let (out_tx, out_rx) = mpsc::channel::<ReadItem>(64);
-    let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let (event_tx, event_rx) = mpsc::channel(256);
-    let (exit_tx, exit_rx) = watch::channel(None);
-    let conn = Connection {
-        target,
-        policy: b.reconnect,
-        size: b.size,
-        stdin: stdin_rx,
-        stdin_open: true,
-        out: out_tx,
-        control: control_rx,
-        events: event_tx,
-        exit: exit_tx,
-        pending_in: None,
-        close_pending: false,
-        pending_out: None,
-        offset: confirmation.metadata.output_offset,
-    };
-    tokio::spawn(tracing::Instrument::instrument(conn.run(ws), span));
-    Ok(Shell {
-        reader: ShellReader {
-            rx: out_rx,
-            current: Bytes::new(),
-            failed: None,
-        },
-        writer: ShellWriter {
-            tx: PollSender::new(stdin_tx),
-            control: control_tx,
-            exit: exit_rx,
-            handle,
-        },
-        events: Some(event_rx),
-    })
+/// Where closing the shell stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Closing {
+    Open,
+    /// Input ended by `close`: hang up at this instant if the shell has not ended.
+    EndOfInput {
+        hang_up_at: Instant,
+    },
+    /// Hung up (the CLOSE frame): give up at this instant if no exit status came.
+    HangingUp {
+        give_up_at: Instant,
+    },
 }
 
 /// Why one connection ended.
-enum End {
-    /// Shell exited or server closed normally: done.
+pub(super) enum End {
+    /// The shell exited (close 1000): done.
     Finished,
-    /// Detached on purpose (or every handle dropped): done, shell keeps running.
+    /// Detached on purpose, or every handle dropped: done, the shell keeps running.
     Detached,
-    /// Kicked by another client: done, never reconnect.
+    /// Another client attached the shell: done, never reconnect.
     Kicked,
     /// Lost: reconnect if the policy allows.
     Lost(String),
     /// Unrecoverable protocol error.
     Failed(io::ErrorKind, String),
+    /// Hung up and still no exit status after the close grace.
+    GaveUp,
 }
 
-struct Connection {
-    target: Target,
-    policy: ReconnectPolicy,
-    size: Option<(u16, u16)>,
-    stdin: mpsc::Receiver<Bytes>,
-    stdin_open: bool,
-    out: mpsc::Sender<ReadItem>,
-    control: mpsc::UnboundedReceiver<Control>,
-    events: mpsc::Sender<ShellEvent>,
-    exit: watch::Sender<Option<ShellExit>>,
-    /// Input taken from the writer but not yet sent (kept across a reconnect).
-    pending_in: Option<Bytes>,
-    /// A CLOSE asked for while disconnected, sent once connected again.
-    close_pending: bool,
-    /// Output received but not yet taken by the reader.
-    pending_out: Option<Bytes>,
+pub(super) struct Task<D: Dial> {
+    pub(super) dial: Arc<D>,
+    pub(super) opts: Options,
+    /// The terminal size, sent first on every connection.
+    pub(super) size: Option<(u16, u16)>,
+    pub(super) input: mpsc::UnboundedReceiver<Input>,
+    /// `false` once the writer is gone.
+    pub(super) input_open: bool,
+    /// The writer's room; closed when the task ends (waiting writes fail).
+    pub(super) room: Arc<Semaphore>,
+    pub(super) out: mpsc::Sender<ReadItem>,
+    pub(super) events: mpsc::Sender<ShellEvent>,
+    pub(super) exit: watch::Sender<Option<ShellExit>>,
+    pub(super) outgoing: Outgoing,
+    pub(super) closing: Closing,
+    /// End of input (EOT) already queued.
+    pub(super) eof_sent: bool,
+    /// A detach is queued and must happen by this instant.
+    pub(super) detach_by: Option<Instant>,
+    /// Output received but not yet taken by the reader (the socket is not read meanwhile).
+    pub(super) pending_out: Option<Bytes>,
     /// Absolute offset of the next output byte, when the server supports resuming by offset.
-    offset: Option<u64>,
+    pub(super) offset: Option<u64>,
 }
 
-impl Connection {
-    fn emit(&self, ev: ShellEvent) {
+impl<D: Dial> Task<D> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        dial: Arc<D>,
+        opts: Options,
+        size: Option<(u16, u16)>,
+        input: mpsc::UnboundedReceiver<Input>,
+        room: Arc<Semaphore>,
+        out: mpsc::Sender<ReadItem>,
+        events: mpsc::Sender<ShellEvent>,
+        exit: watch::Sender<Option<ShellExit>>,
+        offset: Option<u64>,
+    ) -> Self {
+        let outgoing = Outgoing::new(opts.delivery);
+        Self {
+            dial,
+            opts,
+            size,
+            input,
+            input_open: true,
+            room,
+            out,
+            events,
+            exit,
+            outgoing,
+            closing: Closing::Open,
+            eof_sent: false,
+            detach_by: None,
+            pending_out: None,
+            offset,
+        }
+    }
+
+    pub(super) fn emit(&self, ev: ShellEvent) {
         let _ = self.events.try_send(ev);
     }
 
-    async fn run(mut self, mut ws: Ws) {
+    /// Drives connections until the shell ends, is detached, kicked, or cannot be reached.
+    pub(super) async fn run(mut self, mut ws: WebSocketStream<D::Io>) {
         loop {
             let end = self.pump(&mut ws).await;
-            match end {
-                End::Finished | End::Detached => break,
-                End::Kicked => {
-                    self.emit(ShellEvent::Kicked);
-                    self.fail(
-                        io::ErrorKind::ConnectionAborted,
-                        "another client attached this shell (kicked)",
-                    )
-                    .await;
-                    break;
+            let End::Lost(reason) = end else {
+                self.conclude(end).await;
+                break;
+            };
+            tracing::debug!(%reason, "shell connection lost");
+            if let Some(done) = self.outgoing.take_detach() {
+                // The detach was waiting for this connection: with it gone, it is done.
+                if let Some(done) = done {
+                    let _ = done.send(());
                 }
-                End::Failed(kind, msg) => {
-                    self.fail(kind, &msg).await;
-                    break;
-                }
-                End::Lost(reason) => {
-                    tracing::debug!(%reason, "shell connection lost");
-                    if !self.policy.is_enabled() {
-                        self.fail(
-                            io::ErrorKind::ConnectionReset,
-                            &format!("shell connection lost: {reason}"),
-                        )
-                        .await;
-                        break;
-                    }
-                    match self.reconnect(reason).await {
-                        Some(new_ws) => ws = new_ws,
-                        None => break,
-                    }
-                }
+                break;
+            }
+            if !self.opts.policy.is_enabled() {
+                self.fail(
+                    io::ErrorKind::ConnectionReset,
+                    &format!("shell connection lost: {reason}"),
+                )
+                .await;
+                break;
+            }
+            match self.reconnect(reason).await {
+                Some(new_ws) => ws = new_ws,
+                None => break,
+            }
+        }
+        // Writers waiting for room fail instead of waiting forever.
+        self.room.close();
+    }
+
+    /// Reports how the handle ended (nothing for a finish or a detach).
+    async fn conclude(&mut self, end: End) {
+        match end {
+            End::Finished | End::Detached => {}
+            End::Kicked => {
+                self.emit(ShellEvent::Kicked);
+                self.fail(
+                    io::ErrorKind::ConnectionAborted,
+                    "another client attached this shell (kicked)",
+                )
+                .await;
+            }
+            End::Failed(kind, msg) => self.fail(kind, &msg).await,
+            End::GaveUp => {
+                self.fail(
+                    io::ErrorKind::TimedOut,
+                    "the shell sent no exit status after it was hung up",
+                )
+                .await;
+            }
+            End::Lost(reason) => {
+                self.fail(
+                    io::ErrorKind::ConnectionReset,
+                    &format!("shell connection lost: {reason}"),
+                )
+                .await;
             }
         }
     }
 
-    async fn fail(&mut self, kind: io::ErrorKind, msg: &str) {
+    /// Hands the reader what output is left, then the error.
+    pub(super) async fn fail(&mut self, kind: io::ErrorKind, msg: &str) {
         if let Some(b) = self.pending_out.take() {
             let _ = self.out.send(ReadItem::Data(b)).await;
         }
         let _ = self.out.send(ReadItem::Failed(kind, msg.to_owned())).await;
     }
 
-    async fn reconnect(&mut self, mut reason: String) -> Option<Ws> {
+    /// Whether the reader's drop must be watched: the writer is gone and nothing else would
+    /// end the task (with both handles gone, it detaches).
+    pub(super) fn watch_reader(&self) -> bool {
+        !self.input_open && self.closing == Closing::Open && self.detach_by.is_none()
+    }
+
+    /// Every handle is gone: detach (once the queued input is sent, when connected).
+    pub(super) fn all_gone(&mut self, connected: bool) -> Option<End> {
+        if !connected {
+            return Some(End::Detached);
+        }
+        self.outgoing.push_detach(None);
+        self.detach_by
+            .get_or_insert_with(|| deadline_after(DETACH_GRACE));
+        None
+    }
+
+    fn end_of_input(&mut self) {
+        if !std::mem::replace(&mut self.eof_sent, true) {
+            self.outgoing
+                .push(Frame::Stdin(Bytes::from_static(EOT)), None);
+        }
+    }
+
+    fn hang_up(&mut self) {
+        self.outgoing.push(Frame::Close, None);
+        self.closing = Closing::HangingUp {
+            give_up_at: deadline_after(self.opts.close_grace),
+        };
+    }
+
+    /// Applies what a handle asked (`None`: the writer is gone). `Some` when the task must end
+    /// now (only while disconnected: a detach, or every handle gone).
+    pub(super) fn on_input(&mut self, input: Option<Input>, connected: bool) -> Option<End> {
+        match input {
+            Some(Input::Data(bytes, room)) => self.outgoing.push(Frame::Stdin(bytes), Some(room)),
+            Some(Input::Resize(width, height)) => {
+                self.size = Some((width, height));
+                self.outgoing.push(Frame::Resize { width, height }, None);
+            }
+            Some(Input::Eof) => self.end_of_input(),
+            Some(Input::Close) => {
+                self.end_of_input();
+                if self.closing == Closing::Open {
+                    self.closing = Closing::EndOfInput {
+                        hang_up_at: deadline_after(self.opts.close_grace),
+                    };
+                }
+            }
+            Some(Input::Kill) => self.hang_up(),
+            Some(Input::Detach(done)) => {
+                if !connected {
+                    let _ = done.send(());
+                    return Some(End::Detached);
+                }
+                self.outgoing.push_detach(Some(done));
+                self.detach_by
+                    .get_or_insert_with(|| deadline_after(DETACH_GRACE));
+            }
+            None => {
+                self.input_open = false;
+                if self.closing != Closing::Open {
+                    // A close in progress finishes on its own.
+                } else if self.out.is_closed() {
+                    return self.all_gone(connected);
+                } else {
+                    self.end_of_input();
+                }
+            }
+        }
+        None
+    }
+
+    /// The next instant something is due: a detach's bound, a hang-up, giving up.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let closing = match self.closing {
+            Closing::Open => None,
+            Closing::EndOfInput { hang_up_at } => Some(hang_up_at),
+            Closing::HangingUp { give_up_at } => Some(give_up_at),
+        };
+        match (self.detach_by, closing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What is due now: `Some` when the task must end.
+    pub(super) fn on_deadline(&mut self) -> Option<End> {
+        let now = Instant::now();
+        if self.detach_by.is_some_and(|t| now >= t) {
+            // The input before the detach could not be sent in time: detach without it.
+            if let Some(Some(done)) = self.outgoing.take_detach() {
+                let _ = done.send(());
+            }
+            return Some(End::Detached);
+        }
+        match self.closing {
+            Closing::EndOfInput { hang_up_at } if now >= hang_up_at => {
+                tracing::debug!("the shell did not end after its input ended: hanging up");
+                self.hang_up();
+            }
+            Closing::HangingUp { give_up_at } if now >= give_up_at => return Some(End::GaveUp),
+            _ => {}
+        }
+        None
+    }
+
+    /// Runs `fut` while disconnected, honouring the handles and deadlines meanwhile; `Err`
+    /// when the task must end first.
+    async fn while_disconnected<F: std::future::Future>(
+        &mut self,
+        fut: F,
+    ) -> Result<F::Output, End> {
+        tokio::pin!(fut);
+        loop {
+            let timer = self.next_deadline();
+            let watch_reader = self.watch_reader();
+            tokio::select! {
+                v = &mut fut => return Ok(v),
+                input = self.input.recv(), if self.input_open => {
+                    if let Some(end) = self.on_input(input, false) {
+                        return Err(end);
+                    }
+                }
+                () = self.out.closed(), if watch_reader => return Err(End::Detached),
+                () = sleep_until(timer), if timer.is_some() => {
+                    if let Some(end) = self.on_deadline() {
+                        return Err(end);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reconnects to the same shell with the policy's backoff until the reconnect window
+    /// since the loss has passed. `None` when the handle ended instead.
+    async fn reconnect(&mut self, mut reason: String) -> Option<WebSocketStream<D::Io>> {
         let lost_at = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt = attempt.saturating_add(1);
-            let left = self.policy.window.saturating_sub(lost_at.elapsed());
+            let left = self.opts.policy.window.saturating_sub(lost_at.elapsed());
             if left.is_zero() {
                 self.emit(ShellEvent::GaveUp {
                     reason: reason.clone(),
@@ -573,33 +364,17 @@ impl Connection {
                 attempt,
                 reason: reason.clone(),
             });
-            // Control messages are honoured while disconnected too: a detach or a dropped
-            // handle ends the task now (it must not get back in later and kick a client that
-            // re-attached in the meantime).
-            let pause = tokio::time::sleep(self.policy.delay(attempt).min(left));
-            tokio::pin!(pause);
-            loop {
-                tokio::select! {
-                    _ = &mut pause => break,
-                    ctl = self.control.recv() => {
-                        if apply_control_while_disconnected(ctl, &mut self.size, &mut self.close_pending) {
-                            return None;
-                        }
-                    }
-                }
+            let pause = tokio::time::sleep(self.opts.policy.delay(attempt).min(left));
+            if let Err(end) = self.while_disconnected(pause).await {
+                self.conclude(end).await;
+                return None;
             }
-            let opened = {
-                let attempt = open(&self.target, self.offset);
-                tokio::pin!(attempt);
-                loop {
-                    tokio::select! {
-                        r = &mut attempt => break r,
-                        ctl = self.control.recv() => {
-                            if apply_control_while_disconnected(ctl, &mut self.size, &mut self.close_pending) {
-                                return None;
-                            }
-                        }
-                    }
+            let dial = self.dial.clone();
+            let opened = match self.while_disconnected(dial.open(self.offset)).await {
+                Ok(opened) => opened,
+                Err(end) => {
+                    self.conclude(end).await;
+                    return None;
                 }
             };
             match opened {
@@ -647,290 +422,32 @@ impl Connection {
         }
     }
 
-    async fn send(ws: &mut Ws, frame: &Frame) -> Result<(), String> {
-        ws.send(Message::Binary(frame.encode().into()))
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// Runs one connection until it ends.
-    async fn pump(&mut self, ws: &mut Ws) -> End {
-        // After every (re)connect: the terminal size, then any input that did not make it.
-        if let Some((w, h)) = self.size
-            && let Err(e) = Self::send(
-                ws,
-                &Frame::Resize {
-                    width: w,
-                    height: h,
-                },
-            )
-            .await
-        {
-            return End::Lost(e);
+    /// A STATUS frame: the exit status (and event), or a platform diagnostic.
+    pub(super) fn on_status(&self, s: &Status) {
+        if s.is_confirmation() {
+            return;
         }
-        if let Some(data) = self.pending_in.take()
-            && let Err(e) = Self::send(ws, &Frame::Stdin(data.clone())).await
-        {
-            self.pending_in = Some(data);
-            return End::Lost(e);
+        if s.reason.as_deref() == Some("InternalError") {
+            self.emit(ShellEvent::Diagnostic(
+                s.message.clone().unwrap_or_else(|| "internal error".into()),
+            ));
+            return;
         }
-        if self.close_pending {
-            if let Err(e) = Self::send(ws, &Frame::Close).await {
-                return End::Lost(e);
-            }
-            self.close_pending = false;
-        }
-        let keep = self.target.keepalive;
-        let mut ping = tokio::time::interval_at(
-            crate::transport::deadline_after(keep.ping_interval),
-            keep.ping_interval,
-        );
-        let mut last_pong = Instant::now();
-        let out = self.out.clone();
-        let events = self.events.clone();
-        // Sending never stops reading: the socket is split, one send is in flight at a time
-        // (a future that owns the sending half and gives it back), more wait in a short
-        // queue, and the input channel is not read while the queue is full. A server that
-        // does not read our input (its shell does not read it) still gets its output read.
-        let (sink, mut stream) = (&mut *ws).split();
-        let mut sink = Some(sink);
-        let mut sending: Option<SendFuture<'_>> = None;
-        // The input bytes in flight (re-sent after a reconnect: no acks in the protocol).
-        let mut in_flight: Option<Bytes> = None;
-        let mut queue: std::collections::VecDeque<Message> = std::collections::VecDeque::new();
-        loop {
-            if sending.is_none()
-                && let Some(next) = queue.pop_front()
-            {
-                if let Some(s) = sink.take() {
-                    in_flight = stdin_of(&next);
-                    sending = Some(send_owned(s, next));
-                }
-            }
-            tokio::select! {
-                (back, result) = async {
-                    match sending.as_mut() {
-                        Some(f) => f.await,
-                        None => std::future::pending().await,
-                    }
-                }, if sending.is_some() => {
-                    sending = None;
-                    sink = Some(back);
-                    if let Err(e) = result {
-                        self.pending_in = unsent_input(in_flight.take(), &queue);
-                        return End::Lost(e);
-                    }
-                    in_flight = None;
-                }
-                permit = out.reserve(), if self.pending_out.is_some() => {
-                    match permit {
-                        Ok(p) => {
-                            if let Some(b) = self.pending_out.take() {
-                                p.send(ReadItem::Data(b));
-                            }
-                        }
-                        // Nobody reads any more; output is discarded.
-                        Err(_) => self.pending_out = None,
-                    }
-                }
-                msg = stream.next(), if self.pending_out.is_none() => {
-                    let lost = |s: &mut Self, why: String| {
-                        s.pending_in = unsent_input(in_flight.clone(), &queue);
-                        End::Lost(why)
-                    };
-                    let msg = match msg {
-                        None => return lost(self, "connection ended without a close frame".into()),
-                        Some(Err(e)) => return lost(self, e.to_string()),
-                        Some(Ok(m)) => m,
-                    };
-                    last_pong = Instant::now();
-                    match msg {
-                        Message::Binary(b) => match Frame::decode(&b) {
-                            Ok(Frame::Stdout(data)) => {
-                                if let Some(o) = self.offset.as_mut() {
-                                    *o = o.saturating_add(data.len() as u64);
-                                }
-                                self.pending_out = Some(data);
-                            }
-                            Ok(Frame::Stderr(data)) => {
-                                let _ = events.try_send(ShellEvent::Diagnostic(String::from_utf8_lossy(&data).into_owned()));
-                            }
-                            Ok(Frame::Status(s)) => on_status(&s, &self.exit, &events),
-                            Ok(Frame::Close) => return lost(self, "the platform is shutting the connection down".into()),
-                            Ok(_) => {}
-                            Err(e) => return End::Failed(io::ErrorKind::InvalidData, e.to_string()),
-                        },
-                        Message::Close(frame) => {
-                            let code = frame.as_ref().map(|f| u16::from(f.code));
-                            return match code {
-                                Some(CLOSE_NORMAL) => End::Finished,
-                                Some(CLOSE_KICKED) => End::Kicked,
-                                Some(c) => lost(self, format!("server closed the connection with code {c}")),
-                                None => lost(self, "server closed the connection without a code".into()),
-                            };
-                        }
-                        _ => {}
-                    }
-                }
-                data = self.stdin.recv(), if self.stdin_open && queue.len() < SEND_QUEUE => {
-                    match data {
-                        Some(data) => queue.push_back(frame_message(&Frame::Stdin(data))),
-                        None => self.stdin_open = false,
-                    }
-                }
-                ctl = self.control.recv() => match ctl {
-                    Some(Control::Resize(w, h)) => {
-                        self.size = Some((w, h));
-                        queue.push_back(frame_message(&Frame::Resize { width: w, height: h }));
-                    }
-                    Some(Control::Close) => queue.push_back(frame_message(&Frame::Close)),
-                    Some(Control::Detach(done)) => {
-                        let sink = finish_sending(sink, sending).await;
-                        close_detached(sink).await;
-                        let _ = done.send(());
-                        return End::Detached;
-                    }
-                    None => {
-                        // Every handle was dropped: leave the shell running for a re-attach.
-                        let sink = finish_sending(sink, sending).await;
-                        close_detached(sink).await;
-                        return End::Detached;
-                    }
-                },
-                _ = ping.tick() => {
-                    if self.pending_out.is_some() {
-                        // Not reading on purpose (the reader is slow): not a dead connection.
-                        last_pong = Instant::now();
-                    } else if last_pong.elapsed() > keep.pong_timeout {
-                        self.pending_in = unsent_input(in_flight.take(), &queue);
-                        return End::Lost(format!("no pong for {:?}", keep.pong_timeout));
-                    }
-                    if queue.len() < SEND_QUEUE {
-                        queue.push_back(Message::Ping(Bytes::new()));
-                    }
-                }
-            }
+        if let Some(code) = s.exit_code() {
+            let e = ShellExit {
+                code: Some(code),
+                signal: s.signal(),
+            };
+            let _ = self.exit.send(Some(e));
+            self.emit(ShellEvent::Exited(e));
         }
     }
 }
 
-/// Applies a control message that arrived while there is no connection; `true` when the task
-/// must end (detach, or every handle dropped).
-fn apply_control_while_disconnected(
-    ctl: Option<Control>,
-    size: &mut Option<(u16, u16)>,
-    close_pending: &mut bool,
-) -> bool {
-    match ctl {
-        Some(Control::Resize(w, h)) => {
-            *size = Some((w, h));
-            false
-        }
-        Some(Control::Close) => {
-            *close_pending = true;
-            false
-        }
-        Some(Control::Detach(done)) => {
-            let _ = done.send(());
-            true
-        }
-        None => true,
-    }
-}
-
-/// Messages waiting behind the one in flight.
-const SEND_QUEUE: usize = 4;
-/// How long a detach waits for a send in flight before dropping the connection.
-const DETACH_GRACE: Duration = Duration::from_secs(5);
-
-type Sink<'a> = futures::stream::SplitSink<&'a mut Ws, Message>;
-type SendFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (Sink<'a>, Result<(), String>)> + Send + 'a>,
->;
-
-fn frame_message(frame: &Frame) -> Message {
-    Message::Binary(frame.encode().into())
-}
-
-/// Sends `msg` with a future that owns the sending half and hands it back.
-fn send_owned(mut sink: Sink<'_>, msg: Message) -> SendFuture<'_> {
-    Box::pin(async move {
-        let r = sink.send(msg).await.map_err(|e| e.to_string());
-        (sink, r)
-    })
-}
-
-/// The input bytes a message carries, if it is input.
-fn stdin_of(msg: &Message) -> Option<Bytes> {
-    match msg {
-        Message::Binary(b) => match Frame::decode(b) {
-            Ok(Frame::Stdin(data)) => Some(data),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// Input that may not have reached the server, in order, to send again after a reconnect.
-fn unsent_input(
-    in_flight: Option<Bytes>,
-    queue: &std::collections::VecDeque<Message>,
-) -> Option<Bytes> {
-    let mut all = bytes::BytesMut::new();
-    for part in in_flight
-        .into_iter()
-        .chain(queue.iter().filter_map(stdin_of))
-    {
-        all.extend_from_slice(&part);
-    }
-    (!all.is_empty()).then(|| all.freeze())
-}
-
-/// The sending half once the send in flight (if any) is done, or `None` if it does not finish
-/// within [`DETACH_GRACE`].
-async fn finish_sending<'a>(
-    sink: Option<Sink<'a>>,
-    sending: Option<SendFuture<'a>>,
-) -> Option<Sink<'a>> {
-    match sending {
-        Some(f) => tokio::time::timeout(DETACH_GRACE, f)
-            .await
-            .ok()
-            .map(|(s, _)| s),
-        None => sink,
-    }
-}
-
-async fn close_detached(sink: Option<Sink<'_>>) {
-    if let Some(mut s) = sink {
-        let frame = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "detach".into(),
-        };
-        let _ = tokio::time::timeout(DETACH_GRACE, s.send(Message::Close(Some(frame)))).await;
-    }
-}
-
-fn on_status(
-    s: &Status,
-    exit: &watch::Sender<Option<ShellExit>>,
-    events: &mpsc::Sender<ShellEvent>,
-) {
-    if s.is_confirmation() {
-        return;
-    }
-    if s.reason.as_deref() == Some("InternalError") {
-        let _ = events.try_send(ShellEvent::Diagnostic(
-            s.message.clone().unwrap_or_else(|| "internal error".into()),
-        ));
-        return;
-    }
-    if let Some(code) = s.exit_code() {
-        let e = ShellExit {
-            code: Some(code),
-            signal: s.signal(),
-        };
-        let _ = exit.send(Some(e));
-        let _ = events.try_send(ShellEvent::Exited(e));
+/// Sleeps until `at` (forever when `None`; such a branch is disabled anyway).
+pub(super) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

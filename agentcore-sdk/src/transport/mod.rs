@@ -6,7 +6,8 @@
 //! The response body is left to the caller, so a stream is never re-sent once it started.
 
 pub(crate) mod signing;
-pub(crate) mod tls;
+#[cfg(feature = "shell")]
+pub(crate) mod websocket;
 
 use std::time::Duration;
 
@@ -14,10 +15,10 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tracing::Instrument;
 
-use crate::config::{Config, Plane};
+use crate::config::{Config, ConfigOverride, Plane, RetryConfig, TimeoutConfig};
 use crate::error::{Error, request_id, service_error_from_response};
 
-/// Largest error body read into memory; the rest is dropped (it is only for the message).
+/// Largest error body read into memory; the rest is not read (it is only for the message).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// A request ready to be signed and sent.
@@ -118,29 +119,97 @@ pub(crate) fn request_url(base: &url::Url, path: &str, query: &[(&str, String)])
 }
 
 /// Sends requests for one client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Transport {
     pub(crate) config: Config,
+    /// What this call's builder overrides of the configuration.
+    pub(crate) overrides: ConfigOverride,
+    /// In unit tests: answers requests in memory instead of reqwest (paused time works).
+    #[cfg(test)]
+    pub(crate) fake: Option<tests::FakeExchange>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("config", &self.config)
+            .field("overrides", &self.overrides)
+            .finish()
+    }
 }
 
 impl Transport {
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            config,
+            overrides: ConfigOverride::default(),
+            #[cfg(test)]
+            fake: None,
+        }
+    }
+
+    /// The retry settings of this call: the override's, else the configuration's.
+    pub(crate) fn retry(&self) -> RetryConfig {
+        self.overrides
+            .get_retry_config()
+            .unwrap_or(self.config.inner.retry)
+    }
+
+    /// The timeouts of this call: the override's, else the configuration's.
+    pub(crate) fn timeouts(&self) -> TimeoutConfig {
+        self.overrides
+            .get_timeout_config()
+            .unwrap_or(self.config.inner.timeouts)
+    }
+
+    /// Sends one HTTP request: through reqwest, or in unit tests through the fake.
+    async fn exchange(
+        &self,
+        operation: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        #[cfg(test)]
+        if let Some(fake) = &self.fake {
+            let request = request
+                .build()
+                .map_err(|e| Error::transport(operation, e))?;
+            return fake(request).await;
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| Error::transport(operation, e))
+    }
+
     /// Signs and sends `req`, retrying retryable failures; returns a response whose status is a
     /// success. The body is not read.
     pub(crate) async fn send(&self, req: &Request) -> Result<reqwest::Response, Error> {
-        let cfg = &self.config.inner;
-        let retry = cfg.retry;
+        self.send_within(req).await.map(|(resp, _)| resp)
+    }
+
+    /// [`send`](Self::send), with the deadline of the attempt that got the response: the body
+    /// of a unary call is read within the same budget as its headers.
+    async fn send_within(
+        &self,
+        req: &Request,
+    ) -> Result<(reqwest::Response, tokio::time::Instant), Error> {
+        let retry = self.retry();
+        let timeouts = self.timeouts();
         let url = request_url(self.config.endpoint(req.plane), &req.path, &req.query);
         let mut attempt = 1u32;
         loop {
             let span = tracing::debug_span!("attempt", attempt, request_id = tracing::field::Empty);
-            let result = self.send_once(req, &url).instrument(span.clone()).await;
+            let result = self
+                .send_once(req, &url, &timeouts)
+                .instrument(span.clone())
+                .await;
             match result {
-                Ok(resp) => {
+                Ok((resp, deadline)) => {
                     if let Some(id) = request_id(resp.headers()) {
                         span.record("request_id", id.as_str());
                         tracing::Span::current().record("request_id", id.as_str());
                     }
-                    return Ok(resp);
+                    return Ok((resp, deadline));
                 }
                 Err(err) => {
                     if !err.is_retryable() || attempt >= retry.get_max_attempts() {
@@ -155,13 +224,20 @@ impl Transport {
         }
     }
 
-    async fn send_once(&self, req: &Request, url: &str) -> Result<reqwest::Response, Error> {
+    /// One attempt: sign, send, and for an error status read (part of) the error body — all
+    /// within one budget, [`TimeoutConfig::operation`](crate::TimeoutConfig::operation).
+    async fn send_once(
+        &self,
+        req: &Request,
+        url: &str,
+        timeouts: &TimeoutConfig,
+    ) -> Result<(reqwest::Response, tokio::time::Instant), Error> {
         let cfg = &self.config.inner;
         let mut headers = req.headers.clone();
         if let Some(host) = host_header(self.config.endpoint(req.plane)) {
             headers.insert(http::header::HOST, host);
         }
-        if let Some(creds) = signing::credentials(cfg).await? {
+        if let Some(creds) = signing::credentials(cfg, timeouts).await? {
             signing::sign_headers(
                 &creds,
                 &cfg.region,
@@ -178,36 +254,38 @@ impl Transport {
             .request(req.method.clone(), url)
             .headers(headers)
             .body(req.body.clone());
-        let timeout = cfg.timeouts.get_operation();
-        let resp = match tokio::time::timeout(timeout, builder.send()).await {
-            Err(_) => {
-                return Err(Error::Timeout {
-                    operation: req.operation,
-                    after: timeout,
-                });
-            }
-            Ok(Err(e)) => return Err(Error::transport(req.operation, e)),
-            Ok(Ok(resp)) => resp,
-        };
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let headers = resp.headers().clone();
-        let body = read_capped(resp, MAX_ERROR_BODY).await;
-        Err(service_error_from_response(status.as_u16(), &headers, &body).into())
-    }
-
-    /// Sends a unary request and reads its whole body within the operation timeout.
-    pub(crate) async fn send_unary(&self, req: &Request) -> Result<(HeaderMap, Bytes), Error> {
-        let resp = self.send(req).await?;
-        let headers = resp.headers().clone();
-        let timeout = self.config.inner.timeouts.get_operation();
-        let body = tokio::time::timeout(timeout, resp.bytes())
+        let budget = timeouts.get_operation();
+        let deadline = deadline_after(budget);
+        let resp = tokio::time::timeout_at(deadline, self.exchange(req.operation, builder))
             .await
             .map_err(|_| Error::Timeout {
                 operation: req.operation,
-                after: timeout,
+                after: budget,
+            })??;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok((resp, deadline));
+        }
+        let headers = resp.headers().clone();
+        // The error body is only for the message: what arrived within the budget is enough,
+        // and a body that stalls must not keep the error (and its retry) from happening.
+        let mut body = Vec::new();
+        let _ =
+            tokio::time::timeout_at(deadline, read_capped(resp, MAX_ERROR_BODY, &mut body)).await;
+        Err(service_error_from_response(status.as_u16(), &headers, &body).into())
+    }
+
+    /// Sends a unary request and reads its whole body within the budget of the attempt that
+    /// got the response.
+    pub(crate) async fn send_unary(&self, req: &Request) -> Result<(HeaderMap, Bytes), Error> {
+        let (resp, deadline) = self.send_within(req).await?;
+        let headers = resp.headers().clone();
+        let budget = self.timeouts().get_operation();
+        let body = tokio::time::timeout_at(deadline, resp.bytes())
+            .await
+            .map_err(|_| Error::Timeout {
+                operation: req.operation,
+                after: budget,
             })?
             .map_err(|e| Error::transport(req.operation, e))?;
         Ok((headers, body))
@@ -242,8 +320,8 @@ fn host_header(url: &url::Url) -> Option<HeaderValue> {
     HeaderValue::from_str(&value).ok()
 }
 
-async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
-    let mut out = Vec::new();
+/// Reads at most `cap` bytes of the body into `out` (kept when the read is cut short).
+async fn read_capped(mut resp: reqwest::Response, cap: usize, out: &mut Vec<u8>) {
     while let Ok(Some(chunk)) = resp.chunk().await {
         let room = cap.saturating_sub(out.len());
         out.extend_from_slice(chunk.get(..room).unwrap_or(&chunk));
@@ -251,12 +329,241 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
             break;
         }
     }
-    out
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::{ProvideCredentials, future};
+
+    /// Answers a request in memory.
+    pub(crate) type FakeExchange = Arc<dyn Fn(reqwest::Request) -> FakeAnswer + Send + Sync>;
+
+    /// A fake exchange's answer (`Sync`, as the real one is).
+    pub(crate) type FakeAnswer = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<reqwest::Response, Error>> + Send + Sync>,
+    >;
+
+    /// A transport whose HTTP exchanges are `fake`'s, with `timeouts` and `attempts`.
+    pub(crate) fn transport(
+        builder: crate::config::ConfigBuilder,
+        timeouts: TimeoutConfig,
+        attempts: u32,
+        fake: impl Fn(reqwest::Request) -> FakeAnswer + Send + Sync + 'static,
+    ) -> Transport {
+        let config = builder
+            .region("us-east-1")
+            .endpoint_url("http://127.0.0.1:1")
+            .timeout_config(timeouts)
+            .retry_config(
+                RetryConfig::standard()
+                    .max_attempts(attempts)
+                    .initial_backoff(Duration::from_millis(10)),
+            )
+            .build()
+            .unwrap();
+        Transport {
+            fake: Some(Arc::new(fake)),
+            ..Transport::new(config)
+        }
+    }
+
+    fn static_creds() -> crate::config::ConfigBuilder {
+        crate::config::Config::builder().static_credentials("AKID", "secret")
+    }
+
+    /// A response with `status` whose body is `body`.
+    pub(crate) fn response<S>(status: u16, body: S) -> reqwest::Response
+    where
+        S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static,
+    {
+        reqwest::Response::from(
+            http::Response::builder()
+                .status(status)
+                .body(reqwest::Body::wrap_stream(body))
+                .unwrap(),
+        )
+    }
+
+    fn get() -> Request {
+        Request::control(
+            "GetAgentRuntime",
+            Method::GET,
+            "/runtimes/a-0123456789/".into(),
+        )
+    }
+
+    /// A 5xx whose body stalls used to hang the call (the error body was read without a
+    /// timeout) so its retries never ran. Now the body is read within the attempt's budget,
+    /// and the 500 is retried like any other.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_error_body_is_bounded_and_retried() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let t = transport(
+            static_creds(),
+            TimeoutConfig::standard().operation(Duration::from_secs(10)),
+            2,
+            move |_| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async { Ok(response(500, futures::stream::pending())) })
+            },
+        );
+        let result = tokio::time::timeout(Duration::from_secs(600), t.send_unary(&get()))
+            .await
+            .expect("a stalled error body does not hang the call");
+        let err = result.unwrap_err();
+        assert_eq!(
+            err.as_service().and_then(|s| s.status()),
+            Some(500),
+            "{err}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the 500 was retried");
+    }
+
+    /// `TimeoutConfig::operation` is one attempt, body included: headers after 40 s and a
+    /// body after 40 more do not fit in 60 s (they used to get 60 s each).
+    #[tokio::test(start_paused = true)]
+    async fn headers_and_body_share_one_budget() {
+        let t = transport(
+            static_creds(),
+            TimeoutConfig::standard().operation(Duration::from_secs(60)),
+            1,
+            |_| {
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_secs(40)).await;
+                    let body = futures::stream::once(async {
+                        tokio::time::sleep(Duration::from_secs(40)).await;
+                        Ok(Bytes::from_static(b"{}"))
+                    });
+                    Ok(response(200, body))
+                })
+            },
+        );
+        let err = t.send_unary(&get()).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { after, .. } if after == Duration::from_secs(60)),
+            "{err}"
+        );
+    }
+
+    /// A provider that never answers: every request waits for the same one load (the
+    /// provider is asked once), and all of them fail when its deadline passes. They used to
+    /// queue on one lock forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_credentials_provider_fails_every_caller_at_one_deadline() {
+        #[derive(Debug)]
+        struct Stuck(Arc<AtomicUsize>);
+        impl ProvideCredentials for Stuck {
+            fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+            where
+                Self: 'a,
+            {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                future::ProvideCredentials::new(std::future::pending())
+            }
+        }
+        let asked = Arc::new(AtomicUsize::new(0));
+        let t = transport(
+            crate::config::Config::builder().credentials_provider(Stuck(asked.clone())),
+            TimeoutConfig::standard(),
+            1,
+            |_| Box::pin(async { Ok(response(200, futures::stream::empty())) }),
+        );
+        let req = get();
+        let calls = (0..5).map(|_| t.send_unary(&req));
+        let results =
+            tokio::time::timeout(Duration::from_secs(600), futures::future::join_all(calls))
+                .await
+                .expect("a stuck provider does not hang the callers");
+        for r in results {
+            assert!(matches!(r, Err(Error::Credentials { .. })), "{r:?}");
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "one load for all callers");
+    }
+
+    /// Credentials about to expire are refreshed, but while the refresh fails (here: never
+    /// answers) the ones still valid are used: a slow provider does not stop requests.
+    #[tokio::test(start_paused = true)]
+    async fn still_valid_credentials_carry_on_while_a_refresh_is_stuck() {
+        #[derive(Debug)]
+        struct ThenStuck(AtomicUsize);
+        impl ProvideCredentials for ThenStuck {
+            fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+            where
+                Self: 'a,
+            {
+                if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                    // Valid for 2 more minutes: inside the 5-minute refresh margin.
+                    let expiry = std::time::SystemTime::now() + Duration::from_secs(120);
+                    future::ProvideCredentials::ready(Ok(Credentials::new(
+                        "AKID",
+                        "secret",
+                        None,
+                        Some(expiry),
+                        "test",
+                    )))
+                } else {
+                    future::ProvideCredentials::new(std::future::pending())
+                }
+            }
+        }
+        let t = transport(
+            crate::config::Config::builder().credentials_provider(ThenStuck(AtomicUsize::new(0))),
+            TimeoutConfig::standard(),
+            1,
+            |r| {
+                let signed = r.headers().contains_key(http::header::AUTHORIZATION);
+                Box::pin(async move {
+                    assert!(signed, "the request is signed");
+                    Ok(response(200, futures::stream::empty()))
+                })
+            },
+        );
+        t.send_unary(&get()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(600), t.send_unary(&get()))
+            .await
+            .expect("a stuck refresh does not hang the call")
+            .unwrap();
+    }
+
+    /// `config_override` replaces the client's retries and timeouts for one call: the same
+    /// slow answer fits the client's 60 s budget, not the call's 1 s one, and the call makes
+    /// one attempt instead of the client's three.
+    #[tokio::test(start_paused = true)]
+    async fn a_builder_override_applies_to_its_call_only() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let t = transport(static_creds(), TimeoutConfig::standard(), 3, move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                Ok(response(500, futures::stream::empty()))
+            })
+        });
+        let quick = crate::config::ConfigOverride::new()
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(TimeoutConfig::standard().operation(Duration::from_secs(1)));
+        let get = crate::control::GetAgentRuntime::new(t.clone(), "coder-AbCdE12345".into());
+        let err = get.clone().config_override(quick).send().await.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { after, .. } if after == Duration::from_secs(1)),
+            "{err}"
+        );
+        assert_eq!(calls.swap(0, Ordering::SeqCst), 1);
+        // The builder without the override: the client's settings (3 attempts of a slow 500).
+        let err = get.send().await.unwrap_err();
+        assert_eq!(
+            err.as_service().and_then(|s| s.status()),
+            Some(500),
+            "{err}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn url_keeps_base_path_and_encodes_query() {

@@ -1,50 +1,37 @@
 //! SigV4 with `aws-sigv4`: header signing for REST calls and query-string presigning for
 //! WebSocket URLs. Both planes sign as service `bedrock-agentcore`.
 
-use std::time::{Duration, SystemTime};
+#[cfg(feature = "shell")]
+use std::time::Duration;
+use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::ProvideCredentials;
 #[cfg(feature = "shell")]
 use aws_sigv4::http_request::SignatureLocation;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::config::ConfigInner;
+use crate::config::{ConfigInner, TimeoutConfig};
 use crate::error::Error;
 
 /// The SigV4 signing name of both planes.
 pub(crate) const SIGNING_NAME: &str = "bedrock-agentcore";
 
-/// Refresh cached credentials this long before they expire.
-const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
-
-/// Credentials from the provider, cached until shortly before they expire.
-pub(crate) async fn credentials(config: &ConfigInner) -> Result<Option<Credentials>, Error> {
+/// Credentials from the provider, through the configuration's cache (single-flight, with
+/// the credentials deadline of `timeouts`); `None` for an anonymous configuration.
+pub(crate) async fn credentials(
+    config: &ConfigInner,
+    timeouts: &TimeoutConfig,
+) -> Result<Option<Credentials>, Error> {
     let Some(provider) = &config.credentials else {
         return Ok(None);
     };
-    let mut cache = config.credentials_cache.lock().await;
-    if let Some(c) = cache.as_ref() {
-        let fresh = c.expiry().is_none_or(|exp| {
-            SystemTime::now()
-                .checked_add(REFRESH_MARGIN)
-                .is_some_and(|soon| exp > soon)
-        });
-        if fresh {
-            return Ok(Some(c.clone()));
-        }
-    }
-    let creds = provider
-        .provide_credentials()
+    config
+        .credentials_cache
+        .get(provider, timeouts.get_credentials())
         .await
-        .map_err(|e| Error::Credentials {
-            message: "the credentials provider failed".into(),
-            source: Some(Box::new(e)),
-        })?;
-    *cache = Some(creds.clone());
-    Ok(Some(creds))
+        .map(Some)
 }
 
 /// Signs a request in place: adds `authorization`, `x-amz-date` and, for temporary

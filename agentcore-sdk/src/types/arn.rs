@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::Invalid;
 use super::ids::RuntimeId;
-use crate::error::Error;
 
 /// Everything but RFC 3986 unreserved characters is encoded, so the ARN (with its `:` and `/`)
 /// travels as one path segment.
@@ -45,9 +45,16 @@ pub struct RuntimeArn {
 }
 
 impl RuntimeArn {
-    /// Builds the ARN of `runtime_id` in `region` / `account` on the `aws` partition.
-    pub fn new(region: &str, account: &str, runtime_id: &RuntimeId) -> Result<Self, Error> {
-        format!("arn:aws:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}").parse()
+    /// The ARN of `runtime_id` in `region` / `account` on the `aws` partition, checked (the
+    /// public `new`, in `error`, returns it as an `Error`).
+    pub(crate) fn checked_new(
+        region: &str,
+        account: &str,
+        runtime_id: &RuntimeId,
+    ) -> Result<Self, Invalid> {
+        Self::checked(&format!(
+            "arn:aws:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}"
+        ))
     }
     /// The partition: `aws`, `aws-cn`, `aws-us-gov`.
     pub fn partition(&self) -> &str {
@@ -75,11 +82,11 @@ impl RuntimeArn {
     }
 }
 
-impl FromStr for RuntimeArn {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl RuntimeArn {
+    /// Checks `s` against the ARN's shape (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         let bad = |why: &str| {
-            Error::invalid(
+            Invalid::new(
                 "agentRuntimeArn",
                 format!(
                     "{why}; expected arn:<partition>:bedrock-agentcore:<region>:<account>:runtime/<runtime id>, got {s:?}"
@@ -112,7 +119,7 @@ impl FromStr for RuntimeArn {
         let id = resource
             .strip_prefix("runtime/")
             .ok_or_else(|| bad("resource must be runtime/<id>"))?;
-        let runtime_id: RuntimeId = id.parse().map_err(|_| bad("invalid runtime id"))?;
+        let runtime_id = RuntimeId::checked(id).map_err(|_| bad("invalid runtime id"))?;
         Ok(Self {
             full: s.to_owned(),
             partition: partition.to_owned(),
@@ -120,27 +127,6 @@ impl FromStr for RuntimeArn {
             account: account.to_owned(),
             runtime_id,
         })
-    }
-}
-
-impl TryFrom<&str> for RuntimeArn {
-    type Error = Error;
-    fn try_from(s: &str) -> Result<Self, Error> {
-        s.parse()
-    }
-}
-
-impl TryFrom<String> for RuntimeArn {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Error> {
-        s.parse()
-    }
-}
-
-impl TryFrom<&String> for RuntimeArn {
-    type Error = Error;
-    fn try_from(s: &String) -> Result<Self, Error> {
-        s.parse()
     }
 }
 
@@ -156,7 +142,7 @@ impl From<RuntimeArn> for String {
 impl<'de> serde::Deserialize<'de> for RuntimeArn {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let full = String::deserialize(d)?;
-        if let Ok(arn) = full.parse() {
+        if let Ok(arn) = Self::checked(&full) {
             return Ok(arn);
         }
         let parts: Vec<&str> = full.splitn(6, ':').collect();
@@ -192,38 +178,41 @@ impl fmt::Debug for RuntimeArn {
 ///
 /// Builders take `impl IntoRuntimeArn` so both `&str` and an already-parsed ARN work; a
 /// string that does not parse is reported when the request is sent.
+///
+/// The error is the one parsing an ARN gives, [`Error`](crate::Error) (written as the
+/// `FromStr` error so that this ground module names no module above it).
 pub trait IntoRuntimeArn {
     /// Converts, validating strings.
-    fn into_runtime_arn(self) -> Result<RuntimeArn, Error>;
+    fn into_runtime_arn(self) -> Result<RuntimeArn, <RuntimeArn as FromStr>::Err>;
 }
 
 // A `RuntimeArn` decoded from a response is not checked; one that is sent is.
 impl IntoRuntimeArn for RuntimeArn {
-    fn into_runtime_arn(self) -> Result<RuntimeArn, Error> {
+    fn into_runtime_arn(self) -> Result<RuntimeArn, <RuntimeArn as FromStr>::Err> {
         self.full.parse()
     }
 }
 
 impl IntoRuntimeArn for &RuntimeArn {
-    fn into_runtime_arn(self) -> Result<RuntimeArn, Error> {
+    fn into_runtime_arn(self) -> Result<RuntimeArn, <RuntimeArn as FromStr>::Err> {
         self.full.parse()
     }
 }
 
 impl IntoRuntimeArn for &str {
-    fn into_runtime_arn(self) -> Result<RuntimeArn, Error> {
+    fn into_runtime_arn(self) -> Result<RuntimeArn, <RuntimeArn as FromStr>::Err> {
         self.parse()
     }
 }
 
 impl IntoRuntimeArn for String {
-    fn into_runtime_arn(self) -> Result<RuntimeArn, Error> {
+    fn into_runtime_arn(self) -> Result<RuntimeArn, <RuntimeArn as FromStr>::Err> {
         self.parse()
     }
 }
 
 impl IntoRuntimeArn for &String {
-    fn into_runtime_arn(self) -> Result<RuntimeArn, Error> {
+    fn into_runtime_arn(self) -> Result<RuntimeArn, <RuntimeArn as FromStr>::Err> {
         self.parse()
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::Error;
+use super::Invalid;
 
 /// A shell command line to run with `bash -c` in the session's microVM.
 ///
@@ -33,18 +33,18 @@ impl Command {
         &self.0
     }
 
-    /// Checks the service's length limit, and that there is no NUL byte (which `bash -c`
-    /// cannot receive).
-    pub fn validate(&self) -> Result<(), Error> {
+    /// The service's length limit, and no NUL byte (which `bash -c` cannot receive); the
+    /// public `validate` (in `error`) returns it as an `Error`.
+    pub(crate) fn check(&self) -> Result<(), Invalid> {
         let n = self.0.len();
         if n == 0 || n > Self::MAX_BYTES {
-            return Err(Error::invalid(
+            return Err(Invalid::new(
                 "command",
                 format!("must be 1 to 65536 bytes, got {n}"),
             ));
         }
         if self.0.contains('\0') {
-            return Err(Error::invalid("command", "must not contain a NUL byte"));
+            return Err(Invalid::new("command", "must not contain a NUL byte"));
         }
         Ok(())
     }
@@ -127,10 +127,10 @@ impl fmt::Debug for Command {
 }
 
 /// Checks a command timeout: whole seconds from 1 to 3600. Returns the seconds.
-pub(crate) fn validate_command_timeout(t: Duration) -> Result<u32, Error> {
+pub(crate) fn validate_command_timeout(t: Duration) -> Result<u32, Invalid> {
     let secs = t.as_secs();
     if t.subsec_nanos() != 0 || !(1..=3600).contains(&secs) {
-        return Err(Error::invalid(
+        return Err(Invalid::new(
             "timeout",
             format!("must be whole seconds from 1 to 3600, got {t:?}"),
         ));

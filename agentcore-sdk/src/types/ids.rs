@@ -1,9 +1,7 @@
 //! Validated identifiers: session ids, runtime ids and names, endpoint names.
 
+use super::Invalid;
 use std::fmt;
-use std::str::FromStr;
-
-use crate::error::Error;
 
 /// Characters allowed after the first letter in runtime and endpoint names.
 fn is_name_char(c: char) -> bool {
@@ -11,11 +9,11 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Checks `[a-zA-Z][a-zA-Z0-9_]{0,max_tail}`.
-fn check_name(field: &'static str, s: &str, max_len: usize) -> Result<(), Error> {
+fn check_name(field: &'static str, s: &str, max_len: usize) -> Result<(), Invalid> {
     let mut chars = s.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     if !first_ok || !chars.all(is_name_char) || s.len() > max_len {
-        return Err(Error::invalid(
+        return Err(Invalid::new(
             field,
             format!(
                 "must match [a-zA-Z][a-zA-Z0-9_]{{0,{}}} (a letter, then letters, digits or '_', at most {max_len} characters), got {s:?}",
@@ -67,27 +65,6 @@ macro_rules! string_newtype {
             }
         }
 
-        impl TryFrom<&str> for $name {
-            type Error = Error;
-            fn try_from(s: &str) -> Result<Self, Error> {
-                s.parse()
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = Error;
-            fn try_from(s: String) -> Result<Self, Error> {
-                s.parse()
-            }
-        }
-
-        impl TryFrom<&String> for $name {
-            type Error = Error;
-            fn try_from(s: &String) -> Result<Self, Error> {
-                s.parse()
-            }
-        }
-
         /// Decodes whatever the service sends: responses are never checked with request
         /// rules (a relaxed pattern must not break every Get). What is sent is checked when
         /// it is sent.
@@ -128,18 +105,18 @@ impl SessionId {
     }
 }
 
-impl FromStr for SessionId {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl SessionId {
+    /// Checks `s` against the service's rule (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         let n = s.chars().count();
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&n) {
-            return Err(Error::invalid(
+            return Err(Invalid::new(
                 "runtimeSessionId",
                 format!("must be 33 to 256 characters, got {n}"),
             ));
         }
         if s.chars().any(|c| c.is_control()) {
-            return Err(Error::invalid(
+            return Err(Invalid::new(
                 "runtimeSessionId",
                 "must not contain control characters",
             ));
@@ -159,9 +136,9 @@ string_newtype! {
     RuntimeName
 }
 
-impl FromStr for RuntimeName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl RuntimeName {
+    /// Checks `s` against the service's rule (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         check_name("agentRuntimeName", s, 48)?;
         Ok(Self(s.to_owned()))
     }
@@ -180,9 +157,9 @@ impl EndpointName {
     }
 }
 
-impl FromStr for EndpointName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl EndpointName {
+    /// Checks `s` against the service's rule (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         check_name("endpointName", s, 48)?;
         Ok(Self(s.to_owned()))
     }
@@ -194,11 +171,11 @@ string_newtype! {
     RuntimeId
 }
 
-impl FromStr for RuntimeId {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl RuntimeId {
+    /// Checks `s` against the service's rule (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         let bad = || {
-            Error::invalid(
+            Invalid::new(
                 "agentRuntimeId",
                 format!("must match [a-zA-Z][a-zA-Z0-9_]{{0,99}}-[a-zA-Z0-9]{{10}}, got {s:?}"),
             )
@@ -225,15 +202,15 @@ impl ShellId {
     }
 }
 
-impl FromStr for ShellId {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl ShellId {
+    /// Checks `s` against the service's rule (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         let mut chars = s.chars();
         let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             && s.len() <= 128;
         if !ok {
-            return Err(Error::invalid(
+            return Err(Invalid::new(
                 "shellId",
                 format!("must match ^[a-zA-Z0-9][a-zA-Z0-9_-]{{0,127}}$, got {s:?}"),
             ));
@@ -254,15 +231,15 @@ impl ClientToken {
     }
 }
 
-impl FromStr for ClientToken {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl ClientToken {
+    /// Checks `s` against the service's rule (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         let ok = (33..=256).contains(&s.len())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             && !s.starts_with('-')
             && !s.ends_with('-');
         if !ok {
-            return Err(Error::invalid(
+            return Err(Invalid::new(
                 "clientToken",
                 "must be 33 to 256 letters, digits and inner '-'",
             ));

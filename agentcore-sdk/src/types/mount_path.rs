@@ -1,9 +1,7 @@
 //! Filesystem mount paths: exactly one level under `/mnt`.
 
+use super::Invalid;
 use std::fmt;
-use std::str::FromStr;
-
-use crate::error::Error;
 
 /// Where a filesystem configuration is mounted in the session's microVM: `/mnt/<name>` with
 /// `<name>` made of letters, digits, `.`, `_` and `-` (6 to 200 characters, optional trailing
@@ -38,11 +36,11 @@ impl MountPath {
     }
 }
 
-impl FromStr for MountPath {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+impl MountPath {
+    /// Checks `s` against the service's rule (see `error` for the `FromStr` impl).
+    pub(crate) fn checked(s: &str) -> Result<Self, Invalid> {
         let rule = |why: &str| {
-            Error::invalid(
+            Invalid::new(
                 "mountPath",
                 format!(
                     "{why}: must match /mnt/[a-zA-Z0-9._-]+/? (one level under /mnt, 6 to 200 characters), got {s:?}"
@@ -67,20 +65,6 @@ impl FromStr for MountPath {
             return Err(rule("'.' and '..' are not directories"));
         }
         Ok(Self(s.to_owned()))
-    }
-}
-
-impl TryFrom<&str> for MountPath {
-    type Error = Error;
-    fn try_from(s: &str) -> Result<Self, Error> {
-        s.parse()
-    }
-}
-
-impl TryFrom<String> for MountPath {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Error> {
-        s.parse()
     }
 }
 

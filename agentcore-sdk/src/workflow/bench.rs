@@ -29,23 +29,26 @@ use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::Command;
-use crate::CommandOutput;
 use crate::client::Client;
+use crate::data::CommandOutput;
 use crate::data::CommandRateLimiter;
 use crate::error::{Deferred, Error};
 use crate::session::Session;
+use crate::types::Command;
 use crate::types::{IntoRuntimeArn, SessionId};
 
 use super::race::{Contender, SessionHook, StopOnDrop, hook};
 
-/// How much of an agent's reply a run keeps (for token usage).
+/// The largest agent reply a run collects (for its token usage): a larger reply fails the run
+/// with [`Error::TooLarge`] (in its row's error).
 const REPLY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// One cell of the matrix: a value for every axis.
@@ -427,7 +430,7 @@ pub struct Bench {
     client: Client,
     axes: Vec<(String, Vec<String>)>,
     repeats: usize,
-    runtime: Option<crate::RuntimeArn>,
+    runtime: Option<crate::types::RuntimeArn>,
     task: serde_json::Value,
     configure: Option<ConfigureFn>,
     setup: Option<SessionHook>,
@@ -650,6 +653,9 @@ impl Bench {
     /// Runs every (variant, repeat) not already in the output file and reports. Errors for
     /// a bench that cannot start (no check, no axis values, an unreadable output file);
     /// each run's failure is in its row.
+    ///
+    /// Dropping the future part-way stops the sessions of the runs in flight (as a dropped race
+    /// does); rows already appended to the output file stay, and a re-run skips them.
     pub async fn run(self) -> Result<BenchReport, Error> {
         if let Some(e) = self.error.clone() {
             return Err(e.into());

@@ -12,12 +12,6 @@ use crate::types::Command;
 const CHUNK_B64: usize = 48 * 1024;
 
 impl Session {
-    /// Runs `command` to its end; `Ok` even for a non-zero exit (see
-    /// [`CommandOutput::check`](crate::CommandOutput::check)).
-    pub async fn run(&self, command: impl Into<Command>) -> Result<crate::CommandOutput, Error> {
-        self.command(command).output().await
-    }
-
     /// Writes `contents` to `path` in the session (creating parent directories), in chunks
     /// under the command size limit; the file appears whole or not at all (written to a
     /// temporary name, then renamed).
@@ -28,6 +22,11 @@ impl Session {
     /// assert_eq!(session.read_file("/mnt/workspace/data.bin").await?, vec![0u8, 159, 146, 150]);
     /// # Ok(()) }
     /// ```
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
+    /// The file itself is never half-written: it is renamed into place only at the end (a
+    /// temporary file may be left behind).
     pub async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), Error> {
         if path.is_empty() || path.contains('\0') {
             return Err(Error::invalid(
@@ -64,6 +63,9 @@ impl Session {
     }
 
     /// Reads the file at `path` in the session, byte for byte.
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, Error> {
         let out = self
             .run(format!("base64 -w 0 -- {}", Command::quote(path)))

@@ -1,16 +1,19 @@
-//! Run one task over N sessions at once — the "race" and "bench" experiments of several
-//! agents on the same issue — with bounded concurrency and a shared command rate limiter,
-//! and collect a report.
+//! Run one task over N sessions at once, each a new session of the same runtime, with bounded
+//! concurrency and a shared command rate limiter, and collect a report: per-session latency
+//! and outcome as a table, JSON or CSV. (Racing agents against each other is
+//! [`race`](super::race); comparing configurations over repeats is [`bench`](mod@super::bench).)
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::CommandOutput;
 use crate::client::Client;
+use crate::data::CommandOutput;
 use crate::data::CommandRateLimiter;
 use crate::error::Error;
 use crate::session::Session;
@@ -90,6 +93,10 @@ impl Fleet {
 
     /// Runs `task(session, index)` for every index, each on a new session, and reports.
     /// A task's error is recorded in its row; it does not stop the others.
+    ///
+    /// Dropping the future part-way drops the tasks in flight (each as its own futures define; a
+    /// command fares as a dropped [`CommandStream`](crate::CommandStream)); the sessions are not
+    /// stopped.
     pub async fn run<F, Fut>(self, task: F) -> FleetReport
     where
         F: Fn(Session, usize) -> Fut,
@@ -103,7 +110,7 @@ impl Fleet {
                 let session = Session::new(
                     this.client.clone(),
                     this.arn.clone(),
-                    crate::SessionId::generate(),
+                    crate::types::SessionId::generate(),
                 )
                 .with_rate_limiter(this.limiter.clone());
                 let t0 = Instant::now();

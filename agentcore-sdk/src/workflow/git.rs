@@ -40,7 +40,7 @@ impl GitRepo {
         &self.dir
     }
 
-    async fn git(&self, args: &str) -> Result<crate::CommandOutput, Error> {
+    async fn git(&self, args: &str) -> Result<crate::data::CommandOutput, Error> {
         self.session
             .run(format!("git -C {} {args}", Command::quote(&self.dir)))
             .await?
@@ -48,6 +48,9 @@ impl GitRepo {
     }
 
     /// `git init` (idempotent), on branch `main`.
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn init(&self) -> Result<(), Error> {
         self.session
             .run(format!(
@@ -61,6 +64,9 @@ impl GitRepo {
 
     /// `git clone <url> <dir>`, unless `dir` already holds a repository (so a resumed
     /// session keeps its work).
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn clone_from(&self, url: &str) -> Result<(), Error> {
         let d = Command::quote(&self.dir);
         self.session
@@ -74,6 +80,9 @@ impl GitRepo {
     }
 
     /// Sets `user.name` and `user.email` for this repository.
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn set_identity(&self, name: &str, email: &str) -> Result<(), Error> {
         self.git(&format!(
             "config user.name {} && git -C {} config user.email {}",
@@ -87,6 +96,9 @@ impl GitRepo {
 
     /// Stages everything and commits; `None` when there was nothing to commit, else the new
     /// commit's hash.
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn commit_all(&self, message: &str) -> Result<Option<String>, Error> {
         let out = self
             .session
@@ -108,6 +120,9 @@ impl GitRepo {
     }
 
     /// `git push <remote> <refspec>`.
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn push(&self, remote: &str, refspec: &str) -> Result<(), Error> {
         self.git(&format!(
             "push -q {} {}",
@@ -119,11 +134,17 @@ impl GitRepo {
     }
 
     /// The hash of `HEAD`.
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn head(&self) -> Result<String, Error> {
         Ok(self.git("rev-parse HEAD").await?.stdout.trim().to_owned())
     }
 
     /// The last `n` commits, one line each (`<short hash> <subject>`).
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn log(&self, n: usize) -> Result<Vec<String>, Error> {
         Ok(self
             .git(&format!("log --oneline -n {n}"))
@@ -135,6 +156,9 @@ impl GitRepo {
     }
 
     /// `git status --porcelain` lines (empty when clean).
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn status(&self) -> Result<Vec<String>, Error> {
         Ok(self
             .git("status --porcelain")

@@ -28,7 +28,9 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -36,14 +38,15 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 
-use crate::Command;
 use crate::client::Client;
 use crate::data::CommandRateLimiter;
 use crate::error::{Deferred, Error, ServiceErrorKind};
 use crate::session::Session;
+use crate::types::Command;
 use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId};
 
-/// How much of an agent's reply a contender keeps (the rest is read and dropped).
+/// The largest agent reply a contender collects: a larger reply fails the contender with
+/// [`Error::TooLarge`] (reported as its `agent: …` error).
 const REPLY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// An async hook run on a contender's session (see [`Race::setup`]).
@@ -481,6 +484,9 @@ impl Race {
         clippy::indexing_slicing,
         reason = "indices come from 0..sessions.len(), and every vector indexed here (sessions, contenders, ended, tries, stopped_flags) has exactly that length"
     )]
+    ///
+    /// Dropping the future part-way stops every session the race started (on the current tokio
+    /// runtime): in-flight invocations and commands are dropped, and nothing is left billing.
     pub async fn run(self) -> Result<RaceReport, Error> {
         if let Some(e) = self.error.clone() {
             return Err(e.into());

@@ -27,10 +27,10 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
-use crate::Command;
 use crate::data::CommandEvent;
 use crate::error::Error;
 use crate::session::Session;
+use crate::types::Command;
 
 /// Where the agent of the examples logs its steps.
 pub const DEFAULT_LOG: &str = "/mnt/workspace/agent.log";
@@ -89,6 +89,9 @@ impl Watch {
     }
 
     /// The last `n` lines of the log (none when there is no log yet).
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
     pub async fn tail(&self, n: usize) -> Result<Vec<String>, Error> {
         let out = self
             .session
@@ -104,6 +107,9 @@ impl Watch {
     /// Follows the log from its start as lines are written (`tail -F`), until the stream is
     /// dropped or [`follow_for`](Self::follow_for) runs out. A last line without a newline
     /// is yielded when the stream ends.
+    ///
+    /// Dropping the future, or later the stream, ends the `tail -F` command's stream (the command
+    /// fares as a dropped [`CommandStream`](crate::CommandStream); it is bounded by `follow_for`).
     pub async fn follow(&self) -> Result<LogLines, Error> {
         let stream = self
             .session
@@ -163,11 +169,15 @@ impl Watch {
     }
 
     /// Writes `text` to the note file, atomically (the agent never reads half a note).
+    ///
+    /// Dropping the future stops waiting for the command(s); a command already started fares as
+    /// when its [`CommandStream`](crate::CommandStream) is dropped.
+    /// The note is renamed into place only at the end: the agent never reads half of it.
     pub async fn note(&self, text: &str) -> Result<(), Error> {
         let tmp = format!(
             "{}.tmp-{}",
             self.note,
-            crate::SessionId::generate().as_str()
+            crate::types::SessionId::generate().as_str()
         );
         self.session.write_file(&tmp, text.as_bytes()).await?;
         self.session
