@@ -83,7 +83,10 @@ impl Drop for AgentProcess {
         if self.process.try_wait().is_none() {
             let s = self.process.signaller();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move { s.signal(libc::SIGKILL, true).await });
+                rt.spawn(async move {
+                    s.signal(libc::SIGKILL, crate::sandbox::SignalScope::Group)
+                        .await
+                });
             }
         }
     }

@@ -158,7 +158,9 @@ pub async fn spawn(
             .await
             .is_err()
         {
-            killer.signal(libc::SIGKILL, true).await;
+            killer
+                .signal(libc::SIGKILL, crate::sandbox::SignalScope::Group)
+                .await;
         }
         let out_task =
             stdout.map(|r| tokio::spawn(pump(r, Pipe::Stdout, tx.clone(), exit_rx.clone())));
@@ -168,18 +170,18 @@ pub async fn spawn(
             _ = tokio::time::sleep(timeout) => {
                 // Repeated: a fork bomb may add members while the first kill runs.
                 for _ in 0..5 {
-                    killer.signal(libc::SIGKILL, true).await;
+                    killer.signal(libc::SIGKILL, crate::sandbox::SignalScope::Group).await;
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 (child.wait().await, true)
             }
             _ = tx.closed() => {
                 // The client went away: nobody can receive the outcome.
-                killer.signal(libc::SIGKILL, true).await;
+                killer.signal(libc::SIGKILL, crate::sandbox::SignalScope::Group).await;
                 (child.wait().await, false)
             }
             _ = session.stopped.cancelled() => {
-                killer.signal(libc::SIGKILL, true).await;
+                killer.signal(libc::SIGKILL, crate::sandbox::SignalScope::Group).await;
                 (child.wait().await, false)
             }
         };

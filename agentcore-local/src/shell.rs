@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::api_error::ApiError;
-use crate::sandbox::{Stdio, User};
+use crate::sandbox::{SignalScope, Stdio, User};
 use crate::server::{AppState, resolve_runtime, session_id};
 use crate::sessions::SessionState;
 
@@ -106,7 +106,7 @@ impl ShellProc {
     fn signal(&self, sig: nix::sys::signal::Signal) {
         if self.exited().is_none() {
             let s = self.signaller.clone();
-            tokio::spawn(async move { s.signal(sig as i32, true).await });
+            tokio::spawn(async move { s.signal(sig as i32, SignalScope::Session).await });
         }
     }
 
@@ -569,42 +569,14 @@ async fn write_input(proc: Arc<ShellProc>, mut rx: mpsc::Receiver<Input>) {
     }
 }
 
-/// Signals the shell as a terminal hang-up does: its process group and every process of its
-/// session — the shell and its jobs, which job control puts in process groups of their own
-/// (a SIGHUP to the shell's group alone leaves a foreground job, and a shell waiting for it,
-/// running). The session's processes are found in `/proc` (the shell's process group leader
-/// is its session leader); nothing is signalled once the shell has exited.
+/// Signals the shell as a terminal hang-up does: every process of its session — the shell
+/// and its jobs, which job control puts in process groups of their own (a SIGHUP to the
+/// shell's group alone leaves a foreground job, and a shell waiting for it, running).
+/// Nothing is signalled once the shell has exited.
 async fn hang_up(proc: Arc<ShellProc>, sig: nix::sys::signal::Signal) {
-    proc.signal(sig);
-    let _ = tokio::task::spawn_blocking(move || {
-        if proc.exited().is_some() || proc.pgid <= 0 {
-            return;
-        }
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return;
-        };
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // `pid (comm) state ppid pgrp session …`; comm may hold anything but the last `)`.
-            let session = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(3))
-                .and_then(|s| s.parse::<i32>().ok());
-            if session == Some(proc.pgid) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-            }
-        }
-    })
-    .await;
+    proc.signaller
+        .signal(sig as i32, SignalScope::Session)
+        .await;
 }
 
 fn detach(proc: &ShellProc, id: u64) {

@@ -348,8 +348,8 @@ impl Host {
     pub async fn sandbox(&self, s: SessionSandbox) -> std::io::Result<Sandbox> {
         match self {
             #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
-            Host::Linux(h) => h.sandbox(s).await.map(Sandbox::Linux),
-            Host::Plain(h) => h.sandbox(s).map(Sandbox::Plain),
+            Host::Linux(h) => h.sandbox(s).await.map(|s| Sandbox::Linux(Box::new(s))),
+            Host::Plain(h) => h.sandbox(s).map(|s| Sandbox::Plain(Box::new(s))),
         }
     }
 
@@ -383,9 +383,9 @@ pub struct SessionSandbox {
 pub enum Sandbox {
     /// Linux namespaces.
     #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
-    Linux(linux::host::Sandbox),
+    Linux(Box<linux::host::Sandbox>),
     /// Plain processes.
-    Plain(plain::Sandbox),
+    Plain(Box<plain::Sandbox>),
 }
 
 impl Sandbox {
@@ -490,6 +490,19 @@ pub enum Stdio {
     },
 }
 
+/// What a signal reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignalScope {
+    /// The process alone.
+    Process,
+    /// Its process group.
+    Group,
+    /// Every process of its session (it is a session leader): a shell and the jobs that job
+    /// control put in process groups of their own, as a terminal hang-up reaches them.
+    Session,
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitInfo {
@@ -581,8 +594,8 @@ impl Process {
     }
 
     /// Signals it; see [`ProcessSignaller::signal`].
-    pub async fn signal(&self, signal: i32, group: bool) {
-        self.signaller().signal(signal, group).await;
+    pub async fn signal(&self, signal: i32, scope: SignalScope) {
+        self.signaller().signal(signal, scope).await;
     }
 }
 
@@ -599,17 +612,41 @@ impl std::fmt::Debug for ProcessSignaller {
 }
 
 impl ProcessSignaller {
-    /// Sends `signal` (to the process group with `group`), unless the process has ended.
-    pub async fn signal(&self, signal: i32, group: bool) {
+    /// Sends `signal` to what `scope` names, unless the process has ended (its pid may
+    /// belong to another process by then).
+    pub async fn signal(&self, signal: i32, scope: SignalScope) {
         if self.exit.borrow().is_some() {
             return;
         }
         match &self.control {
             #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
-            Control::Linux(s) => s.signal(signal, group).await,
-            Control::Plain(s) => s.signal(signal, group),
+            Control::Linux(s) => s.signal(signal, scope).await,
+            Control::Plain(s) => s.signal(signal, scope),
         }
     }
+}
+
+/// The processes of the session `sid` (its leader's pid), from `/proc` (none where there is
+/// no `/proc`, e.g. macOS: process groups then have to do).
+pub fn session_members(sid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid pgrp session …`; comm may hold anything but the last `)`.
+            let session = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(3)?
+                .parse::<i32>()
+                .ok()?;
+            (session == sid).then_some(pid)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -132,16 +132,25 @@ pub struct Signaller {
 }
 
 impl Signaller {
-    pub(super) fn signal(&self, signal: i32, group: bool) {
+    pub(super) fn signal(&self, signal: i32, scope: super::SignalScope) {
         let Ok(sig) = nix::sys::signal::Signal::try_from(signal) else {
             return;
         };
         let pid = nix::unistd::Pid::from_raw(self.pid);
-        let _ = if group {
-            nix::sys::signal::killpg(pid, sig)
-        } else {
-            nix::sys::signal::kill(pid, sig)
-        };
+        match scope {
+            super::SignalScope::Process => {
+                let _ = nix::sys::signal::kill(pid, sig);
+            }
+            super::SignalScope::Group => {
+                let _ = nix::sys::signal::killpg(pid, sig);
+            }
+            super::SignalScope::Session => {
+                let _ = nix::sys::signal::killpg(pid, sig);
+                for member in super::session_members(self.pid) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(member), sig);
+                }
+            }
+        }
     }
 }
 
@@ -259,7 +268,7 @@ impl Sandbox {
             .map(|mut g| g.drain().collect())
             .unwrap_or_default();
         for pid in groups {
-            Signaller { pid }.signal(libc::SIGKILL, true);
+            Signaller { pid }.signal(libc::SIGKILL, super::SignalScope::Session);
         }
         if let Some(dir) = self.home.parent() {
             let _ = std::fs::remove_dir_all(dir);

@@ -103,10 +103,10 @@ impl CgroupPlan {
     pub fn rlimits(&self, limits: &Limits) -> Vec<(u32, u64)> {
         let mut v = Vec::new();
         if !self.has("memory") {
-            v.push((libc::RLIMIT_AS as u32, limits.memory_bytes));
+            v.push((libc::RLIMIT_AS, limits.memory_bytes));
         }
         if !self.has("pids") {
-            v.push((libc::RLIMIT_NPROC as u32, limits.pids));
+            v.push((libc::RLIMIT_NPROC, limits.pids));
         }
         v
     }

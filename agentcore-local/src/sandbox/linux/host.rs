@@ -72,13 +72,16 @@ pub fn pass_fds(cmd: &mut tokio::process::Command, keep: Vec<RawFd>) {
     }
 }
 
+/// A helper's answer and the descriptors that came with it.
+type Answer<T> = (T, Vec<OwnedFd>);
+
 /// The zygote and what talks to it.
 #[derive(Debug)]
 struct Zygote {
     conn: Conn,
     _child: tokio::process::Child,
     next: AtomicU64,
-    waiting: Mutex<HashMap<u64, oneshot::Sender<(FromZygote, Vec<OwnedFd>)>>>,
+    waiting: Mutex<HashMap<u64, oneshot::Sender<Answer<FromZygote>>>>,
 }
 
 impl Zygote {
@@ -822,7 +825,7 @@ pub struct Sandbox {
 struct Shared {
     ctl: Conn,
     next: AtomicU64,
-    replies: Mutex<HashMap<u64, oneshot::Sender<(FromSandbox, Vec<OwnedFd>)>>>,
+    replies: Mutex<HashMap<u64, oneshot::Sender<Answer<FromSandbox>>>>,
     exits: Mutex<HashMap<u64, watch::Sender<Option<ExitInfo>>>>,
     /// Set when the sandbox is gone.
     gone: watch::Sender<bool>,
@@ -919,8 +922,8 @@ pub struct Signaller {
 }
 
 impl Signaller {
-    /// Sends `signal` (to the process group with `group`) unless the process was reaped.
-    pub async fn signal(&self, signal: i32, group: bool) {
+    /// Sends `signal` to what `scope` names unless the process was reaped.
+    pub async fn signal(&self, signal: i32, scope: crate::sandbox::SignalScope) {
         if let Some(s) = self.shared.upgrade() {
             let _ = s
                 .ctl
@@ -928,7 +931,7 @@ impl Signaller {
                     &ToSandbox::Signal {
                         id: self.id,
                         signal,
-                        group,
+                        scope,
                     },
                     &[],
                 )

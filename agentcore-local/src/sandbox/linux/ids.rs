@@ -140,7 +140,7 @@ pub fn root_range(taken: &[Range], data_dir: &Path, kept: Option<u32>) -> Result
                 "the data directory's sessions own host ids {base}-{}, which an account or a \
                  subordinate id range now uses: run `agentcore-local purge --data-dir {}` (its \
                  session storage is lost) or choose another data directory",
-                u64::from(base).saturating_add(u64::from(SESSION_IDS) - 1),
+                u64::from(base).saturating_add(u64::from(SESSION_IDS).saturating_sub(1)),
                 data_dir.display()
             ))
         };
@@ -153,9 +153,12 @@ pub fn root_range(taken: &[Range], data_dir: &Path, kept: Option<u32>) -> Result
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
         });
-    let first = u32::try_from(hash % u64::from(slots)).unwrap_or(0);
+    let first = u32::try_from(hash.checked_rem(u64::from(slots)).unwrap_or(0)).unwrap_or(0);
     (0..slots)
-        .map(|i| ROOT_FIRST + ((first + i) % slots) * SESSION_IDS)
+        .filter_map(|i| {
+            let slot = first.checked_add(i)?.checked_rem(slots)?;
+            ROOT_FIRST.checked_add(slot.checked_mul(SESSION_IDS)?)
+        })
         .find(|b| fits(*b))
         .ok_or_else(|| "no free id range for sessions above 0x70000000".to_owned())
 }
@@ -220,7 +223,7 @@ mod tests {
             Range { start: 0, count: 1 },
         ];
         let base = root_range(&taken, Path::new("/var/lib/a"), None).unwrap();
-        assert!(base >= ROOT_FIRST && base <= ROOT_LAST);
+        assert!((ROOT_FIRST..=ROOT_LAST).contains(&base));
         // Every candidate taken but one: that one is found.
         let free = ROOT_FIRST + 5 * SESSION_IDS;
         let all: Vec<Range> = (0..=(ROOT_LAST - ROOT_FIRST) / SESSION_IDS)

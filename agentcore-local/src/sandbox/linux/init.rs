@@ -227,7 +227,7 @@ pub fn session_map(spec: &BuildSpec, ours: &str) -> String {
         };
         let end = first.saturating_add(n).min(count);
         if first < end {
-            out.push_str(&format!("{first} {first} {}\n", end - first));
+            out.push_str(&format!("{first} {first} {}\n", end.saturating_sub(first)));
         }
     }
     out

@@ -28,9 +28,10 @@ pub fn unreachable_route_request(addr: IpAddr, prefix: u8) -> Vec<u8> {
         IpAddr::V4(a) => (libc::AF_INET as u8, a.octets().to_vec()),
         IpAddr::V6(a) => (libc::AF_INET6 as u8, a.octets().to_vec()),
     };
-    let attr_len = 4 + bytes.len();
-    let padded = (attr_len + 3) & !3;
-    let total = 16 + 12 + padded;
+    // Header, rtmsg and one attribute: small constants (at most 16 + 12 + 20 bytes).
+    let attr_len = bytes.len().saturating_add(4);
+    let padded = attr_len.saturating_add(3) & !3;
+    let total = padded.saturating_add(16 + 12);
     let mut m = Vec::with_capacity(total);
     m.extend_from_slice(&(total as u32).to_ne_bytes());
     m.extend_from_slice(&RTM_NEWROUTE.to_ne_bytes());

@@ -37,7 +37,7 @@ fn denied() -> Vec<i64> {
 
 /// `ioctl` requests denied: typing into a terminal's input (`TIOCSTI`) and the console's
 /// `TIOCLINUX` (which can do the same).
-const DENIED_IOCTLS: [u64; 2] = [libc::TIOCSTI as u64, 0x541C];
+const DENIED_IOCTLS: [u64; 2] = [libc::TIOCSTI, 0x541C];
 
 fn arch() -> std::io::Result<TargetArch> {
     if cfg!(target_arch = "x86_64") {

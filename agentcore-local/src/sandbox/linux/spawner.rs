@@ -117,10 +117,9 @@ impl Spawner {
                         ),
                     }
                 }
-                Ok(Received::Message(ToSandbox::Signal { id, signal, group }, _)) => {
+                Ok(Received::Message(ToSandbox::Signal { id, signal, scope }, _)) => {
                     if let Some(pid) = self.live.get(&id) {
-                        let target = if group { pid.saturating_neg() } else { *pid };
-                        let _ = sys::kill(target, signal);
+                        signal_scope(*pid, signal, scope);
                     }
                 }
                 Ok(Received::Message(ToSandbox::Connect { id, addr, port }, _)) => {
@@ -240,6 +239,26 @@ impl Spawner {
                     return Err(std::io::Error::from_raw_os_error(i32::from_ne_bytes(b)));
                 }
                 Ok((pid, master))
+            }
+        }
+    }
+}
+
+/// Signals a process, its group, or every process of its session (found in this PID
+/// namespace's `/proc`, which the spawner, as its init, sees whole).
+fn signal_scope(pid: i32, signal: i32, scope: crate::sandbox::SignalScope) {
+    use crate::sandbox::SignalScope;
+    match scope {
+        SignalScope::Process => {
+            let _ = sys::kill(pid, signal);
+        }
+        SignalScope::Group => {
+            let _ = sys::kill(pid.saturating_neg(), signal);
+        }
+        SignalScope::Session => {
+            let _ = sys::kill(pid.saturating_neg(), signal);
+            for member in crate::sandbox::session_members(pid) {
+                let _ = sys::kill(member, signal);
             }
         }
     }

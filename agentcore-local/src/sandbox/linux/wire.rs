@@ -181,14 +181,14 @@ pub enum ToSandbox {
         /// A PTY of this size (rows, columns) instead of passed stdio.
         pty: Option<(u16, u16)>,
     },
-    /// Signal a process (its group with `group`) if it has not been reaped.
+    /// Signal a process (or its group, or its session) if it has not been reaped.
     Signal {
         /// Process id.
         id: u64,
         /// Signal number.
         signal: i32,
-        /// The whole process group.
-        group: bool,
+        /// What the signal reaches.
+        scope: crate::sandbox::SignalScope,
     },
     /// Connect to a TCP port inside; the answer carries the socket.
     Connect {
@@ -392,15 +392,18 @@ mod tests {
             &ToSandbox::Signal {
                 id: 7,
                 signal: 9,
-                group: true,
+                scope: crate::sandbox::SignalScope::Group,
             },
             &[w.as_raw_fd()],
         )
         .unwrap();
         drop(w);
         match recv::<ToSandbox>(b.as_fd_ref()).unwrap() {
-            Received::Message(ToSandbox::Signal { id, signal, group }, fds) => {
-                assert_eq!((id, signal, group), (7, 9, true));
+            Received::Message(ToSandbox::Signal { id, signal, scope }, fds) => {
+                assert_eq!(
+                    (id, signal, scope),
+                    (7, 9, crate::sandbox::SignalScope::Group)
+                );
                 assert_eq!(fds.len(), 1);
                 let mut f = std::fs::File::from(fds.into_iter().next().unwrap());
                 std::io::Write::write_all(&mut f, b"x").unwrap();

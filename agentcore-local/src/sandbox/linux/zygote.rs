@@ -56,7 +56,7 @@ struct Leftovers {
 }
 
 fn run(sock: OwnedFd) -> i32 {
-    sys::close_from(SOCKET_FD as u32 + 1);
+    sys::close_from(SOCKET_FD.unsigned_abs().saturating_add(1));
     let _ = sys::setsid();
     sys::ignore_terminal_signals();
     sys::set_name(c"agentcore-zygote");
@@ -97,10 +97,7 @@ fn run(sock: OwnedFd) -> i32 {
         return 5;
     };
     let mut removals: Vec<(i32, u64)> = Vec::new();
-    loop {
-        let Ok(ready) = sys::poll_readable(&[s, sigchld.as_fd()], -1) else {
-            break;
-        };
+    while let Ok(ready) = sys::poll_readable(&[s, sigchld.as_fd()], -1) {
         if ready.get(1) == Some(&true) {
             sys::drain(sigchld.as_fd());
             while let Some(ended) = sys::reap_one() {
