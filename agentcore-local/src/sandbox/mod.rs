@@ -400,10 +400,31 @@ impl Sandbox {
 
     /// A TCP connection to `port` on the sandbox's loopback (where its agent listens).
     pub async fn connect(&self, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+        self.connect_to(std::net::Ipv4Addr::LOCALHOST, port).await
+    }
+
+    /// A TCP connection to `addr:port` as seen from inside the sandbox (made from inside
+    /// its network namespace).
+    pub async fn connect_to(
+        &self,
+        addr: std::net::Ipv4Addr,
+        port: u16,
+    ) -> std::io::Result<tokio::net::TcpStream> {
         match self {
             #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
-            Sandbox::Linux(s) => s.connect(port).await,
-            Sandbox::Plain(_) => tokio::net::TcpStream::connect(("127.0.0.1", port)).await,
+            Sandbox::Linux(s) => s.connect(addr, port).await,
+            Sandbox::Plain(_) => tokio::net::TcpStream::connect((addr, port)).await,
+        }
+    }
+
+    /// The sandbox's own (non-loopback) address, which servers bound to `0.0.0.0` inside
+    /// answer on and servers bound to `127.0.0.1` do not; `None` where the sandbox has none
+    /// (no network helper, `none` or `host` network, no sandbox).
+    pub fn external_address(&self) -> Option<std::net::Ipv4Addr> {
+        match self {
+            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            Sandbox::Linux(s) => s.external_address(),
+            Sandbox::Plain(_) => None,
         }
     }
 

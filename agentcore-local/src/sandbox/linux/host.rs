@@ -746,10 +746,15 @@ impl Built {
             gone: watch::channel(false).0,
         });
         tokio::spawn(dispatch(Arc::downgrade(&shared)));
+        let external = match (network, res.net.is_some()) {
+            (Network::Private, true) => Some(super::net::SLIRP_GUEST),
+            _ => None,
+        };
         Ok(Sandbox {
             shared,
             resources: Mutex::new(Some(res)),
             network,
+            external,
             dead: dead_rx,
         })
     }
@@ -818,6 +823,7 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     resources: Mutex<Option<Resources>>,
     network: Network,
+    external: Option<std::net::Ipv4Addr>,
     dead: watch::Receiver<bool>,
 }
 
@@ -1043,24 +1049,20 @@ impl Sandbox {
         })
     }
 
-    /// A TCP connection to `port` on the sandbox's loopback (where its agent listens),
-    /// made from inside.
-    pub async fn connect(&self, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    /// A TCP connection to `addr:port` inside the sandbox, made from inside (on the host's
+    /// network: from here).
+    pub async fn connect(
+        &self,
+        addr: std::net::Ipv4Addr,
+        port: u16,
+    ) -> std::io::Result<tokio::net::TcpStream> {
         if self.network == Network::Host {
-            return tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+            return tokio::net::TcpStream::connect((addr, port)).await;
         }
         let id = self.shared.next.fetch_add(1, Ordering::Relaxed);
         let (msg, mut fds) = self
             .shared
-            .ask(
-                id,
-                ToSandbox::Connect {
-                    id,
-                    addr: std::net::Ipv4Addr::LOCALHOST,
-                    port,
-                },
-                &[],
-            )
+            .ask(id, ToSandbox::Connect { id, addr, port }, &[])
             .await?;
         let sock = match (msg, fds.pop()) {
             (FromSandbox::Connected { .. }, Some(fd)) => fd,
@@ -1091,6 +1093,12 @@ impl Sandbox {
     /// The sandbox's network.
     pub fn network(&self) -> Network {
         self.network
+    }
+
+    /// The sandbox's own address on its network (what a server bound to `0.0.0.0` inside
+    /// answers on, and one bound to `127.0.0.1` does not), when it has one.
+    pub fn external_address(&self) -> Option<std::net::Ipv4Addr> {
+        self.external
     }
 
     /// Kills every process now; the rest of the clean-up happens in the background.
