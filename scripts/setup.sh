@@ -1,38 +1,89 @@
 #!/usr/bin/env bash
-# Installs the system tools the project uses, only when missing: bash, util-linux
-# (unshare, nsenter, mount), uidmap (newuidmap, and a subordinate id range for the user) and
-# slirp4netns for session sandboxes, tmux for terminal tests, python3-venv for the boto3
-# interop test. Idempotent; needs root (or sudo) only when something is missing.
+# Installs the system tools the tests use, only when missing, and says what it could not do.
+#
+#   scripts/setup.sh              install what is missing (as root, or with sudo when it needs
+#                                 no password); otherwise name each missing tool and the
+#                                 command that installs it, and go on: the tests that need a
+#                                 missing tool say that they did not run, and why.
+#   scripts/setup.sh --ci-users   also (root only, for CI; never on a developer's machine)
+#                                 create two unprivileged test users, agentcore-ci-sub with a
+#                                 subordinate id range and agentcore-ci-nosub without, and
+#                                 give /dev/net/tun the mode most distributions give it (0666).
+#
+# Tools: uidmap (newuidmap/newgidmap) and slirp4netns for rootless session sandboxes, tmux for
+# terminal tests, git, python3 with venv (boto3 interop), iproute2 and gcc (some sandbox
+# tests), chromium (the preview's browser test).
 set -euo pipefail
 
+ci_users=false
+for arg in "$@"; do
+  case "$arg" in
+    --ci-users) ci_users=true ;;
+    *) echo "setup: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+# tool → Debian package
+declare -A packages=(
+  [newuidmap]=uidmap
+  [slirp4netns]=slirp4netns
+  [tmux]=tmux
+  [git]=git
+  [python3]=python3
+  [ip]=iproute2
+  [gcc]=gcc
+  [chromium]=chromium
+)
 need=()
-command -v bash >/dev/null || need+=(bash)
-command -v unshare >/dev/null || need+=(util-linux)
-command -v newuidmap >/dev/null || need+=(uidmap)
-command -v slirp4netns >/dev/null || need+=(slirp4netns)
-command -v ip >/dev/null || need+=(iproute2)
-command -v mount >/dev/null || need+=(mount)
-command -v tmux >/dev/null || need+=(tmux)
-command -v git >/dev/null || need+=(git)
-command -v python3 >/dev/null || need+=(python3)
-python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+for tool in "${!packages[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("${packages[$tool]}")
+done
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  need+=(python3-venv)
+fi
 
 if ((${#need[@]})); then
   sudo=""
-  [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  echo "setup: installing ${need[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# Session sandboxes map root inside to the user's subordinate ids (/etc/subuid, /etc/subgid).
-me=$(id -un)
-for f in /etc/subuid /etc/subgid; do
-  if ! grep -qs "^\($me\|$(id -u)\):" "$f"; then
-    if [[ $(id -u) -eq 0 ]]; then
-      echo "$me:100000:65536" >> "$f"
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo="sudo -n"
     else
-      echo "setup: no range for $me in $f: sessions will run with a single mapped id (see docs/ARCHITECTURE.md)" >&2
+      for p in "${need[@]}"; do
+        echo "setup: missing $p (install it: sudo apt-get install $p); the tests that need it will say they did not run" >&2
+      done
+      need=()
     fi
   fi
-done
+  if ((${#need[@]})); then
+    echo "setup: installing ${need[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+fi
+
+# Subordinate ids: a root server maps sessions to a high range of its own and needs none; an
+# ordinary user's sandboxes use the user's range (useradd gives every new user one).
+if [[ $(id -u) -ne 0 ]] && ! grep -qs "^\($(id -un)\|$(id -u)\):" /etc/subuid; then
+  echo "setup: no subordinate id range for $(id -un): sessions get a single id (add one: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $(id -un), choosing a range no one has)" >&2
+fi
+
+if $ci_users; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: --ci-users needs root" >&2
+    exit 2
+  fi
+  for user in agentcore-ci-sub agentcore-ci-nosub; do
+    id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+  done
+  # useradd gives a range (from a free part of the id space) when /etc/subuid exists.
+  for f in /etc/subuid /etc/subgid; do
+    touch "$f"
+    if ! grep -q '^agentcore-ci-sub:' "$f"; then
+      flag=--add-subuids; [[ $f == /etc/subgid ]] && flag=--add-subgids
+      last=$(awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print (m > 100000 ? m : 100000) }' "$f")
+      usermod "$flag" "$last-$((last + 65535))" agentcore-ci-sub
+    fi
+    sed -i '/^agentcore-ci-nosub:/d' "$f"
+  done
+  [[ -e /dev/net/tun ]] && chmod 0666 /dev/net/tun
+fi

@@ -534,8 +534,24 @@ impl Drop for Tmux {
 pub const BOTOCORE_VERSION: &str = include_str!("../model/botocore-version");
 
 /// A venv under `target/tmp/<name>` with `packages` installed, made once per target directory
-/// and package list; its python.
-fn python_venv(name: &str, packages: &[&str]) -> std::path::PathBuf {
+/// and package list; its python. When python3 or its venv module is missing, `test` records
+/// that it did not run and why, and this is `None`.
+fn python_venv(test: &str, name: &str, packages: &[&str]) -> Option<std::path::PathBuf> {
+    let venv_works = std::process::Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !venv_works {
+        skip(
+            test,
+            &missing_tool_message("python3 with venv", "python3-venv"),
+        );
+        return None;
+    }
+    Some(python_venv_made(name, packages))
+}
+
+fn python_venv_made(name: &str, packages: &[&str]) -> std::path::PathBuf {
     use std::process::Command;
     // target/<profile>/deps/<test> → target/tmp (what CARGO_TARGET_TMPDIR names for tests).
     let exe = std::env::current_exe().expect("test binary path");
@@ -573,13 +589,28 @@ fn python_venv(name: &str, packages: &[&str]) -> std::path::PathBuf {
     python
 }
 
-/// A venv with boto3 and the pinned botocore.
-pub fn python_with_boto3() -> std::path::PathBuf {
+/// A venv with boto3 and the pinned botocore (`None`, recorded as not run, without python3).
+pub fn python_with_boto3(test: &str) -> Option<std::path::PathBuf> {
     let botocore = format!("botocore=={}", BOTOCORE_VERSION.trim());
-    python_venv("boto3-venv", &["boto3", &botocore])
+    python_venv(test, "boto3-venv", &["boto3", &botocore])
 }
 
-/// A venv with the official Python SDK (`bedrock-agentcore`, pinned).
-pub fn python_with_agentcore_sdk() -> std::path::PathBuf {
-    python_venv("agentcore-python-sdk-venv", &["bedrock-agentcore==1.25.0"])
+/// A venv with the official Python SDK (`bedrock-agentcore`, pinned), as
+/// [`python_with_boto3`].
+pub fn python_with_agentcore_sdk(test: &str) -> Option<std::path::PathBuf> {
+    python_venv(
+        test,
+        "agentcore-python-sdk-venv",
+        &["bedrock-agentcore==1.25.0"],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_tool_is_named_with_the_command_that_installs_it() {
+        let m = super::missing_tool_message("tmux", "tmux");
+        assert!(m.starts_with("tmux is not installed"), "{m}");
+        assert!(m.contains("sudo apt-get install tmux"), "{m}");
+    }
 }

@@ -6,6 +6,9 @@ use tests::Tmux;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shell_example_in_a_real_terminal() {
+    if !tests::have_tmux("shell_example_in_a_real_terminal") {
+        return;
+    }
     let bin = tests::example_binary("shell");
     let local = LocalRuntime::builder().start().await.unwrap();
     let endpoint = local.endpoint();

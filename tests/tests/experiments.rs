@@ -321,6 +321,9 @@ async fn watch_tails_follows_and_leaves_a_note_while_the_agent_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_example_attaches_in_a_terminal_and_the_agent_reads_the_note() {
+    if !tests::have_tmux("watch_example_attaches_in_a_terminal_and_the_agent_reads_the_note") {
+        return;
+    }
     let bin = tests::example_binary("watch");
     let name = format!("agentcore-watch-{}", std::process::id());
     let t = Tmux::start(

@@ -16,9 +16,13 @@ const TOKEN: &str = "python-sdk-bearer-token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_sdk_shell_client_in_three_auth_modes() {
-    let python = tokio::task::spawn_blocking(tests::python_with_agentcore_sdk)
-        .await
-        .unwrap();
+    let Some(python) = tokio::task::spawn_blocking(|| {
+        tests::python_with_agentcore_sdk("official_python_sdk_shell_client_in_three_auth_modes")
+    })
+    .await
+    .unwrap() else {
+        return;
+    };
     for region in ["us-east-1", "ap-south-1"] {
         shell_client_in(&python, region).await;
     }

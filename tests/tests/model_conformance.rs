@@ -230,8 +230,8 @@ fn json_diff(a: &Value, b: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
-fn model_facts() -> Value {
-    let python = tests::python_with_boto3();
+fn model_facts() -> Option<Value> {
+    let python = tests::python_with_boto3("model_conformance")?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/model/conformance.py");
     let mut args: Vec<String> = roots()
         .iter()
@@ -249,7 +249,7 @@ fn model_facts() -> Value {
         "conformance.py failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("conformance.py prints JSON")
+    Some(serde_json::from_slice(&out.stdout).expect("conformance.py prints JSON"))
 }
 
 /// One SDK call per operation of the runtime area it implements, with every member it can
@@ -620,7 +620,9 @@ async fn check_operation(spec: &Value, call: &Call) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_conformance() {
-    let facts = tokio::task::spawn_blocking(model_facts).await.unwrap();
+    let Some(facts) = tokio::task::spawn_blocking(model_facts).await.unwrap() else {
+        return;
+    };
     let version = facts["botocore"].as_str().unwrap_or("?");
     assert_eq!(
         version,

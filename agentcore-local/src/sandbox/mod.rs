@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use tokio::sync::watch;
 
-#[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+#[cfg(all(target_os = "linux", not(feature = "portable-check")))]
 pub mod linux;
 pub mod paths;
 mod plain;
@@ -304,7 +304,7 @@ impl std::fmt::Display for IsolationReport {
 #[derive(Debug)]
 pub enum Host {
     /// Linux namespaces.
-    #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+    #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
     Linux(linux::host::Host),
     /// Plain processes.
     Plain(plain::Host),
@@ -315,7 +315,7 @@ impl Host {
     /// sandbox mode that cannot be had is an error; otherwise the fallback (no sandbox) is
     /// taken and the report says why, with the remedy.
     pub async fn start(opts: HostOptions) -> std::io::Result<Host> {
-        #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+        #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
         {
             if opts.isolation != Some(Isolation::None) {
                 match linux::host::Host::start(&opts).await {
@@ -333,7 +333,7 @@ impl Host {
     /// What sessions get here.
     pub fn report(&self) -> &IsolationReport {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Host::Linux(h) => h.report(),
             Host::Plain(h) => h.report(),
         }
@@ -347,7 +347,7 @@ impl Host {
     /// A sandbox for one session.
     pub async fn sandbox(&self, s: SessionSandbox) -> std::io::Result<Sandbox> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Host::Linux(h) => h.sandbox(s).await.map(|s| Sandbox::Linux(Box::new(s))),
             Host::Plain(h) => h.sandbox(s).map(|s| Sandbox::Plain(Box::new(s))),
         }
@@ -356,7 +356,7 @@ impl Host {
     /// Removes a directory tree whatever ids inside a session made its files.
     pub async fn remove_tree(&self, path: &std::path::Path) -> std::io::Result<()> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Host::Linux(h) => h.remove_tree(path).await,
             Host::Plain(_) => match tokio::fs::remove_dir_all(path).await {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -382,7 +382,7 @@ pub struct SessionSandbox {
 #[derive(Debug)]
 pub enum Sandbox {
     /// Linux namespaces.
-    #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+    #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
     Linux(Box<linux::host::Sandbox>),
     /// Plain processes.
     Plain(Box<plain::Sandbox>),
@@ -392,7 +392,7 @@ impl Sandbox {
     /// Starts a process in the sandbox.
     pub async fn spawn(&self, spec: ProcessSpec) -> std::io::Result<Process> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Sandbox::Linux(s) => s.spawn(spec).await,
             Sandbox::Plain(s) => s.spawn(spec),
         }
@@ -411,7 +411,7 @@ impl Sandbox {
         port: u16,
     ) -> std::io::Result<tokio::net::TcpStream> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Sandbox::Linux(s) => s.connect(addr, port).await,
             Sandbox::Plain(_) => tokio::net::TcpStream::connect((addr, port)).await,
         }
@@ -422,7 +422,7 @@ impl Sandbox {
     /// (no network helper, `none` or `host` network, no sandbox).
     pub fn external_address(&self) -> Option<std::net::Ipv4Addr> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Sandbox::Linux(s) => s.external_address(),
             Sandbox::Plain(_) => None,
         }
@@ -431,7 +431,7 @@ impl Sandbox {
     /// The port an agent listens on: 8080 in a network of its own, a free host port otherwise.
     pub fn agent_port(&self) -> std::io::Result<u16> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Sandbox::Linux(s) if s.network() != Network::Host => Ok(8080),
             _ => Ok(std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
@@ -443,7 +443,7 @@ impl Sandbox {
     /// background.
     pub fn shutdown(&self) {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Sandbox::Linux(s) => s.shutdown(),
             Sandbox::Plain(s) => s.shutdown(),
         }
@@ -453,7 +453,7 @@ impl Sandbox {
     /// [`shutdown`](Self::shutdown)).
     pub fn gone_watch(&self) -> watch::Receiver<bool> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Sandbox::Linux(s) => s.gone_watch(),
             Sandbox::Plain(s) => s.gone_watch(),
         }
@@ -468,7 +468,7 @@ impl Sandbox {
     /// is rewritten with it); `None` in a real sandbox.
     pub fn path_map(&self) -> Option<&PathMap> {
         match self {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Sandbox::Linux(_) => None,
             Sandbox::Plain(s) => Some(s.path_map()),
         }
@@ -570,7 +570,7 @@ impl std::fmt::Debug for Process {
 }
 
 enum Control {
-    #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+    #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
     Linux(linux::host::Signaller),
     Plain(plain::Signaller),
 }
@@ -606,7 +606,7 @@ impl Process {
     pub fn signaller(&self) -> ProcessSignaller {
         ProcessSignaller {
             control: match &self.control {
-                #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+                #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
                 Control::Linux(s) => Control::Linux(s.clone()),
                 Control::Plain(s) => Control::Plain(s.clone()),
             },
@@ -640,7 +640,7 @@ impl ProcessSignaller {
             return;
         }
         match &self.control {
-            #[cfg(all(target_os = "linux", not(agentcore_local_portable)))]
+            #[cfg(all(target_os = "linux", not(feature = "portable-check")))]
             Control::Linux(s) => s.signal(signal, scope).await,
             Control::Plain(s) => s.signal(signal, scope),
         }

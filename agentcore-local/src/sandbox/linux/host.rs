@@ -75,6 +75,20 @@ pub fn pass_fds(cmd: &mut tokio::process::Command, keep: Vec<RawFd>) {
 /// A helper's answer and the descriptors that came with it.
 type Answer<T> = (T, Vec<OwnedFd>);
 
+/// Makes a helper join the user namespace `userns` (an inherited descriptor) before it
+/// execs: it is then root there.
+pub fn enter_user_namespace_before_exec(cmd: &mut tokio::process::Command, userns: RawFd) {
+    // SAFETY: setns between fork and exec, in the single-threaded child, on an integer.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(userns, libc::CLONE_NEWUSER) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// The zygote and what talks to it.
 #[derive(Debug)]
 struct Zygote {

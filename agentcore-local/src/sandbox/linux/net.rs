@@ -158,24 +158,24 @@ impl Helper {
                     "--netns-type=path",
                 ]);
                 keep.push(ready_w.as_raw_fd());
-                if let Some(u) = userns {
-                    c.arg(format!("--userns-path={}", fd(u)));
-                }
                 c.args([fd(netns).as_str(), "tap0"]);
                 c
             }
             Helper::Pasta(p) => {
                 let mut c = tokio::process::Command::new(p);
                 c.args(["--config-net", "--quiet", "--foreground", "--no-map-gw"]);
-                if let Some(u) = userns {
-                    c.args(["--userns", &fd(u)]);
-                }
                 c.args(["--netns", &fd(netns)]);
                 c
             }
         };
         super::host::fixed_environment(&mut cmd);
         super::host::pass_fds(&mut cmd, keep);
+        if let Some(u) = userns {
+            // An unprivileged server's helper runs as root of the sandboxes' user namespace
+            // (which owns their network namespaces), as rootless Podman runs it: its own
+            // sandboxing (a mount namespace, dropped capabilities) needs that.
+            super::host::enter_user_namespace_before_exec(&mut cmd, u.as_raw_fd());
+        }
         let mut child = cmd
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
