@@ -121,3 +121,58 @@ fn remove_as_plain_user(dir: &std::path::Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A data directory written by an earlier version (its sessions' files belonged to root's
+/// subordinate ids, or to host root) keeps working: root inside still owns its storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_of_an_earlier_version_keeps_working() {
+    if !nix::unistd::geteuid().is_root() {
+        tests::skip(
+            "a_data_directory_of_an_earlier_version_keeps_working",
+            "making the earlier version's owners needs root",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let f = Fixture::with(LocalRuntime::builder().data_dir(&data)).await;
+    if !tests::sandboxed(&f.local, "a_data_directory_of_an_earlier_version_keeps_working") {
+        return;
+    }
+    let s = f.session();
+    let out = s
+        .command("mkdir /mnt/workspace/repo && echo v1 > /mnt/workspace/repo/f && echo ok")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "ok\n", "{out:?}");
+    let arn = f.arn.clone();
+    let session_id = s.id().clone();
+    f.local.shutdown().await;
+    // As the earlier version left it: no FORMAT file; storage owned by root's subordinate
+    // range (or host root where root had none).
+    std::fs::remove_file(data.join("FORMAT")).unwrap();
+    let old_root = std::fs::read_to_string("/etc/subuid")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("root:"))
+        .and_then(|r| r.split(':').next()?.parse::<u32>().ok())
+        .unwrap_or(0);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", &format!("{old_root}:{old_root}")])
+        .arg(data.join("storage"))
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let again = LocalRuntime::builder().data_dir(&data).start().await.unwrap();
+    let client = again.client();
+    let out = client
+        .session_with_id(&arn, session_id.as_str())
+        .unwrap()
+        .command("echo v2 >> /mnt/workspace/repo/f && cat /mnt/workspace/repo/f && stat -c %u /mnt/workspace/repo/f")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "v1\nv2\n0\n", "{out:?}");
+    again.shutdown().await;
+}

@@ -246,16 +246,15 @@ impl Zygote {
     }
 
     async fn remove(&self, path: &Path) -> std::io::Result<()> {
-        match self
-            .request(
-                |id| ToZygote::Remove {
-                    id,
-                    path: path.to_owned(),
-                },
-                &[],
-            )
-            .await?
-        {
+        self.tree_job(|id| ToZygote::Remove {
+            id,
+            path: path.to_owned(),
+        })
+        .await
+    }
+
+    async fn tree_job(&self, make: impl FnOnce(u64) -> ToZygote) -> std::io::Result<()> {
+        match self.request(make, &[]).await? {
             (FromZygote::Removed { error: None, .. }, _) => Ok(()),
             (FromZygote::Removed { error: Some(e), .. }, _) => Err(std::io::Error::other(e)),
             (other, _) => Err(std::io::Error::other(format!(
@@ -319,9 +318,6 @@ impl Host {
         let ids = if euid == 0 {
             let kept = read_kept_base(&opts.data_dir);
             let base = super::ids::root_range(&facts.taken_ids(), &opts.data_dir, kept)?;
-            if kept.is_none() {
-                keep_base(&opts.data_dir, base).map_err(|e| e.to_string())?;
-            }
             IdPlan::Root {
                 base,
                 count: if forced_single {
@@ -396,6 +392,7 @@ impl Host {
                 }
                 msg
             })?;
+        migrate(&zygote, &ids, &facts, &opts.data_dir).await?;
         let isolation = if ids.two_users() {
             Isolation::Sandbox
         } else {
@@ -568,17 +565,90 @@ fn choose_stage(data_dir: &Path, code: &[PathBuf]) -> Result<PathBuf, String> {
         })
 }
 
+/// What a data directory records about the ids its sessions' files belong to.
 const FORMAT_FILE: &str = "FORMAT";
+/// This version's layout of session ids (earlier versions wrote no FORMAT file).
+const FORMAT: u64 = 2;
 
-fn read_kept_base(data_dir: &Path) -> Option<u32> {
+fn read_format(data_dir: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(data_dir.join(FORMAT_FILE)).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    u32::try_from(v.get("rootIds")?.as_u64()?).ok()
+    serde_json::from_str(&text).ok()
 }
 
-fn keep_base(data_dir: &Path, base: u32) -> std::io::Result<()> {
-    let text = serde_json::json!({"format": 2, "rootIds": base}).to_string();
-    std::fs::write(data_dir.join(FORMAT_FILE), text)
+fn read_kept_base(data_dir: &Path) -> Option<u32> {
+    u32::try_from(read_format(data_dir)?.get("rootIds")?.as_u64()?).ok()
+}
+
+fn write_format(data_dir: &Path, base: Option<u32>) -> std::io::Result<()> {
+    let mut v = serde_json::json!({ "format": FORMAT });
+    if let Some(b) = base {
+        v["rootIds"] = b.into();
+    }
+    std::fs::write(data_dir.join(FORMAT_FILE), v.to_string())
+}
+
+/// Session storage written by a version whose sessions had other ids gets this version's
+/// owners (root inside keeps being root inside). A root server's sessions were root's
+/// subordinate ids (or host root itself, without a range); an unprivileged server's root
+/// inside was the first subordinate id and is now the server user.
+async fn migrate(
+    zygote: &Zygote,
+    plan: &IdPlan,
+    facts: &Facts,
+    data_dir: &Path,
+) -> Result<(), String> {
+    if read_format(data_dir).is_some() {
+        return Ok(());
+    }
+    let trees: Vec<PathBuf> = ["storage", "shared"]
+        .iter()
+        .map(|d| data_dir.join(d))
+        .filter(|d| d.is_dir())
+        .collect();
+    let (uids, gids) = match plan {
+        IdPlan::Root { base, .. } => {
+            let old = |file: &str| {
+                let mut v = vec![(0, *base, 1)];
+                if let Some(r) = facts.subordinate(file, Some("root"), 0) {
+                    v.insert(0, (r.start, *base, r.count.min(super::ids::SESSION_IDS)));
+                }
+                v
+            };
+            (old("/etc/subuid"), old("/etc/subgid"))
+        }
+        IdPlan::Subordinate { .. } => {
+            let down = vec![(1, 0, super::ids::SESSION_IDS.saturating_sub(1))];
+            (down.clone(), down)
+        }
+        IdPlan::Single { .. } => (Vec::new(), Vec::new()),
+    };
+    if !uids.is_empty() {
+        for t in &trees {
+            tracing::info!(dir = %t.display(), "giving session storage of an earlier version this version's owners");
+            zygote
+                .tree_job(|id| ToZygote::Chown {
+                    id,
+                    path: t.clone(),
+                    uids: uids.clone(),
+                    gids: gids.clone(),
+                })
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot give {} this version's owners ({e}): run `agentcore-local \
+                         purge --data-dir {}` (its session storage is lost) or use another \
+                         data directory",
+                        t.display(),
+                        data_dir.display()
+                    )
+                })?;
+        }
+    }
+    let base = match plan {
+        IdPlan::Root { base, .. } => Some(*base),
+        _ => None,
+    };
+    write_format(data_dir, base).map_err(|e| e.to_string())
 }
 
 /// A built sandbox nobody has claimed yet (dropping it kills it).

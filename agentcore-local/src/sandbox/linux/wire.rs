@@ -70,6 +70,18 @@ pub enum ToZygote {
         /// The tree.
         path: PathBuf,
     },
+    /// Give a tree's files new owners (ids as the zygote sees them), in a child process:
+    /// data directories of earlier versions, whose sessions had other ids.
+    Chown {
+        /// Request id (answered with `Removed`).
+        id: u64,
+        /// The tree.
+        path: PathBuf,
+        /// uid ranges: (from, to, count).
+        uids: Vec<(u32, u32, u32)>,
+        /// gid ranges: (from, to, count).
+        gids: Vec<(u32, u32, u32)>,
+    },
 }
 
 /// Zygote → server.

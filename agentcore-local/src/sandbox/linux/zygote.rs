@@ -134,6 +134,22 @@ fn run(sock: OwnedFd) -> i32 {
                     }
                 }
             }
+            Ok(Received::Message(
+                ToZygote::Chown {
+                    id,
+                    path,
+                    uids,
+                    gids,
+                },
+                _,
+            )) => match sys::fork() {
+                Ok(None) => sys::exit(i32::from(chown_tree(&path, &uids, &gids).is_err())),
+                Ok(Some(pid)) => removals.push((pid, id)),
+                Err(e) => {
+                    let error = Some(e.to_string());
+                    let _ = wire::send(s, &FromZygote::Removed { id, error }, &[]);
+                }
+            },
             Ok(Received::Message(ToZygote::Start { .. } | ToZygote::Mapped, _)) => {}
             Ok(Received::Closed) | Err(_) => break,
         }
@@ -237,6 +253,37 @@ fn build(s: BorrowedFd<'_>, id: u64, spec: &wire::BuildSpec, fds: Vec<OwnedFd>) 
         }
         Err(e) => fail(format!("cannot create the sandbox's namespaces: {e}")),
     }
+}
+
+/// Where `id` goes under `ranges` (unchanged when in none).
+pub fn shifted(id: u32, ranges: &[(u32, u32, u32)]) -> u32 {
+    ranges
+        .iter()
+        .find_map(|(from, to, n)| {
+            let off = id.checked_sub(*from)?;
+            (off < *n).then(|| to.checked_add(off)).flatten()
+        })
+        .unwrap_or(id)
+}
+
+/// Gives every file of a tree (not following symlinks) its new owner.
+fn chown_tree(
+    path: &std::path::Path,
+    uids: &[(u32, u32, u32)],
+    gids: &[(u32, u32, u32)],
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    let (u, g) = (shifted(meta.uid(), uids), shifted(meta.gid(), gids));
+    if (u, g) != (meta.uid(), meta.gid()) {
+        std::os::unix::fs::lchown(path, Some(u), Some(g))?;
+    }
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path)? {
+            chown_tree(&e?.path(), uids, gids)?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes a tree: ids of the sandboxes are ours here, so nothing is out of reach.
