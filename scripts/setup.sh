@@ -33,6 +33,7 @@ declare -A packages=(
   [ip]=iproute2
   [gcc]=gcc
   [chromium]=chromium
+  [shellcheck]=shellcheck
 )
 need=()
 for tool in "${!packages[@]}"; do

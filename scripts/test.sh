@@ -54,6 +54,11 @@ if $lint; then
   cargo clippy -p agentcore-local -- -D warnings
   cargo clippy -p agentcore-local -p examples --features agentcore-local/portable-check -- -D warnings
   scripts/public-api.sh
+  if command -v shellcheck >/dev/null; then
+    shellcheck scripts/*.sh .ci/run
+  else
+    echo "SKIPPED shellcheck: not installed (install it: sudo apt-get install shellcheck)" >> "$AGENTCORE_TEST_SKIP_LOG"
+  fi
 fi
 
 # The binaries and examples that tests run as processes are built first, so no test builds
