@@ -235,6 +235,102 @@ fn shell_frame_decode(total: usize) -> f64 {
     out as f64 / MIB / t0.elapsed().as_secs_f64()
 }
 
+/// CPU seconds the server, its zygote and everything they reaped have used.
+fn server_cpu_seconds(server: u32) -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    let stat = |pid: &str| -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1.to_owned();
+                let f: Vec<f64> = rest
+                    .split_whitespace()
+                    .map(|x| x.parse().unwrap_or(0.0))
+                    .collect();
+                // utime stime cutime cstime are fields 14-17 (1-based): 12-15 after `)`.
+                Some(f.get(11)? + f.get(12)? + f.get(13)? + f.get(14)?)
+            })
+            .unwrap_or(0.0)
+    };
+    let mut total = stat(&server.to_string());
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let parent = s.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_owned));
+        if parent.as_deref() == Some(&server.to_string()) && s.contains("(agentcore-zygot") {
+            total += stat(&pid);
+        }
+    }
+    total / ticks
+}
+
+/// New sessions one after another, each stopped at once: how long to the first event, and
+/// what setting up a sandbox costs in CPU (server, zygote and every helper they reaped,
+/// pool refills included).
+async fn new_session_rows(
+    client: &Client,
+    arn: &agentcore_sdk::RuntimeArn,
+    server: u32,
+    scale: usize,
+    b: &mut Bench,
+) {
+    let n = (200 / scale).max(20);
+    // Paced as sessions arrive in practice (20/s): the pool has a built sandbox ready.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu0 = server_cpu_seconds(server);
+    let mut firsts = Vec::with_capacity(n);
+    for _ in 0..n {
+        let session = client.session(arn).expect("session");
+        let t0 = Instant::now();
+        let mut s = session.command("true").send().await.expect("send");
+        let _ = s.next().await;
+        firsts.push(t0.elapsed().as_secs_f64() * 1000.0);
+        while s.next().await.is_some() {}
+        session.stop().await.expect("stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the pool finish refilling, so every sandbox built is counted once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu = (server_cpu_seconds(server) - cpu0) * 1000.0 / n as f64;
+    b.add(
+        &format!("new session, first event p50 ({n}, 20/s)"),
+        percentile(&mut firsts, 50.0),
+        "ms",
+        "send() to ContentStart of `true` in a new session (a pooled sandbox claimed)",
+    );
+    b.add(
+        &format!("new session, first event p99 ({n}, 20/s)"),
+        percentile(&mut firsts, 99.0),
+        "ms",
+        "",
+    );
+    b.add(
+        "sandbox set-up CPU per session",
+        cpu,
+        "ms",
+        "server + zygote + reaped helpers, per session started and stopped (pool refills included)",
+    );
+    // Back to back, faster than the pool refills.
+    let mut burst = Vec::with_capacity(n);
+    for _ in 0..n {
+        let session = client.session(arn).expect("session");
+        let t0 = Instant::now();
+        let mut s = session.command("true").send().await.expect("send");
+        let _ = s.next().await;
+        burst.push(t0.elapsed().as_secs_f64() * 1000.0);
+        while s.next().await.is_some() {}
+        session.stop().await.expect("stop");
+    }
+    b.add(
+        &format!("new session, first event p50 ({n}, back to back)"),
+        percentile(&mut burst, 50.0),
+        "ms",
+        "the pool runs dry: most sandboxes built on demand",
+    );
+}
+
 /// Per-command overhead in one sandboxed session, and many new sessions at once.
 async fn session_rows(
     client: &Client,
@@ -363,6 +459,7 @@ async fn main() {
     println!("{:<44} {:>12} {:<8} note", "row", "value", "unit");
 
     if only_sessions {
+        new_session_rows(&client, &arn, _server.0.id(), scale, &mut b).await;
         session_rows(&client, &endpoint, &arn, scale, &mut b).await;
         return;
     }
