@@ -258,7 +258,9 @@ fn server_cpu_seconds(server: u32) -> f64 {
         let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        let parent = s.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_owned));
+        let parent = s
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_owned));
         if parent.as_deref() == Some(&server.to_string()) && s.contains("(agentcore-zygot") {
             total += stat(&pid);
         }

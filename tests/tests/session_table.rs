@@ -9,6 +9,9 @@ use std::time::Duration;
 use agentcore_local::LocalRuntime;
 use tests::Fixture;
 
+/// The tests here count this process's helper processes: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Sandboxes (their inits) below this process.
 fn sandboxes() -> usize {
     let me = std::process::id();
@@ -48,6 +51,7 @@ fn sandboxes() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_set_up_leaves_no_sandbox_and_never_two() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let f = Fixture::with(
         LocalRuntime::builder()
             .sandbox_pool(0)
@@ -120,5 +124,56 @@ async fn a_stop_during_set_up_leaves_no_sandbox_and_never_two() {
     assert!(
         most.load(Ordering::SeqCst) <= 2,
         "more than one sandbox for one session (an init and its spawner count once each)"
+    );
+}
+
+/// The server's sandbox helper (the zygote) going away (killed by someone on the host) stops
+/// nothing: running sessions go on, and new ones get a new helper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sandbox_helper_is_replaced() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let zygotes = || -> Vec<i32> {
+        let me = std::process::id().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                let (head, rest) = stat.rsplit_once(')')?;
+                let parent = rest.split_whitespace().nth(1)?;
+                (head.ends_with("(agentcore-zygot") && parent == me).then_some(pid)
+            })
+            .collect()
+    };
+    let before = zygotes();
+    let f = Fixture::with(LocalRuntime::builder().sandbox_pool(0)).await;
+    if !tests::sandboxed(&f.local, "a_killed_sandbox_helper_is_replaced") {
+        return;
+    }
+    let running = f.session();
+    assert_eq!(
+        running.command("echo a").output().await.unwrap().stdout,
+        "a\n"
+    );
+    let zygotes: Vec<i32> = zygotes()
+        .into_iter()
+        .filter(|z| !before.contains(z))
+        .collect();
+    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(zygotes[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        running.command("echo b").output().await.unwrap().stdout,
+        "b\n"
+    );
+    let fresh = f.session();
+    assert_eq!(
+        fresh.command("echo c").output().await.unwrap().stdout,
+        "c\n"
     );
 }

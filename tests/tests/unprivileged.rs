@@ -136,7 +136,10 @@ async fn a_data_directory_of_an_earlier_version_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let f = Fixture::with(LocalRuntime::builder().data_dir(&data)).await;
-    if !tests::sandboxed(&f.local, "a_data_directory_of_an_earlier_version_keeps_working") {
+    if !tests::sandboxed(
+        &f.local,
+        "a_data_directory_of_an_earlier_version_keeps_working",
+    ) {
         return;
     }
     let s = f.session();
@@ -164,7 +167,11 @@ async fn a_data_directory_of_an_earlier_version_keeps_working() {
         .status()
         .unwrap();
     assert!(chown.success());
-    let again = LocalRuntime::builder().data_dir(&data).start().await.unwrap();
+    let again = LocalRuntime::builder()
+        .data_dir(&data)
+        .start()
+        .await
+        .unwrap();
     let client = again.client();
     let out = client
         .session_with_id(&arn, session_id.as_str())

@@ -96,6 +96,8 @@ struct Zygote {
     _child: tokio::process::Child,
     next: AtomicU64,
     waiting: Mutex<HashMap<u64, oneshot::Sender<Answer<FromZygote>>>>,
+    /// Set when its socket closed (it exited or was killed).
+    gone: std::sync::atomic::AtomicBool,
 }
 
 impl Zygote {
@@ -192,6 +194,7 @@ impl Zygote {
             _child: child,
             next: AtomicU64::new(1),
             waiting: Mutex::new(HashMap::new()),
+            gone: Default::default(),
         });
         let weak = Arc::downgrade(&z);
         tokio::spawn(async move {
@@ -214,6 +217,7 @@ impl Zygote {
                 }
             }
             if let Some(z) = weak.upgrade() {
+                z.gone.store(true, Ordering::SeqCst);
                 if let Ok(mut w) = z.waiting.lock() {
                     w.clear();
                 }
@@ -284,10 +288,19 @@ struct Plan {
     network: Network,
 }
 
+/// How to start (again) a zygote.
+#[derive(Debug, Clone)]
+struct ZygotePlan {
+    cgroups: Vec<PathBuf>,
+    newuidmap: Option<(PathBuf, PathBuf)>,
+}
+
 /// Linux sandboxes of one server.
 #[derive(Debug)]
 pub struct Host {
-    zygote: Arc<Zygote>,
+    /// The zygote; replaced by a new one if it ever goes (sessions it started go on).
+    zygote: tokio::sync::Mutex<Arc<Zygote>>,
+    zygote_plan: ZygotePlan,
     plan: Arc<Plan>,
     pool: Arc<Pool>,
     report: IsolationReport,
@@ -380,18 +393,26 @@ impl Host {
             (Some(u), Some(g)) => Some((u, g)),
             _ => None,
         };
-        let zygote = Zygote::start(&ids, cgroups.server_dirs(), newuidmap)
-            .await
-            .map_err(|e| {
-                let mut msg = format!("cannot start sandboxes: {e}");
-                if euid != 0 {
-                    msg.push_str(
-                        " (user namespaces may be restricted on this host; see \
+        let zygote_plan = ZygotePlan {
+            cgroups: cgroups.server_dirs(),
+            newuidmap,
+        };
+        let zygote = Zygote::start(
+            &ids,
+            zygote_plan.cgroups.clone(),
+            zygote_plan.newuidmap.clone(),
+        )
+        .await
+        .map_err(|e| {
+            let mut msg = format!("cannot start sandboxes: {e}");
+            if euid != 0 {
+                msg.push_str(
+                    " (user namespaces may be restricted on this host; see \
                          docs/ARCHITECTURE.md, \"The session sandbox\")",
-                    );
-                }
-                msg
-            })?;
+                );
+            }
+            msg
+        })?;
         migrate(&zygote, &ids, &facts, &opts.data_dir).await?;
         let isolation = if ids.two_users() {
             Isolation::Sandbox
@@ -438,7 +459,8 @@ impl Host {
             network,
         });
         let host = Host {
-            zygote,
+            zygote: tokio::sync::Mutex::new(zygote),
+            zygote_plan,
             plan,
             pool: Arc::new(Pool {
                 target: opts.pool,
@@ -448,7 +470,9 @@ impl Host {
             }),
             report,
         };
-        host.refill();
+        if let Ok(z) = host.zygote.try_lock() {
+            host.refill(&z);
+        }
         Ok(host)
     }
 
@@ -457,8 +481,26 @@ impl Host {
         &self.report
     }
 
+    /// The zygote, started again if it went away.
+    async fn zygote(&self) -> std::io::Result<Arc<Zygote>> {
+        let mut z = self.zygote.lock().await;
+        if z.gone.load(Ordering::SeqCst) {
+            tracing::warn!("the sandbox helper went away: starting a new one");
+            *z = Zygote::start(
+                &self.plan.ids,
+                self.zygote_plan.cgroups.clone(),
+                self.zygote_plan.newuidmap.clone(),
+            )
+            .await?;
+            if let Ok(mut ready) = self.pool.ready.lock() {
+                ready.clear();
+            }
+        }
+        Ok(z.clone())
+    }
+
     /// Keeps the pool full in the background.
-    fn refill(&self) {
+    fn refill(&self, zygote: &Arc<Zygote>) {
         let pool = &self.pool;
         loop {
             let have = pool.ready.lock().map(|r| r.len()).unwrap_or(usize::MAX);
@@ -467,7 +509,7 @@ impl Host {
                 return;
             }
             pool.building.fetch_add(1, Ordering::SeqCst);
-            let (zygote, plan, pool2) = (self.zygote.clone(), self.plan.clone(), self.pool.clone());
+            let (zygote, plan, pool2) = (zygote.clone(), self.plan.clone(), self.pool.clone());
             tokio::spawn(async move {
                 let built = build(&zygote, &plan, &pool2.builds, plan.network).await;
                 pool2.building.fetch_sub(1, Ordering::SeqCst);
@@ -485,6 +527,7 @@ impl Host {
 
     /// A sandbox for a session: a pooled one when its network matches, else a new one.
     pub async fn sandbox(&self, s: SessionSandbox) -> std::io::Result<Sandbox> {
+        let zygote = self.zygote().await?;
         let pooled = if s.network == self.plan.network {
             self.pool.ready.lock().ok().and_then(|mut r| r.pop_front())
         } else {
@@ -492,10 +535,10 @@ impl Host {
         };
         let built = match pooled {
             Some(b) => {
-                self.refill();
+                self.refill(&zygote);
                 b
             }
-            None => build(&self.zygote, &self.plan, &self.pool.builds, s.network).await?,
+            None => build(&zygote, &self.plan, &self.pool.builds, s.network).await?,
         };
         if let IdPlan::Root { base, .. } = self.plan.ids {
             // Storage belongs to root inside (a root server can give it away).
@@ -520,7 +563,7 @@ impl Host {
 
     /// Removes a tree with the rights of the sandboxes' ids (files any id of a session made).
     pub async fn remove_tree(&self, path: &Path) -> std::io::Result<()> {
-        self.zygote.remove(path).await
+        self.zygote().await?.remove(path).await
     }
 }
 
