@@ -623,10 +623,10 @@ fn read_kept_base(data_dir: &Path) -> Option<u32> {
 }
 
 fn write_format(data_dir: &Path, base: Option<u32>) -> std::io::Result<()> {
-    let mut v = serde_json::json!({ "format": FORMAT });
-    if let Some(b) = base {
-        v["rootIds"] = b.into();
-    }
+    let v = match base {
+        Some(b) => serde_json::json!({ "format": FORMAT, "rootIds": b }),
+        None => serde_json::json!({ "format": FORMAT }),
+    };
     std::fs::write(data_dir.join(FORMAT_FILE), v.to_string())
 }
 
