@@ -340,9 +340,6 @@ impl Host {
                 },
             }
         } else {
-            if let Some(r) = facts.userns_restriction() {
-                return Err(r.advice().to_owned());
-            }
             if forced_single {
                 IdPlan::Single { uid, gid }
             } else {
@@ -404,14 +401,12 @@ impl Host {
         )
         .await
         .map_err(|e| {
-            let mut msg = format!("cannot start sandboxes: {e}");
-            if euid != 0 {
-                msg.push_str(
-                    " (user namespaces may be restricted on this host; see \
-                         docs/ARCHITECTURE.md, \"The session sandbox\")",
-                );
+            // A restriction (Ubuntu's AppArmor default, say) is named only when it bites: a
+            // profile for this program may lift it.
+            match (euid, facts.userns_restriction()) {
+                (0, _) | (_, None) => format!("cannot start sandboxes: {e}"),
+                (_, Some(r)) => format!("cannot start sandboxes ({e}): {}", r.advice()),
             }
-            msg
         })?;
         migrate(&zygote, &ids, &facts, &opts.data_dir).await?;
         let isolation = if ids.two_users() {
