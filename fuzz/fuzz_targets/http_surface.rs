@@ -12,7 +12,8 @@ use std::time::Duration;
 use agentcore_local::server::{AppState, router};
 use agentcore_local::sessions::{Sessions, SessionsConfig};
 use agentcore_local::store::Store;
-use agentcore_local::{Isolation, Limits, Network};
+use agentcore_local::sandbox::{Host, HostOptions};
+use agentcore_local::{Limits, Network};
 use axum::body::Body;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
@@ -35,19 +36,32 @@ fn world() -> &'static World {
         let _guard = rt.enter();
         // Commands a fuzz input manages to start run sandboxed (or nowhere, without
         // namespaces: the sealed network keeps them off the host's services).
-        let isolation = Isolation::probe();
+        let host = rt
+            .block_on(Host::start(HostOptions {
+                isolation: None,
+                network: Network::None,
+                limits: Limits::default().memory_bytes(256 << 20).pids(64),
+                data_dir: dir.path().to_owned(),
+                code_dirs: Vec::new(),
+                pool: 0,
+            }))
+            .expect("sandboxes");
+        let isolation = host.isolation();
         let state = Arc::new(AppState {
             store: Mutex::new(
                 Store::open(dir.path(), "us-east-1", Duration::ZERO).expect("store"),
             ),
-            sessions: Sessions::new(SessionsConfig {
-                data_dir: dir.path().to_owned(),
-                max_idle: Some(Duration::from_secs(1)),
-                max_lifetime: Some(Duration::from_secs(5)),
-                isolation,
-                network: Network::None,
-                limits: Limits::default().memory_bytes(256 << 20).pids(64),
-            }),
+            sessions: Sessions::new(
+                SessionsConfig {
+                    data_dir: dir.path().to_owned(),
+                    max_idle: Some(Duration::from_secs(1)),
+                    max_lifetime: Some(Duration::from_secs(5)),
+                    network: Network::None,
+                    allow_runtime_network: false,
+                    setup_delay: None,
+                },
+                Arc::new(host),
+            ),
             isolation,
             agents: Vec::new(),
             shells: Default::default(),
