@@ -1,7 +1,13 @@
 //! `bench`: who fixes it best? A matrix of harness × model, each cell run several times in
-//! fresh sessions, graded on latency, test pass rate and cost; writes one row per run to
-//! `bench.csv` (resumable: a re-run skips finished rows) and `bench.json`, prints the
-//! aggregate table and draws `bench.svg` (latency vs pass rate per variant).
+//! fresh sessions, graded on latency, pass rate over valid trials (with its 95% interval)
+//! and cost; writes one row per run to `bench.csv` (resumable: a re-run skips finished
+//! rows), `bench.json`, `bench.svg` (latency vs pass rate per variant) and, next to them, a
+//! Harbor job directory `bench-job/` (a `result.json`, and per trial its `result.json`, the
+//! agent's ATIF `agent/trajectory.json` and the verifier's `verifier/reward.txt`).
+//!
+//! Every session it starts is recorded in `sessions.ledger` (`--ledger`); Ctrl-C stops them
+//! all, waits for the stops, writes what finished and exits 130. After a crash, `cargo run
+//! -p examples --example stop_all -- --ledger sessions.ledger` stops what is left.
 //!
 //! ```text
 //! cargo run -p examples --example bench                       # local runtime, no AWS account
@@ -17,6 +23,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agentcore_sdk::workflow::bench::{Bench, Prices, TestScore};
+use agentcore_sdk::workflow::harbor::HarborJob;
+use agentcore_sdk::workflow::{Budget, Ledger};
 use clap::Parser;
 use examples::{coding, experiments};
 
@@ -44,9 +52,18 @@ struct Args {
     /// Command starts per second across the bench.
     #[arg(long, default_value_t = 25)]
     rate: u32,
-    /// Directory for bench.csv, bench.json and bench.svg.
+    /// Directory for bench.csv, bench.json, bench.svg and the Harbor job bench-job/.
     #[arg(long, default_value = ".")]
     out: PathBuf,
+    /// The session ledger (default: sessions.ledger in --out).
+    #[arg(long)]
+    ledger: Option<PathBuf>,
+    /// End the bench after this many seconds (runs in flight are cancelled, sessions stopped).
+    #[arg(long)]
+    max_seconds: Option<u64>,
+    /// Start at most this many sessions (retries included).
+    #[arg(long)]
+    max_sessions: Option<u64>,
     /// Serve the experiments agent on $PORT (used by the local runtime).
     #[arg(long, hide = true)]
     agent_mode: bool,
@@ -59,7 +76,8 @@ async fn main() -> ExitCode {
         return experiments::agent_mode().await;
     }
     match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(130),
         Err(e) => {
             eprintln!("bench: {e}");
             ExitCode::from(2)
@@ -67,7 +85,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     let target = coding::target_with_fixer(
         args.runtime.as_deref(),
         args.endpoint.as_deref(),
@@ -76,6 +94,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     .await?;
     std::fs::create_dir_all(&args.out)?;
     let csv = args.out.join("bench.csv");
+    let ledger_path = args
+        .ledger
+        .clone()
+        .unwrap_or_else(|| args.out.join("sessions.ledger"));
+    let mut budget = Budget::new();
+    if let Some(s) = args.max_seconds {
+        budget = budget.wall_clock(std::time::Duration::from_secs(s));
+    }
+    if let Some(n) = args.max_sessions {
+        budget = budget.max_sessions(n);
+    }
     let variants = args.harness.len() * args.model.len();
     println!(
         "bench: {} harnesses × {} models × {} repeats = {} runs on {} ({} at a time)",
@@ -86,7 +115,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         target.arn,
         args.concurrency
     );
-    let report = Bench::builder(&target.client)
+    let bench = Bench::builder(&target.client)
         .axis("harness", args.harness.clone())
         .axis("model", args.model.clone())
         .repeats(args.repeats)
@@ -108,9 +137,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         .concurrency(args.concurrency)
         .commands_per_second(args.rate)
         .output(&csv)
+        .ledger(Ledger::open(&ledger_path)?)
+        .budget(budget)
         .on_run(|r| {
             println!(
-                "  {:<30} #{}  {:<5} {:>6.0} ms  {}/{} tests  cost {:.5}{}",
+                "  {:<30} #{}  {:<11} {:>6.0} ms  {}/{} tests  cost {:.5}{}",
                 r.variant,
                 r.repeat,
                 r.outcome.to_string(),
@@ -121,12 +152,33 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
                 if r.error.is_empty() {
                     String::new()
                 } else {
-                    format!("  ({})", r.error)
+                    format!("  ({}: {})", r.cause, r.error)
                 }
             )
+        });
+    // Ctrl-C: stop every session, wait for the stops, then report what finished.
+    let cancel = bench.cancel_handle();
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_ctrl_c = {
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                eprintln!("\nbench: Ctrl-C: stopping every session…");
+                let failed = cancel.cancel().await;
+                if failed.is_empty() {
+                    eprintln!("bench: every session stopped");
+                } else {
+                    eprintln!(
+                        "bench: {} sessions could not be stopped: they are in the ledger",
+                        failed.len()
+                    );
+                }
+            }
         })
-        .run()
-        .await?;
+    };
+    let report = bench.run().await?;
+    on_ctrl_c.abort();
     println!(
         "\n{} runs ({} this time, {} resumed from {})\n",
         report.runs.len(),
@@ -137,11 +189,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     print!("{}", report.table());
     std::fs::write(args.out.join("bench.json"), report.to_json())?;
     std::fs::write(args.out.join("bench.svg"), report.to_svg()?)?;
+    let job = args.out.join("bench-job");
+    report.write_harbor_job(
+        &job,
+        &HarborJob::new("bench", "calc-sh").agent_version(env!("CARGO_PKG_VERSION")),
+    )?;
     println!(
-        "\nwrote {}, {} and {}",
+        "\nwrote {}, {}, {} and the Harbor job {}/ (sessions in {})",
         csv.display(),
         args.out.join("bench.json").display(),
-        args.out.join("bench.svg").display()
+        args.out.join("bench.svg").display(),
+        job.display(),
+        ledger_path.display()
     );
-    Ok(())
+    Ok(!interrupted.load(std::sync::atomic::Ordering::SeqCst))
 }

@@ -35,6 +35,13 @@ struct Args {
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Record every session in this ledger (see the stop_all example).
+    #[arg(long)]
+    ledger: Option<std::path::PathBuf>,
+    /// Append the winner's diff as a SWE-bench prediction for this instance id to
+    /// predictions.jsonl.
+    #[arg(long)]
+    instance_id: Option<String>,
     /// Serve the experiments agent on $PORT (used by the local runtime).
     #[arg(long, hide = true)]
     agent_mode: bool,
@@ -134,15 +141,29 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error + Send + Sync
             "origin",
             "HEAD:refs/heads/race-winner",
         )
+        .winner_diff("/mnt/workspace/repo")
         .timeout(Duration::from_secs(args.timeout))
         .on_update(on_update);
+    if let Some(l) = &args.ledger {
+        race = race.ledger(agentcore_sdk::workflow::Ledger::open(l)?);
+    }
     for (name, quality, delay) in CONTENDERS {
         race = race.contender_with(
             Contender::new(name, &target.arn)?
                 .json(&serde_json::json!({ "quality": quality, "delayMs": delay }))?,
         );
     }
+    // Ctrl-C: stop every session, wait for the stops, then report.
+    let cancel = race.cancel_handle();
+    let on_ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nrace: Ctrl-C: stopping every session…");
+            let failed = cancel.cancel().await;
+            eprintln!("race: stopped ({} could not be)", failed.len());
+        }
+    });
     let report = race.run().await?;
+    on_ctrl_c.abort();
     for bar in &bars {
         if !bar.is_finished() {
             bar.finish();
@@ -157,6 +178,12 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error + Send + Sync
     }
     if let Some(p) = &args.json {
         std::fs::write(p, report.to_json())?;
+    }
+    if let Some(id) = &args.instance_id
+        && let Some(prediction) = report.swe_bench_prediction(id)
+    {
+        prediction.append_to("predictions.jsonl")?;
+        println!("appended the winner's diff to predictions.jsonl");
     }
     Ok(report.winner.is_some())
 }

@@ -179,12 +179,18 @@ async fn send(
 }
 
 async fn healthy(session: &SessionState, port: u16) -> bool {
-    let Ok(req) = http::Request::get("/ping")
+    matches!(
+        ping(session, port).await.as_deref(),
+        Some("Healthy" | "HealthyBusy")
+    )
+}
+
+/// The status the agent's `/ping` answers (within 2 s), if it answers one.
+async fn ping(session: &SessionState, port: u16) -> Option<String> {
+    let req = http::Request::get("/ping")
         .header("host", format!("127.0.0.1:{port}"))
         .body(Full::new(Bytes::new()))
-    else {
-        return false;
-    };
+        .ok()?;
     let ask = async {
         let resp = send(session, port, req, ()).await.ok()?;
         if !resp.status().is_success() {
@@ -196,16 +202,31 @@ async fn healthy(session: &SessionState, port: u16) -> bool {
             .ok()?
             .to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
-        Some(matches!(
-            v.get("status").and_then(serde_json::Value::as_str),
-            Some("Healthy" | "HealthyBusy")
-        ))
+        Some(v.get("status")?.as_str()?.to_owned())
     };
     tokio::time::timeout(Duration::from_secs(2), ask)
         .await
         .ok()
         .flatten()
-        .unwrap_or(false)
+}
+
+/// Whether the session's agent, if one runs, answers `/ping` with `HealthyBusy`: it works in
+/// the background, and the service does not stop such a session for being idle.
+pub async fn reports_busy(session: &SessionState) -> bool {
+    let port = match session.agent.try_lock() {
+        Ok(mut slot) => match slot.as_mut() {
+            Some(a) => {
+                if !a.alive() {
+                    return false;
+                }
+                a.port
+            }
+            None => return false,
+        },
+        // Being started or used right now: not idle anyway.
+        Err(_) => return true,
+    };
+    ping(session, port).await.as_deref() == Some("HealthyBusy")
 }
 
 async fn start(session: &Arc<SessionState>, spec: &AgentSpec) -> Result<AgentProcess, ApiError> {
@@ -383,6 +404,17 @@ pub async fn invoke(
         )
     })?;
     let (parts, body) = resp.into_parts();
+    if !parts.status.is_success() {
+        // The service does not pass an agent's error status on: it answers 424
+        // RuntimeClientError, whose message names the status.
+        return Err(ApiError::new(
+            ServiceErrorKind::RuntimeClient,
+            format!(
+                "Received error ({}) from runtime. Please check your CloudWatch logs for more information.",
+                parts.status.as_u16()
+            ),
+        ));
+    }
     let content_type = parts
         .headers
         .get("content-type")

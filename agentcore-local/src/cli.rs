@@ -115,6 +115,16 @@ pub struct ServeArgs {
     /// Milliseconds a new runtime stays CREATING.
     #[arg(long, default_value_t = 300)]
     pub ready_delay_ms: u64,
+    /// Inject faults, e.g. `rate=0.1,seed=7` (a tenth of the invocations, commands and stops
+    /// throttled, 409, 5xx or cut; a tenth of session starts slow) or per kind:
+    /// `throttle=`, `conflict=`, `5xx=`, `cut=`, `cut-after=BYTES`, `slow-start=`,
+    /// `slow-start-ms=`. Off by default.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<crate::FaultPlan>,
+    /// Answer commands beyond N per second per agent runtime with 429, as the service does
+    /// at 25. Off by default.
+    #[arg(long, value_name = "N")]
+    pub command_rate_limit: Option<u32>,
 }
 
 /// Parses the command line and runs it.
@@ -166,6 +176,12 @@ pub fn builder(args: &ServeArgs) -> Result<crate::LocalRuntimeBuilder, String> {
         )
         .insecure_public(args.insecure_public)
         .region(args.region.clone());
+    if let Some(plan) = &args.faults {
+        builder = builder.faults(plan.clone());
+    }
+    if let Some(n) = args.command_rate_limit {
+        builder = builder.command_rate_limit(n);
+    }
     match args.isolation.as_deref() {
         None | Some("auto") => {}
         Some(mode) => builder = builder.isolation(mode.parse::<Isolation>()?),

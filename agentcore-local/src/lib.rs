@@ -61,6 +61,7 @@ pub mod api_error;
 pub mod auth;
 pub mod cli;
 pub mod command;
+pub mod faults;
 pub mod sandbox;
 pub mod server;
 pub mod sessions;
@@ -78,6 +79,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use agent::AgentSpec;
+pub use faults::{FaultPlan, ServiceStats};
 pub use sandbox::{Isolation, IsolationReport, Limits, Network};
 
 /// The region the local runtime reports in ARNs.
@@ -103,6 +105,8 @@ pub struct LocalRuntimeBuilder {
     verifier: Option<auth::Verifier>,
     tls: Option<tls::TlsConfig>,
     region: Option<String>,
+    faults: Option<FaultPlan>,
+    command_rate_limit: Option<u32>,
 }
 
 impl LocalRuntimeBuilder {
@@ -221,6 +225,21 @@ impl LocalRuntimeBuilder {
     /// who reaches the port can then run commands in every session.
     pub fn insecure_public(mut self, yes: bool) -> Self {
         self.insecure_public = yes;
+        self
+    }
+
+    /// Injects faults at the plan's rates (throttling, 409 conflicts, 5xx, cut streams, slow
+    /// session starts; see [`FaultPlan`]). Off by default.
+    pub fn faults(mut self, plan: FaultPlan) -> Self {
+        self.faults = Some(plan);
+        self
+    }
+
+    /// Answers commands beyond `n` per second per agent runtime with 429
+    /// `ThrottlingException`, as the service does at 25. Off by default, so benchmarks
+    /// measure the server rather than the quota.
+    pub fn command_rate_limit(mut self, n: u32) -> Self {
+        self.command_rate_limit = Some(n);
         self
     }
 
@@ -373,13 +392,18 @@ impl LocalRuntimeBuilder {
             None => Listening::Plain(tcp),
         };
         let shutdown = CancellationToken::new();
-        let mut app = server::router(state.clone());
+        let rules = Arc::new(faults::Rules::new(self.faults, self.command_rate_limit));
+        let mut app = server::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+            rules.clone(),
+            faults::apply,
+        ));
         if let Some(v) = self.verifier {
             app = app.layer(axum::middleware::from_fn_with_state(
                 Arc::new(v),
                 auth::verify,
             ));
         }
+        let app = app.layer(axum::middleware::from_fn(faults::request_id));
         let serve_token = shutdown.clone();
         let server = tokio::spawn(async move {
             // Small frames (a contentStart, an echoed keystroke) must not wait for Nagle.
@@ -411,6 +435,12 @@ impl LocalRuntimeBuilder {
                 tokio::select! {
                     _ = reap_token.cancelled() => break,
                     _ = tokio::time::sleep(every) => {
+                        // An agent that answers /ping `HealthyBusy` keeps its session.
+                        for s in reap_state.sessions.idle() {
+                            if agent::reports_busy(&s).await {
+                                s.touch();
+                            }
+                        }
                         reap_state.sessions.reap_idle();
                         reap_state.shells.reap();
                     }
@@ -425,6 +455,7 @@ impl LocalRuntimeBuilder {
             data_dir,
             report,
             state,
+            rules,
             shutdown,
             server: Some(server),
             _temp: temp,
@@ -490,6 +521,7 @@ pub struct LocalRuntime {
     data_dir: PathBuf,
     report: IsolationReport,
     state: Arc<server::AppState>,
+    rules: Arc<faults::Rules>,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
@@ -535,6 +567,11 @@ impl LocalRuntime {
     /// How many sessions are running.
     pub fn running_sessions(&self) -> usize {
         self.state.sessions.len()
+    }
+
+    /// What the command quota and the fault plan did so far.
+    pub fn service_stats(&self) -> ServiceStats {
+        self.rules.stats()
     }
 
     /// An SDK configuration for this runtime (its region, dummy credentials).

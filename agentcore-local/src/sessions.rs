@@ -449,6 +449,21 @@ impl Sessions {
         }
     }
 
+    /// Running sessions past their idle timeout (not their max lifetime): the reaper asks
+    /// their agents whether they are busy before it stops them.
+    pub fn idle(&self) -> Vec<Arc<SessionState>> {
+        self.live
+            .lock()
+            .map(|l| {
+                l.values()
+                    .filter_map(|s| s.state.get())
+                    .filter(|s| s.expired() == Some("idle timeout"))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Stops everything (server shutdown).
     pub fn stop_all(&self) {
         let all: Vec<SessionKey> = self

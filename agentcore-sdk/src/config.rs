@@ -33,7 +33,6 @@ pub(crate) mod limiter;
 pub(crate) mod tls;
 
 use crate::error::Error;
-use limiter::CommandRateLimiter;
 
 /// Environment variable that overrides the endpoint of both planes.
 pub const ENDPOINT_ENV: &str = "AGENTCORE_ENDPOINT_URL";
@@ -290,7 +289,7 @@ pub(crate) struct ConfigInner {
     #[cfg(feature = "shell")]
     pub(crate) ws_tls: Arc<rustls::ClientConfig>,
     pub(crate) credentials_cache: credentials::CredentialsCache,
-    pub(crate) command_limiter: Option<Arc<CommandRateLimiter>>,
+    pub(crate) command_limiters: limiter::LimiterRegistry,
 }
 
 impl fmt::Debug for Config {
@@ -517,8 +516,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// Start at most `n` commands per second from this client (the service allows 25 per
-    /// agent); `Session::with_rate_limiter` overrides it per session.
+    /// Start at most `n` commands per second per agent runtime from this client (the service
+    /// allows 25 per agent), spaced evenly. Every command to a runtime through this client
+    /// (and its clones) shares that runtime's limiter, retries included; a limiter given to
+    /// a session or a request is waited on as well, so it can only lower the rate. Without
+    /// this, commands are not limited until an experiment registers the service's quota for
+    /// its runtime ([`Client::command_rate_limiter`](crate::Client::command_rate_limiter)).
     pub fn command_rate_limit(mut self, n: u32) -> Self {
         self.command_rate = Some(n);
         self
@@ -635,9 +638,7 @@ impl ConfigBuilder {
                 #[cfg(feature = "shell")]
                 ws_tls,
                 credentials_cache: credentials::CredentialsCache::default(),
-                command_limiter: self
-                    .command_rate
-                    .map(|n| Arc::new(CommandRateLimiter::per_second(n))),
+                command_limiters: limiter::LimiterRegistry::new(self.command_rate),
             }),
         })
     }

@@ -137,6 +137,19 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A local file could not be read or written: an experiment's output (CSV, job
+    /// directory) or a session ledger.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done, e.g. `append to`.
+        action: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A waiter saw the resource reach a failed state.
     #[error("agent runtime {id} reached {status}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     WaiterFailed {

@@ -153,6 +153,19 @@ fn workflow(client: &Client, session: &Session) {
     send_sync(&watch.note("hi"));
     // A boxed `Send` stream by definition (a public type alias).
     types_send::<agentcore_sdk::workflow::watch::LogLines>();
+    // Nothing left billing: cancelling, the ledger, stop_all.
+    let bench = Bench::builder(client);
+    send_sync(&bench.cancel_handle().cancel());
+    send_sync(&agentcore_sdk::workflow::stop_all(
+        client,
+        "sessions.ledger",
+    ));
+    if let Ok(ledger) = agentcore_sdk::workflow::Ledger::open("sessions.ledger") {
+        send_sync(&ledger.record_started(session));
+        send_sync(&ledger.record_stopped(session));
+    }
+    types_send_sync::<agentcore_sdk::workflow::CancelHandle>();
+    types_send_sync::<agentcore_sdk::workflow::Ledger>();
 }
 
 /// The handles themselves: clients, sessions and builders are `Send + Sync` (cheap clones).

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo build --release -p agentcore-local -p agentcore-bench
 //! target/release/agentcore-bench --server target/release/agentcore-local [--quick] [--json out.json]
-//!     [--sessions-only] [--agent-bin target/release/examples/race [--fleet-only]]
+//!     [--sessions-only] [--agent-bin target/release/examples/race [--fleet-only | --faults-only]]
 //! ```
 //!
 //! The server runs as its own process, so the client's peak RSS is the client's alone
@@ -101,7 +101,7 @@ fn free_port() -> u16 {
 
 async fn start_server(bin: &str, extra: &[String]) -> (Server, String) {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("agentcore-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("agentcore-bench-{}-{port}", std::process::id()));
     let mut child = Command::new(bin)
         .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&dir)
@@ -432,6 +432,7 @@ async fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let only_sessions = args.iter().any(|a| a == "--sessions-only");
     let only_fleet = args.iter().any(|a| a == "--fleet-only");
+    let only_faults = args.iter().any(|a| a == "--faults-only");
     let server_bin = arg("--server").unwrap_or_else(|| "target/release/agentcore-local".into());
     // The fleet rows host the experiments agent (the `race` example in agent mode), its
     // processes marked so the bench can see them go.
@@ -463,6 +464,14 @@ async fn main() {
     if only_sessions {
         new_session_rows(&client, &arn, _server.0.id(), scale, &mut b).await;
         session_rows(&client, &endpoint, &arn, scale, &mut b).await;
+        return;
+    }
+    if only_faults {
+        if agent_bin.is_none() {
+            eprintln!("--faults-only needs --agent-bin target/release/examples/race");
+            std::process::exit(2);
+        }
+        fault_rows(&server_bin, &extra, scale, &mut b).await;
         return;
     }
     if only_fleet {
@@ -528,6 +537,7 @@ async fn main() {
     session_rows(&client, &endpoint, &arn, scale, &mut b).await;
     if agent_bin.is_some() {
         fleet_rows(&endpoint, &arn, &marker, scale, &mut b).await;
+        fault_rows(&server_bin, &extra, scale, &mut b).await;
     }
 
     // Shell echo round trip: one byte through `cat` on a raw PTY.
@@ -641,7 +651,7 @@ fn marked_processes(marker: &str) -> usize {
 /// other 99 sessions are stopped and their processes gone) and a bench of 200 runs under the
 /// shared 25 commands/s limiter (none lost).
 async fn fleet_rows(endpoint: &str, arn: &RuntimeArn, marker: &str, scale: usize, b: &mut Bench) {
-    use agentcore_sdk::workflow::bench::{Bench as Matrix, RunOutcome};
+    use agentcore_sdk::workflow::bench::Bench as Matrix;
     use agentcore_sdk::workflow::race::{Contender, ContenderStatus, Race};
     let client = Client::from_conf(
         Config::builder()
@@ -744,11 +754,7 @@ async fn fleet_rows(endpoint: &str, arn: &RuntimeArn, marker: &str, scale: usize
         eprintln!("bench: a run failed: {}", r.error);
     }
     let runs = report.runs.len();
-    let finished = report
-        .runs
-        .iter()
-        .filter(|r| r.outcome != RunOutcome::Error)
-        .count();
+    let finished = report.runs.iter().filter(|r| r.outcome.is_valid()).count();
     b.add(
         &format!("bench of {runs} runs under 25 commands/s"),
         wall,
@@ -760,4 +766,105 @@ async fn fleet_rows(endpoint: &str, arn: &RuntimeArn, marker: &str, scale: usize
             (2 * runs) as f64 / wall
         ),
     );
+}
+
+/// A bench of 1,000 runs (4 harnesses × 5 models × 50 repeats) against a server injecting a
+/// 10% fault plan (throttling, 409, 5xx, cut streams, slow session starts): every run in the
+/// report, every session's stop acknowledged (its ledger lists none not stopped), the time
+/// and the harness's own overhead per run.
+async fn fault_rows(server_bin: &str, extra: &[String], scale: usize, b: &mut Bench) {
+    use agentcore_sdk::workflow::Ledger;
+    use agentcore_sdk::workflow::bench::{Bench as Matrix, Outcome};
+    let mut args = extra.to_vec();
+    args.extend(["--faults".to_owned(), "rate=0.1,seed=2026".to_owned()]);
+    let (_server, endpoint) = start_server(server_bin, &args).await;
+    let client = Client::from_conf(
+        Config::builder()
+            .region("us-east-1")
+            .endpoint_url(&endpoint)
+            .static_credentials("local", "local")
+            .timeout_config(TimeoutConfig::standard().operation(Duration::from_secs(600)))
+            .build()
+            .expect("config"),
+    );
+    let arn = runtime(&client).await;
+    let seed = |session: agentcore_sdk::Session| async move {
+        session
+            .run(format!(
+                "mkdir -p /mnt/workspace/repo && cd /mnt/workspace/repo && printf %s {} > calc.sh && printf %s {} > test.sh && chmod +x test.sh",
+                agentcore_sdk::Command::quote(examples::coding::CALC_SH),
+                agentcore_sdk::Command::quote(examples::coding::TEST_SH),
+            ))
+            .await?
+            .check()
+            .map(drop)
+    };
+    let ledger_path =
+        std::env::temp_dir().join(format!("agentcore-bench-{}.ledger", std::process::id()));
+    let _ = std::fs::remove_file(&ledger_path);
+    let repeats = (50 / scale).max(1);
+    let t0 = Instant::now();
+    let report = Matrix::builder(&client)
+        .axis("harness", ["claude-code", "codex", "aider", "other"])
+        .axis("model", ["sonnet", "haiku", "m3", "m4", "m5"])
+        .repeats(repeats)
+        .runtime(&arn)
+        .task_json(&serde_json::json!({ "task": "fix calc.sh" }))
+        .expect("task")
+        .setup(seed)
+        .check(examples::experiments::CHECK)
+        .concurrency(32)
+        .infra_attempts(5)
+        .ledger(Ledger::open(&ledger_path).expect("ledger"))
+        .run()
+        .await
+        .expect("bench runs");
+    let wall = t0.elapsed().as_secs_f64();
+    let runs = report.runs.len();
+    let expected = 20 * repeats;
+    let valid = report.runs.iter().filter(|r| r.outcome.is_valid()).count();
+    let retried: u32 = report.runs.iter().map(|r| r.tries.saturating_sub(1)).sum();
+    let not_stopped = Ledger::read(&ledger_path)
+        .map(|l| l.not_stopped().count())
+        .unwrap_or(usize::MAX);
+    let mut walls: Vec<f64> = report.runs.iter().map(|r| r.wall_ms).collect();
+    let mut overhead: Vec<f64> = report
+        .runs
+        .iter()
+        .filter(|r| r.outcome == Outcome::Passed || r.outcome == Outcome::Failed)
+        .map(|r| r.wall_ms - r.invoke_ms - r.check_ms)
+        .collect();
+    let excluded: Vec<String> = report
+        .excluded()
+        .iter()
+        .map(|(c, n)| format!("{c} ×{n}"))
+        .collect();
+    b.add(
+        &format!("bench of {runs} runs under a 10% fault plan"),
+        wall,
+        "s",
+        format!(
+            "{runs}/{expected} rows, {valid} valid trials, {retried} infra errors retried in fresh sessions, excluded [{}]; {} sessions started, {} not stopped (ledger), {} unacknowledged stops",
+            excluded.join(", "),
+            report.sessions_started,
+            not_stopped,
+            report.sessions_not_stopped.len()
+        ),
+    );
+    b.add(
+        "  per run: wall p50 (setup, agent, check)",
+        percentile(&mut walls, 50.0),
+        "ms",
+        format!(
+            "{:.1} ms of wall time per run at 32 at once",
+            wall * 1000.0 / runs.max(1) as f64
+        ),
+    );
+    b.add(
+        "  per run: harness overhead p50",
+        percentile(&mut overhead, 50.0),
+        "ms",
+        "wall − agent − check: session start, setup command, stop, limiter waits",
+    );
+    let _ = std::fs::remove_file(&ledger_path);
 }

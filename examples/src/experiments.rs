@@ -4,17 +4,34 @@
 //! `POST /invocations` takes a JSON object:
 //! - `{"quality": "right"|"wrong"|"partial"|"crash", "delayMs": n}` — think for `delayMs`, then
 //!   fix the demo repository's `calc.sh` right, wrongly, half, or crash the agent process;
-//! - `{"harness": h, "model": m}` (no `quality`) — a simulated harness × model whose speed,
-//!   tokens and chance of a right fix follow [`profile`], drawn per session;
+//! - `{"harness": h, "model": m, "seed": n}` (no `quality`) — a simulated harness × model
+//!   whose speed, tokens and chance of a right fix follow [`profile`], drawn from `seed` (the
+//!   bench's per-trial seed, so a retried trial draws the same) or else the session id; the
+//!   reply carries the run as an ATIF trajectory (`trajectory`);
+//! - `{"quality": "garbage"}` — answer HTTP 500 with garbage (the service reports
+//!   `RuntimeClientError`), `"crash"` — the agent process dies;
+//! - `{"background": {"ms": n}}` — answer at once, then report `HealthyBusy` on `/ping` for
+//!   `n` ms (background work keeps the session from being idled);
 //! - `{"watch": {"steps": n, "intervalMs": ms}}` — work in steps, logging each to
 //!   `/mnt/workspace/agent.log` and re-reading `/mnt/workspace/NOTE.md` between steps; the
 //!   response streams the same lines.
 //!
 //! Replies report token usage as `{"usage": {"inputTokens": …, "outputTokens": …}}`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::coding::CALC_SH;
+
+/// Until when (ms since the epoch) `/ping` answers `HealthyBusy`.
+static BUSY_UNTIL_MS: AtomicU64 = AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 /// `calc.sh` with both bugs fixed.
 pub const CALC_RIGHT: &str = "# A tiny calculator library.\n\
@@ -84,12 +101,30 @@ fn workspace() -> String {
     std::env::var("AGENTCORE_MOUNT_WORKSPACE").unwrap_or_else(|_| "/mnt/workspace".into())
 }
 
-/// Handles one fix request; `None` means: crash now.
-async fn fix(req: &serde_json::Value, session: &str) -> Option<serde_json::Value> {
+/// What a fix request comes to.
+enum Fix {
+    Reply(serde_json::Value),
+    Crash,
+    Garbage,
+}
+
+/// The seed of a request's draws: its `seed` member, else the session id.
+fn seed_of(req: &serde_json::Value, session: &str) -> String {
+    match &req["seed"] {
+        serde_json::Value::Null => session.to_owned(),
+        v => v.to_string(),
+    }
+}
+
+/// Handles one fix request.
+async fn fix(req: &serde_json::Value, session: &str) -> Fix {
     let repo = req["repo"]
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{}/repo", workspace()));
+    let seed = seed_of(req, session);
+    let harness = req["harness"].as_str().unwrap_or("");
+    let model = req["model"].as_str().unwrap_or("");
     let (quality, delay, usage) = match req["quality"].as_str() {
         Some(q) => (
             q.to_owned(),
@@ -97,10 +132,8 @@ async fn fix(req: &serde_json::Value, session: &str) -> Option<serde_json::Value
             (1000, 200),
         ),
         None => {
-            let h = req["harness"].as_str().unwrap_or("");
-            let m = req["model"].as_str().unwrap_or("");
-            let p = profile(h, m);
-            let x = draw(session);
+            let p = profile(harness, model);
+            let x = draw(&seed);
             let q = if x < p.p_right {
                 "right"
             } else if x < p.p_right + (1.0 - p.p_right) / 2.0 {
@@ -108,8 +141,8 @@ async fn fix(req: &serde_json::Value, session: &str) -> Option<serde_json::Value
             } else {
                 "wrong"
             };
-            // ±20% jitter, also drawn per session.
-            let jitter = 0.8 + 0.4 * draw(&format!("{session}/delay"));
+            // ±20% jitter, also drawn from the seed.
+            let jitter = 0.8 + 0.4 * draw(&format!("{seed}/delay"));
             (
                 q.to_owned(),
                 p.delay.mul_f64(jitter),
@@ -119,7 +152,8 @@ async fn fix(req: &serde_json::Value, session: &str) -> Option<serde_json::Value
     };
     tokio::time::sleep(delay).await;
     let source = match quality.as_str() {
-        "crash" => return None,
+        "crash" => return Fix::Crash,
+        "garbage" => return Fix::Garbage,
         "right" => CALC_RIGHT,
         "partial" => CALC_PARTIAL,
         "wrong" => CALC_WRONG,
@@ -127,12 +161,37 @@ async fn fix(req: &serde_json::Value, session: &str) -> Option<serde_json::Value
     };
     let path = format!("{repo}/calc.sh");
     let written = tokio::fs::write(&path, source).await;
-    Some(serde_json::json!({
+    let task = req["task"].as_str().unwrap_or("fix calc.sh");
+    let trajectory = serde_json::json!({
+        "schema_version": "ATIF-v1.6",
+        "session_id": session,
+        "agent": {
+            "name": if harness.is_empty() { "experiments-agent" } else { harness },
+            "version": "1.0.0",
+            "model_name": if model.is_empty() { None } else { Some(model) },
+        },
+        "steps": [
+            { "step_id": 1, "source": "user", "message": task },
+            {
+                "step_id": 2,
+                "source": "agent",
+                "message": format!("wrote a {quality} fix to calc.sh"),
+                "metrics": { "prompt_tokens": usage.0, "completion_tokens": usage.1 },
+            },
+        ],
+        "final_metrics": {
+            "total_prompt_tokens": usage.0,
+            "total_completion_tokens": usage.1,
+            "total_steps": 2,
+        },
+    });
+    Fix::Reply(serde_json::json!({
         "fixed": written.is_ok(),
         "quality": quality,
         "file": path,
         "error": written.err().map(|e| e.to_string()),
         "usage": { "inputTokens": usage.0, "outputTokens": usage.1 },
+        "trajectory": trajectory,
     }))
 }
 
@@ -192,7 +251,14 @@ pub async fn serve_agent() -> std::io::Result<()> {
     let app = axum::Router::new()
         .route(
             "/ping",
-            get(|| async { Json(serde_json::json!({ "status": "Healthy" })) }),
+            get(|| async {
+                let status = if now_ms() < BUSY_UNTIL_MS.load(Ordering::SeqCst) {
+                    "HealthyBusy"
+                } else {
+                    "Healthy"
+                };
+                Json(serde_json::json!({ "status": status }))
+            }),
         )
         .route(
             "/invocations",
@@ -219,6 +285,10 @@ pub async fn serve_agent() -> std::io::Result<()> {
                         )
                             .into_response();
                     }
+                    if let Some(ms) = req["background"]["ms"].as_u64() {
+                        BUSY_UNTIL_MS.store(now_ms() + ms, Ordering::SeqCst);
+                        return Json(serde_json::json!({ "background": ms })).into_response();
+                    }
                     if req.get("watch").is_some() {
                         return Response::builder()
                             .header("content-type", "text/plain; charset=utf-8")
@@ -231,8 +301,13 @@ pub async fn serve_agent() -> std::io::Result<()> {
                         .unwrap_or_default()
                         .to_owned();
                     match fix(&req, &session).await {
-                        Some(reply) => Json(reply).into_response(),
-                        None => {
+                        Fix::Reply(reply) => Json(reply).into_response(),
+                        Fix::Garbage => (
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "\u{fffd}garbage\u{0}",
+                        )
+                            .into_response(),
+                        Fix::Crash => {
                             eprintln!("experiments agent: crashing as asked");
                             std::process::exit(3)
                         }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agentcore_local::LocalRuntime;
-use agentcore_sdk::workflow::bench::{Bench, Prices, RunOutcome, TestScore};
+use agentcore_sdk::workflow::bench::{Bench, Outcome, Prices, TestScore};
 use agentcore_sdk::workflow::race::{Contender, ContenderStatus, Race, RacePhase};
 use agentcore_sdk::workflow::watch::Watch;
 use examples::experiments;
@@ -102,7 +102,7 @@ async fn race_declares_the_first_winner_and_stops_every_other_session() {
     );
     assert_eq!(status("fast-right"), ContenderStatus::Won);
     assert_eq!(status("faster-wrong"), ContenderStatus::Lost);
-    assert_eq!(status("crasher"), ContenderStatus::Failed);
+    assert_eq!(status("crasher"), ContenderStatus::AgentError);
     assert_eq!(status("slow-right"), ContenderStatus::Cancelled);
     assert!(report.time_to_winner.unwrap() >= Duration::from_millis(1500));
     // Agents were running (slow-right's at least) when the winner was checked …
@@ -222,19 +222,19 @@ async fn bench_writes_a_row_per_run_resumes_and_draws_a_chart() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "variant,repeat,session_id,outcome,wall_ms,invoke_ms,check_ms,tests_passed,tests_total,pass_rate,input_tokens,output_tokens,cost,tries,error"
+        "variant,repeat,session_id,outcome,cause,wall_ms,invoke_ms,check_ms,tests_passed,tests_total,test_score,input_tokens,output_tokens,reply_bytes,cost,tries,started_at,finished_at,error"
     );
     assert_eq!(lines.count(), 12, "{text}");
     for r in &report.runs {
         if r.variant.contains("broken") {
-            assert_eq!(r.outcome, RunOutcome::Error);
+            assert_eq!(r.outcome, Outcome::InfraError);
             assert!(r.error.contains("no such model"), "{}", r.error);
         } else {
-            assert_ne!(r.outcome, RunOutcome::Error, "{r:?}");
+            assert!(r.outcome.is_valid(), "{r:?}");
             assert_eq!(r.tests_total, 3, "{r:?}");
             assert!(r.invoke_ms > 0.0 && r.check_ms > 0.0 && r.wall_ms >= r.invoke_ms);
             assert!(r.input_tokens > 0 && r.cost > 0.0, "{r:?}");
-            assert_eq!(r.outcome == RunOutcome::Pass, r.tests_passed == 3, "{r:?}");
+            assert_eq!(r.outcome == Outcome::Passed, r.tests_passed == 3, "{r:?}");
         }
     }
     let summary = report.aggregate();

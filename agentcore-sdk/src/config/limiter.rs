@@ -1,7 +1,11 @@
-//! A client-side rate limiter for InvokeAgentRuntimeCommand (25 TPS per agent on AWS).
+//! A client-side rate limiter for InvokeAgentRuntimeCommand (25 TPS per agent on AWS), and
+//! the client's registry of them: one per agent runtime, shared by every call and every
+//! experiment made through one client.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -25,8 +29,11 @@ impl Clock for TokioClock {
 
 type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
-/// Spaces command starts to at most `n` per second (GCRA via `governor`, bursts of at most
-/// `n`). Share one (`Arc`) between every session that calls the same agent.
+/// Spaces command starts evenly to at most `n` per second (GCRA via `governor`, no bursts:
+/// one start every `1/n` s, so no window of one second holds more than `n`). The client keeps
+/// one per agent runtime ([`Client::command_rate_limiter`](crate::Client::command_rate_limiter)),
+/// shared by every call through it; a limiter of your own (`CommandRequest::rate_limiter`)
+/// is waited on as well, so it can only lower the rate.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -53,7 +60,10 @@ impl CommandRateLimiter {
         Self {
             rate,
             clock,
-            inner: RateLimiter::direct_with_clock(Quota::per_second(rate), clock),
+            inner: RateLimiter::direct_with_clock(
+                Quota::per_second(rate).allow_burst(NonZeroU32::MIN),
+                clock,
+            ),
         }
     }
 
@@ -72,6 +82,48 @@ impl CommandRateLimiter {
     }
 }
 
+/// The client's command limiters, one per agent runtime (keyed by runtime id).
+#[derive(Debug, Default)]
+pub(crate) struct LimiterRegistry {
+    /// The rate of limiters made for runtimes nobody registered (`None`: no limit).
+    default_rate: Option<u32>,
+    by_runtime: Mutex<HashMap<String, Arc<CommandRateLimiter>>>,
+}
+
+impl LimiterRegistry {
+    pub(crate) fn new(default_rate: Option<u32>) -> Self {
+        Self {
+            default_rate,
+            by_runtime: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limiter of `runtime`, if it has one (registered, or made at the default rate).
+    pub(crate) fn get(&self, runtime: &str) -> Option<Arc<CommandRateLimiter>> {
+        let mut map = self.by_runtime.lock().ok()?;
+        if let Some(l) = map.get(runtime) {
+            return Some(l.clone());
+        }
+        let rate = self.default_rate?;
+        let l = Arc::new(CommandRateLimiter::per_second(rate));
+        map.insert(runtime.to_owned(), l.clone());
+        Some(l)
+    }
+
+    /// The limiter of `runtime`, made at the default rate, else at `rate`, when it has none.
+    pub(crate) fn get_or_register(&self, runtime: &str, rate: u32) -> Arc<CommandRateLimiter> {
+        let made = || {
+            Arc::new(CommandRateLimiter::per_second(
+                self.default_rate.unwrap_or(rate),
+            ))
+        };
+        match self.by_runtime.lock() {
+            Ok(mut map) => map.entry(runtime.to_owned()).or_insert_with(made).clone(),
+            Err(_) => made(),
+        }
+    }
+}
+
 impl fmt::Debug for CommandRateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CommandRateLimiter")
@@ -84,8 +136,9 @@ impl fmt::Debug for CommandRateLimiter {
 mod tests {
     use super::*;
 
-    /// Permits are spaced on tokio's clock: a burst of `n`, then one every `1/n` s — in
-    /// virtual time (governor's own clock and timer would have waited in real time).
+    /// Permits are spaced evenly on tokio's clock, one every `1/n` s (no burst, so no second
+    /// holds more than `n`) — in virtual time (governor's own clock and timer would have
+    /// waited in real time).
     #[tokio::test(start_paused = true)]
     async fn permits_are_spaced_in_tokio_time() {
         let limiter = CommandRateLimiter::per_second(4);
@@ -95,6 +148,21 @@ mod tests {
             limiter.acquire().await;
             at.push(start.elapsed().as_millis());
         }
-        assert_eq!(at, [0, 0, 0, 0, 250, 500]);
+        assert_eq!(at, [0, 250, 500, 750, 1000, 1250]);
+    }
+
+    /// One limiter per runtime: the same one for every caller, made at the client's rate
+    /// when one is set, else at the rate the first caller asks.
+    #[test]
+    fn the_registry_hands_out_one_limiter_per_runtime() {
+        let none = LimiterRegistry::new(None);
+        assert!(none.get("a-0123456789").is_none(), "no limit unless asked");
+        let a = none.get_or_register("a-0123456789", 25);
+        assert_eq!(a.rate(), 25);
+        assert!(Arc::ptr_eq(&a, &none.get("a-0123456789").unwrap()));
+        assert!(Arc::ptr_eq(&a, &none.get_or_register("a-0123456789", 50)));
+        let client_rate = LimiterRegistry::new(Some(10));
+        assert_eq!(client_rate.get_or_register("b-0123456789", 25).rate(), 10);
+        assert_eq!(client_rate.get("c-0123456789").unwrap().rate(), 10);
     }
 }

@@ -306,7 +306,8 @@ impl CommandRequest {
 
     common_setters!();
 
-    /// Wait for a permit of this limiter before starting (overrides the client's).
+    /// Also wait for a permit of this limiter before every attempt (the client's limiter of
+    /// the runtime, if any, still applies: this one can only lower the rate).
     pub fn rate_limiter(mut self, limiter: std::sync::Arc<CommandRateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
@@ -342,13 +343,22 @@ impl CommandRequest {
         let (req, arn) =
             self.common
                 .request("InvokeAgentRuntimeCommand", "commands", session.as_ref())?;
-        let limiter =
-            self.limiter
-                .as_ref()
-                .or(self.transport.config.inner.command_limiter.as_ref());
-        if let Some(l) = limiter {
-            l.acquire().await;
-        }
+        // The client's limiter of this runtime, and the caller's own: every attempt waits
+        // for both, so a caller's limiter can only lower the rate.
+        let runtime = match &arn {
+            Target::Arn(a) => a.runtime_id().as_str(),
+            Target::Id(id) => id.as_str(),
+        };
+        let mut req = req;
+        req.limiters.extend(
+            self.transport
+                .config
+                .inner
+                .command_limiters
+                .get(runtime)
+                .into_iter()
+                .chain(self.limiter.clone()),
+        );
         let req = req
             .json_body(&CommandBody {
                 command: command.as_str(),
@@ -736,6 +746,32 @@ impl DeleteCapacityProviderSessionRequest {
 
 /// Data-plane operations.
 impl Client {
+    /// The limiter every command to this agent runtime through this client (and its clones)
+    /// waits on, retries included: made at the client's
+    /// [`command_rate_limit`](crate::ConfigBuilder::command_rate_limit), else at the
+    /// service's quota ([`CommandRateLimiter::SERVICE_LIMIT`], 25 per second), on first use.
+    /// The fleet experiments use it, so two of them on one runtime share 25 per second.
+    ///
+    /// ```
+    /// # fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+    /// let arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345";
+    /// let limiter = client.command_rate_limiter(arn)?;
+    /// assert!(std::sync::Arc::ptr_eq(&limiter, &client.command_rate_limiter(arn)?));
+    /// # Ok(()) }
+    /// ```
+    pub fn command_rate_limiter(
+        &self,
+        arn: impl IntoRuntimeArn,
+    ) -> Result<std::sync::Arc<CommandRateLimiter>, Error> {
+        let arn = arn.into_runtime_arn()?;
+        Ok(self
+            .transport()
+            .config
+            .inner
+            .command_limiters
+            .get_or_register(arn.runtime_id().as_str(), CommandRateLimiter::SERVICE_LIMIT))
+    }
+
     /// InvokeAgentRuntimeCommand: `command` on `arn` (in a new session unless one is set with
     /// `.session_id(..)`); finish with `.send()` for the event stream or `.output()`.
     ///

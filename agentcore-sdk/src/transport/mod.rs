@@ -35,6 +35,9 @@ pub(crate) struct Request {
     /// Whether a whole-call timeout applies (unary calls) or only a time-to-headers one
     /// (streams).
     pub(crate) streaming: bool,
+    /// Rate limiters waited on before every attempt, retries included (a retry after a 429
+    /// or a 409 goes through the limiter like the first attempt).
+    pub(crate) limiters: Vec<std::sync::Arc<crate::config::limiter::CommandRateLimiter>>,
 }
 
 impl Request {
@@ -48,6 +51,7 @@ impl Request {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             streaming: false,
+            limiters: Vec::new(),
         }
     }
 
@@ -198,6 +202,9 @@ impl Transport {
         let url = request_url(self.config.endpoint(req.plane), &req.path, &req.query);
         let mut attempt = 1u32;
         loop {
+            for l in &req.limiters {
+                l.acquire().await;
+            }
             let span = tracing::debug_span!("attempt", attempt, request_id = tracing::field::Empty);
             let result = self
                 .send_once(req, &url, &timeouts)
@@ -563,6 +570,29 @@ pub(crate) mod tests {
             "{err}"
         );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// Every attempt waits for the request's limiters, retries too: after a 429 the retry
+    /// does not jump the queue (it used to skip the limiter).
+    #[tokio::test(start_paused = true)]
+    async fn retries_wait_for_the_limiter() {
+        let start = tokio::time::Instant::now();
+        let at = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = at.clone();
+        let t = transport(static_creds(), TimeoutConfig::standard(), 3, move |_| {
+            seen.lock().unwrap().push(start.elapsed().as_millis());
+            Box::pin(async { Ok(response(429, futures::stream::empty())) })
+        });
+        let limiter = Arc::new(crate::config::limiter::CommandRateLimiter::per_second(1));
+        let mut req = get();
+        req.limiters.push(limiter);
+        let err = t.send_unary(&req).await.unwrap_err();
+        assert_eq!(err.as_service().and_then(|s| s.status()), Some(429));
+        let at = at.lock().unwrap().clone();
+        assert_eq!(at.len(), 3);
+        // One permit a second: the retries wait for theirs (backoff is 10-20 ms).
+        assert_eq!(at[0], 0);
+        assert!(at[1] >= 1000 && at[2] >= 2000, "{at:?}");
     }
 
     #[test]

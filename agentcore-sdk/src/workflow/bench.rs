@@ -28,8 +28,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -45,11 +45,60 @@ use crate::session::Session;
 use crate::types::Command;
 use crate::types::{IntoRuntimeArn, SessionId};
 
-use super::race::{Contender, SessionHook, StopOnDrop, hook};
+use super::ledger::Ledger;
+use super::lifecycle::{Budget, CancelHandle, Refused, StartError, Tracker};
+pub use super::outcome::{Cause, Outcome, PassRate};
+use super::race::{Contender, SessionHook, hook};
 
-/// The largest agent reply a run collects (for its token usage): a larger reply fails the run
-/// with [`Error::TooLarge`] (in its row's error).
-const REPLY_LIMIT: usize = 16 * 1024 * 1024;
+/// How much of an agent's reply a run keeps (for its token usage and trajectory); the rest
+/// is read and counted, never an error: the agent is judged by the check, not its reply.
+pub(crate) const REPLY_KEEP: usize = 16 * 1024 * 1024;
+
+/// One trial of the matrix: a variant, a repeat, and the seed of its randomness, the same
+/// for every try of the trial (a retry in a fresh session replays the same trial).
+#[derive(Debug, Clone, Copy)]
+pub struct Trial<'a> {
+    variant: &'a Variant,
+    repeat: usize,
+}
+
+impl<'a> Trial<'a> {
+    /// The variant.
+    pub fn variant(&self) -> &'a Variant {
+        self.variant
+    }
+    /// 0-based repeat.
+    pub fn repeat(&self) -> usize {
+        self.repeat
+    }
+    /// The variant's value of `axis`.
+    pub fn get(&self, axis: &str) -> Option<&'a str> {
+        self.variant.get(axis)
+    }
+    /// The variant's key.
+    pub fn key(&self) -> String {
+        self.variant.key()
+    }
+    /// A seed from (variant, repeat), below 2^53 so JSON carries it exactly; pass it to the
+    /// agent so a retried trial draws the same.
+    pub fn seed(&self) -> u64 {
+        trial_seed(&self.variant.key(), self.repeat)
+    }
+}
+
+/// The seed of (variant key, repeat): FNV-1a, 53 bits.
+pub(crate) fn trial_seed(key: &str, repeat: usize) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key
+        .bytes()
+        .chain(*b"#")
+        .chain(repeat.to_string().into_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h >> 11
+}
 
 /// One cell of the matrix: a value for every axis.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -228,29 +277,6 @@ impl CostModel for Prices {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum RunOutcome {
-    /// The check passed (exit code 0).
-    Pass,
-    /// The check ran and failed.
-    Fail,
-    /// The run could not finish (setup, invocation or check errored, after retries).
-    Error,
-}
-
-impl fmt::Display for RunOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-            Self::Error => "error",
-        })
-    }
-}
-
 /// One run: one row of the CSV and JSON outputs. Times in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -262,8 +288,11 @@ pub struct BenchRun {
     /// The session it ran in (the last one, when it was retried).
     pub session_id: String,
     /// How it ended.
-    pub outcome: RunOutcome,
-    /// Wall time: setup, invocation and check.
+    pub outcome: Outcome,
+    /// Why, for an agent or infrastructure error.
+    #[serde(default)]
+    pub cause: Cause,
+    /// Wall time of its last try: setup, invocation and check.
     pub wall_ms: f64,
     /// Time of the agent invocation, until its whole reply was read.
     pub invoke_ms: f64,
@@ -274,16 +303,26 @@ pub struct BenchRun {
     /// Tests run.
     pub tests_total: u32,
     /// `tests_passed / tests_total`.
-    pub pass_rate: f64,
+    pub test_score: f64,
     /// Input tokens the agent reported (0 when it reported none).
     pub input_tokens: u64,
     /// Output tokens the agent reported.
     pub output_tokens: u64,
-    /// The cost model's figure.
+    /// Bytes of the agent's reply.
+    #[serde(default)]
+    pub reply_bytes: u64,
+    /// The cost model's figure, every try included (a failed try's session was billed too).
     pub cost: f64,
-    /// How many times the run was started (more than 1 after a failed start).
+    /// Sessions it took (more than 1 after infrastructure errors before the agent worked).
     pub tries: u32,
-    /// The error, for [`RunOutcome::Error`].
+    /// When its last try started (RFC 3339).
+    #[serde(default)]
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    #[serde(default)]
+    pub finished_at: String,
+    /// The error, for an agent or infrastructure error (and the infrastructure errors that
+    /// were retried, before it).
     pub error: String,
 }
 
@@ -295,18 +334,30 @@ pub struct VariantSummary {
     pub variant: String,
     /// Runs.
     pub runs: usize,
-    /// Median wall time (ms).
-    pub median_ms: f64,
-    /// 90th percentile wall time (ms).
-    pub p90_ms: f64,
-    /// Mean test pass rate over the runs (errors count as 0).
+    /// Valid trials: passed, failed and agent errors (infrastructure errors are left out).
+    pub valid: usize,
+    /// Trials that passed.
+    pub passed: usize,
+    /// `passed / valid`.
     pub pass_rate: f64,
+    /// Lower bound of the pass rate's 95% Wilson interval.
+    pub pass_rate_low: f64,
+    /// Upper bound of the pass rate's 95% Wilson interval.
+    pub pass_rate_high: f64,
+    /// Agent errors (counted as trials that did not pass).
+    pub agent_errors: usize,
+    /// Infrastructure errors (left out of the pass rate).
+    pub infra_errors: usize,
+    /// Median wall time of the valid trials (ms).
+    pub median_ms: f64,
+    /// 90th percentile wall time of the valid trials (ms).
+    pub p90_ms: f64,
+    /// Mean test score over the valid trials.
+    pub test_score: f64,
     /// Mean cost per run.
     pub cost_per_run: f64,
     /// Total cost.
     pub cost_total: f64,
-    /// Runs that ended in [`RunOutcome::Error`].
-    pub errors: usize,
 }
 
 /// Everything a bench did.
@@ -320,6 +371,20 @@ pub struct BenchReport {
     pub ran: usize,
     /// Time of this call.
     pub wall_time_ms: f64,
+    /// When this call started (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    pub finished_at: String,
+    /// Why the bench ended before running everything (cancelled, a budget), if it did.
+    pub ended_early: Option<String>,
+    /// Sessions whose stop was never acknowledged (they stay "not stopped" in the ledger).
+    pub sessions_not_stopped: Vec<String>,
+    /// Sessions started by this call, retries included.
+    pub sessions_started: u64,
+    /// The agents' trajectories (ATIF JSON, from a reply's `trajectory` member), by variant
+    /// key and repeat.
+    #[serde(skip)]
+    pub trajectories: BTreeMap<(String, usize), serde_json::Value>,
 }
 
 impl BenchReport {
@@ -337,28 +402,67 @@ impl BenchReport {
             .into_iter()
             .map(|v| {
                 let runs = by.remove(v).unwrap_or_default();
-                let n = runs.len().max(1) as f64;
-                let mut wall: Vec<f64> = runs.iter().map(|r| r.wall_ms).collect();
+                let valid: Vec<&&BenchRun> = runs.iter().filter(|r| r.outcome.is_valid()).collect();
+                let passed = valid
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Passed)
+                    .count();
+                let rate = PassRate::new(passed, valid.len());
+                let mut wall: Vec<f64> = valid.iter().map(|r| r.wall_ms).collect();
                 wall.sort_by(f64::total_cmp);
                 let cost_total: f64 = runs.iter().map(|r| r.cost).sum();
+                let n = runs.len().max(1) as f64;
                 VariantSummary {
                     variant: v.to_owned(),
                     runs: runs.len(),
+                    valid: valid.len(),
+                    passed,
+                    pass_rate: rate.rate,
+                    pass_rate_low: rate.low,
+                    pass_rate_high: rate.high,
+                    agent_errors: runs
+                        .iter()
+                        .filter(|r| r.outcome == Outcome::AgentError)
+                        .count(),
+                    infra_errors: runs
+                        .iter()
+                        .filter(|r| r.outcome == Outcome::InfraError)
+                        .count(),
                     median_ms: percentile(&wall, 50.0),
                     p90_ms: percentile(&wall, 90.0),
-                    pass_rate: runs.iter().map(|r| r.pass_rate).sum::<f64>() / n,
+                    test_score: valid.iter().map(|r| r.test_score).sum::<f64>()
+                        / valid.len().max(1) as f64,
                     cost_per_run: cost_total / n,
                     cost_total,
-                    errors: runs
-                        .iter()
-                        .filter(|r| r.outcome == RunOutcome::Error)
-                        .count(),
                 }
             })
             .collect()
     }
 
-    /// The aggregate as a plain-text table.
+    /// The pass rate over every valid trial of the bench.
+    pub fn pass_rate(&self) -> PassRate {
+        let valid = self.runs.iter().filter(|r| r.outcome.is_valid()).count();
+        let passed = self
+            .runs
+            .iter()
+            .filter(|r| r.outcome == Outcome::Passed)
+            .count();
+        PassRate::new(passed, valid)
+    }
+
+    /// Infrastructure errors left out of the pass rates, by cause.
+    pub fn excluded(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for r in self.runs.iter().filter(|r| !r.outcome.is_valid()) {
+            let n = out.entry(r.cause.to_string()).or_insert(0usize);
+            *n = n.saturating_add(1);
+        }
+        out
+    }
+
+    /// The aggregate as a plain-text table: per variant the runs, the valid trials counted,
+    /// the pass rate over them with its 95% interval, times and cost; then what was left out
+    /// and why.
     pub fn table(&self) -> String {
         let rows = self.aggregate();
         let width = rows
@@ -368,19 +472,56 @@ impl BenchReport {
             .unwrap_or(7)
             .max(7);
         let mut out = format!(
-            "{:<width$}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10}  {:>6}\n",
-            "variant", "runs", "median", "p90", "pass rate", "cost/run", "errors"
+            "{:<width$}  {:>4}  {:>5}  {:>9}  {:>13}  {:>9}  {:>9}  {:>10}  {:>9}\n",
+            "variant",
+            "runs",
+            "valid",
+            "pass rate",
+            "95% CI",
+            "median",
+            "p90",
+            "cost/run",
+            "agent err"
         );
         for r in &rows {
             out.push_str(&format!(
-                "{:<width$}  {:>4}  {:>7.0}ms  {:>7.0}ms  {:>8.0}%  {:>10.5}  {:>6}\n",
+                "{:<width$}  {:>4}  {:>5}  {:>8.0}%  {:>5.0}% – {:>3.0}%  {:>7.0}ms  {:>7.0}ms  {:>10.5}  {:>9}\n",
                 r.variant,
                 r.runs,
+                r.valid,
+                r.pass_rate * 100.0,
+                r.pass_rate_low * 100.0,
+                r.pass_rate_high * 100.0,
                 r.median_ms,
                 r.p90_ms,
-                r.pass_rate * 100.0,
                 r.cost_per_run,
-                r.errors
+                r.agent_errors
+            ));
+        }
+        let excluded = self.excluded();
+        let n: usize = excluded.values().sum();
+        if n == 0 {
+            out.push_str("excluded: none (every run is a valid trial)\n");
+        } else {
+            let why: Vec<String> = excluded.iter().map(|(c, k)| format!("{c} ×{k}")).collect();
+            out.push_str(&format!(
+                "excluded: {n} runs with infrastructure errors ({})\n",
+                why.join(", ")
+            ));
+        }
+        let retried: u32 = self.runs.iter().map(|r| r.tries.saturating_sub(1)).sum();
+        if retried > 0 {
+            out.push_str(&format!(
+                "retried: {retried} infrastructure errors in fresh sessions before the agent worked\n"
+            ));
+        }
+        if let Some(why) = &self.ended_early {
+            out.push_str(&format!("ended early: {why}\n"));
+        }
+        if !self.sessions_not_stopped.is_empty() {
+            out.push_str(&format!(
+                "NOT STOPPED: {} sessions (see the ledger; `stop_all` stops them)\n",
+                self.sessions_not_stopped.len()
             ));
         }
         out
@@ -396,11 +537,15 @@ impl BenchReport {
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
 
-    /// One object per run, plus the aggregate.
+    /// One object per run, plus the aggregate and the overall pass rate.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&serde_json::json!({
             "runs": self.runs,
             "variants": self.aggregate(),
+            "passRate": self.pass_rate(),
+            "excluded": self.excluded(),
+            "endedEarly": self.ended_early,
+            "sessionsNotStopped": self.sessions_not_stopped,
         }))
         .unwrap_or_default()
     }
@@ -420,7 +565,62 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(rank.min(last)).copied().unwrap_or(0.0)
 }
 
-type ConfigureFn = Arc<dyn Fn(&Variant) -> Result<Contender, Error> + Send + Sync>;
+/// `t` as RFC 3339 with milliseconds (UTC).
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// An agent's reply as a run keeps it.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    /// The first [`REPLY_KEEP`] bytes.
+    pub(crate) kept: Vec<u8>,
+    /// Every byte's count.
+    pub(crate) bytes: u64,
+}
+
+impl Reply {
+    /// Whether the whole reply was kept.
+    pub(crate) fn complete(&self) -> bool {
+        u64::try_from(self.kept.len()).is_ok_and(|k| k == self.bytes)
+    }
+    /// The reply as JSON, when it is whole JSON.
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
+        self.complete()
+            .then(|| serde_json::from_slice(&self.kept).ok())
+            .flatten()
+    }
+}
+
+/// Reads a reply to its end, keeping its head; on error, the bytes read so far.
+pub(crate) async fn read_reply(
+    response: crate::data::InvokeResponse,
+) -> Result<Reply, (Error, u64)> {
+    let mut reply = Reply::default();
+    let mut stream = response.into_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| (e, reply.bytes))?;
+        reply.bytes = reply
+            .bytes
+            .saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+        let room = REPLY_KEEP.saturating_sub(reply.kept.len());
+        reply
+            .kept
+            .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+    }
+    Ok(reply)
+}
+
+/// The trajectory an agent returned: an ATIF object under `trajectory` in its JSON reply.
+pub(crate) fn trajectory_of(reply: &serde_json::Value) -> Option<serde_json::Value> {
+    let t = reply.get("trajectory")?;
+    t.get("schema_version")?
+        .as_str()?
+        .starts_with("ATIF-")
+        .then(|| t.clone())
+}
+
+type ConfigureFn = Arc<dyn Fn(&Trial<'_>) -> Result<Contender, Error> + Send + Sync>;
 type ScoreFn = Arc<dyn Fn(&CommandOutput) -> TestScore + Send + Sync>;
 type RunFn = Arc<dyn Fn(&BenchRun) + Send + Sync>;
 
@@ -438,9 +638,13 @@ pub struct Bench {
     score: ScoreFn,
     cost: Arc<dyn CostModel>,
     concurrency: usize,
-    start_attempts: u32,
-    limiter: Arc<CommandRateLimiter>,
+    infra_attempts: u32,
+    check_attempts: u32,
+    limiter: Option<Arc<CommandRateLimiter>>,
     output: Option<PathBuf>,
+    ledger: Option<Ledger>,
+    budget: Budget,
+    tracker: Tracker,
     on_run: Option<RunFn>,
     error: Option<Deferred>,
 }
@@ -453,16 +657,27 @@ impl fmt::Debug for Bench {
             .field("runtime", &self.runtime)
             .field("check", &self.check)
             .field("concurrency", &self.concurrency)
-            .field("start_attempts", &self.start_attempts)
+            .field("infra_attempts", &self.infra_attempts)
             .field("output", &self.output)
+            .field("ledger", &self.ledger)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
 
+/// What one try of a run came to, when it did not finish.
+struct Failure {
+    error: Error,
+    /// Whether the agent had produced work (reply bytes, token usage): such a run is not
+    /// tried again in a fresh session (it would be billed twice).
+    worked: bool,
+}
+
 impl Bench {
     /// An empty matrix: add axes, a runtime (or [`configure`](Self::configure)) and a check.
-    /// One repeat, 4 runs at a time, 3 tries to start a run, the service's 25 commands/s,
-    /// score from the check's exit code, zero cost.
+    /// One repeat, 4 runs at a time, 3 sessions per run for infrastructure errors, the
+    /// client's command limiter of the runtime (the service's 25 commands/s), score from the
+    /// check's exit code, zero cost, no ledger, no budget.
     pub fn builder(client: &Client) -> Self {
         Self {
             client: client.clone(),
@@ -476,11 +691,13 @@ impl Bench {
             score: Arc::new(TestScore::from_exit_code),
             cost: Arc::new(Prices::default()),
             concurrency: 4,
-            start_attempts: 3,
-            limiter: Arc::new(CommandRateLimiter::per_second(
-                CommandRateLimiter::SERVICE_LIMIT,
-            )),
+            infra_attempts: 3,
+            check_attempts: 3,
+            limiter: None,
             output: None,
+            ledger: None,
+            budget: Budget::default(),
+            tracker: Tracker::new(),
             on_run: None,
             error: None,
         }
@@ -504,7 +721,7 @@ impl Bench {
     }
 
     /// Every variant runs on this runtime, invoked with the task object plus the variant's
-    /// labels as members (see [`task_json`](Self::task_json)).
+    /// labels and the trial's `seed` as members (see [`task_json`](Self::task_json)).
     pub fn runtime(mut self, arn: impl IntoRuntimeArn) -> Self {
         match arn.into_runtime_arn() {
             Ok(a) => self.runtime = Some(a),
@@ -517,7 +734,8 @@ impl Bench {
         self
     }
 
-    /// The task: a JSON object, sent with each variant's `axis: value` members added.
+    /// The task: a JSON object, sent with each variant's `axis: value` members and the
+    /// trial's `seed` (see [`Trial::seed`]) added.
     pub fn task_json(mut self, value: &impl Serialize) -> Result<Self, Error> {
         let v = serde_json::to_value(value).map_err(|e| Error::InvalidInput {
             field: "task",
@@ -533,12 +751,13 @@ impl Bench {
         Ok(self)
     }
 
-    /// Chooses runtime, endpoint and payload per variant (instead of
+    /// Chooses runtime, endpoint and payload per trial (instead of
     /// [`runtime`](Self::runtime) + [`task_json`](Self::task_json)); the contender's name is
-    /// not used. An error is reported on that variant's rows.
+    /// not used. Put [`Trial::seed`] in the payload for reproducible retries. An error is
+    /// reported on that trial's row.
     pub fn configure(
         mut self,
-        f: impl Fn(&Variant) -> Result<Contender, Error> + Send + Sync + 'static,
+        f: impl Fn(&Trial<'_>) -> Result<Contender, Error> + Send + Sync + 'static,
     ) -> Self {
         self.configure = Some(Arc::new(f));
         self
@@ -581,30 +800,61 @@ impl Bench {
         self
     }
 
-    /// Tries to start a run whose setup or invocation fails with a retryable error, each in
-    /// a fresh session (default 3, at least 1); after that the run is an `error` row.
-    pub fn start_attempts(mut self, n: u32) -> Self {
-        self.start_attempts = n.max(1);
+    /// Sessions a run may take (default 3, at least 1): an infrastructure error before the
+    /// agent produced any work (no reply bytes, no token usage) is tried again in a fresh
+    /// session, the same trial (same seed); after that, or after the agent worked, the run is
+    /// an `infra_error` row, left out of the pass rate.
+    pub fn infra_attempts(mut self, n: u32) -> Self {
+        self.infra_attempts = n.max(1);
         self
     }
 
-    /// Command starts per second across the whole bench.
+    /// The former name of [`infra_attempts`](Self::infra_attempts).
+    #[deprecated(note = "renamed infra_attempts")]
+    pub fn start_attempts(self, n: u32) -> Self {
+        self.infra_attempts(n)
+    }
+
+    /// At most `n` command starts per second for this bench: it can only lower the client's
+    /// shared limiter of the runtime (the service's 25 per second), which every experiment
+    /// and call through the client waits on too.
     pub fn commands_per_second(mut self, n: u32) -> Self {
-        self.limiter = Arc::new(CommandRateLimiter::per_second(n));
+        self.limiter = Some(Arc::new(CommandRateLimiter::per_second(n)));
         self
     }
 
-    /// Share a limiter with other work on the same agent.
+    /// Also wait on this limiter (it can only lower the rate; the client's limiter of the
+    /// runtime always applies).
     pub fn rate_limiter(mut self, limiter: Arc<CommandRateLimiter>) -> Self {
-        self.limiter = limiter;
+        self.limiter = Some(limiter);
         self
     }
 
     /// The CSV file rows are appended to as runs finish. A re-run with the same file skips
-    /// the runs it already holds (except `error` rows, which run again).
+    /// the runs it already holds (except `infra_error` rows, which run again).
     pub fn output(mut self, path: impl Into<PathBuf>) -> Self {
         self.output = Some(path.into());
         self
+    }
+
+    /// Records every session the bench starts, and whether its stop was acknowledged, in
+    /// `ledger` (see [`ledger`](super::ledger)).
+    pub fn ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Some(ledger.for_experiment("bench"));
+        self
+    }
+
+    /// Limits that end the bench cleanly (see [`Budget`]).
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// A handle that cancels the running bench: every session stopped (acknowledged) before
+    /// [`CancelHandle::cancel`] returns, then [`run`](Self::run) returns its report with the
+    /// runs cancelled as `infra_error` rows (cause `cancelled`).
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.tracker.handle()
     }
 
     /// Called with each row as it finishes.
@@ -631,9 +881,9 @@ impl Bench {
         out
     }
 
-    fn contender_for(&self, variant: &Variant) -> Result<Contender, Error> {
+    fn contender_for(&self, trial: &Trial<'_>) -> Result<Contender, Error> {
         if let Some(f) = &self.configure {
-            return f(variant);
+            return f(trial);
         }
         let Some(arn) = &self.runtime else {
             return Err(Error::InvalidInput {
@@ -643,19 +893,22 @@ impl Bench {
         };
         let mut payload = self.task.clone();
         if let Some(obj) = payload.as_object_mut() {
-            for (a, v) in variant.labels() {
+            for (a, v) in trial.variant.labels() {
                 obj.insert(a.clone(), serde_json::Value::String(v.clone()));
             }
+            obj.insert("seed".into(), serde_json::Value::from(trial.seed()));
         }
-        Contender::new(variant.key(), arn.clone())?.json(&payload)
+        Contender::new(trial.key(), arn.clone())?.json(&payload)
     }
 
     /// Runs every (variant, repeat) not already in the output file and reports. Errors for
     /// a bench that cannot start (no check, no axis values, an unreadable output file);
-    /// each run's failure is in its row.
+    /// each run's outcome is in its row, and every run has a row.
     ///
-    /// Dropping the future part-way stops the sessions of the runs in flight (as a dropped race
-    /// does); rows already appended to the output file stay, and a re-run skips them.
+    /// Dropping the future part-way stops the sessions of the runs in flight (best effort,
+    /// on the current tokio runtime; with a [`ledger`](Self::ledger) what it could not stop
+    /// stays listed there); rows already appended to the output file stay, and a re-run skips
+    /// them. To stop and wait for the stops, use [`cancel_handle`](Self::cancel_handle).
     pub async fn run(self) -> Result<BenchReport, Error> {
         if let Some(e) = self.error.clone() {
             return Err(e.into());
@@ -678,27 +931,32 @@ impl Bench {
             });
         }
         let started = Instant::now();
+        let started_at = SystemTime::now();
         let mut done: BTreeMap<(String, usize), BenchRun> = BTreeMap::new();
         if let Some(path) = &self.output {
             for r in read_rows(path)? {
-                if r.outcome != RunOutcome::Error {
+                if r.outcome.is_valid() {
                     done.insert((r.variant.clone(), r.repeat), r);
                 }
             }
             write_rows(path, done.values())?;
         }
-        let todo: Vec<(usize, Variant, usize)> = variants
+        let todo: Vec<(Variant, usize)> = variants
             .iter()
-            .enumerate()
-            .flat_map(|(vi, v)| (0..self.repeats).map(move |r| (vi, v.clone(), r)))
-            .filter(|(_, v, r)| !done.contains_key(&(v.key(), *r)))
+            .flat_map(|v| (0..self.repeats).map(move |r| (v.clone(), r)))
+            .filter(|(v, r)| !done.contains_key(&(v.key(), *r)))
             .collect();
         let ran = todo.len();
+        self.tracker
+            .configure(self.ledger.clone(), self.budget.get_max_sessions());
+        let guard = self.tracker.drop_guard();
         let this = &self;
         let check = &check;
-        let new_rows: Vec<(usize, BenchRun)> = futures::stream::iter(todo)
-            .map(|(vi, variant, repeat)| async move {
-                let row = this.one(&variant, repeat, check).await;
+        let cost_so_far = std::sync::Mutex::new(0.0f64);
+        let cost_so_far = &cost_so_far;
+        let runs = futures::stream::iter(todo)
+            .map(|(variant, repeat)| async move {
+                let (row, trajectory) = this.one(&variant, repeat, check).await;
                 if let Some(f) = &this.on_run {
                     f(&row);
                 }
@@ -708,18 +966,52 @@ impl Bench {
                         tracing::warn!(error = %e, "bench: cannot append a row to the output file");
                     }
                 }
-                (vi, row)
+                if let (Some(max), Ok(mut spent)) = (this.budget.get_max_cost(), cost_so_far.lock())
+                {
+                    *spent += row.cost;
+                    if *spent >= max {
+                        this.tracker
+                            .close(format!("cost budget reached ({:.4} of {max})", *spent));
+                    }
+                }
+                (row, trajectory)
             })
             .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
+            .collect::<Vec<_>>();
+        tokio::pin!(runs);
+        let wall = async {
+            match self.budget.get_wall_clock() {
+                Some(d) => tokio::time::sleep(d).await,
+                None => futures::future::pending().await,
+            }
+        };
+        tokio::pin!(wall);
+        let mut wall_done = false;
+        let new_rows = loop {
+            tokio::select! {
+                rows = &mut runs => break rows,
+                () = &mut wall, if !wall_done => {
+                    wall_done = true;
+                    self.tracker.close("wall-clock budget reached");
+                }
+            }
+        };
+        // Whatever a run could not stop gets one more try, all at once.
+        let sessions_not_stopped = self.tracker.stop_live().await;
+        guard.disarm();
         let order: HashMap<String, usize> = variants
             .iter()
             .enumerate()
             .map(|(i, v)| (v.key(), i))
             .collect();
+        let mut trajectories = BTreeMap::new();
         let mut runs: Vec<BenchRun> = done.into_values().collect();
-        runs.extend(new_rows.into_iter().map(|(_, r)| r));
+        for (row, trajectory) in new_rows {
+            if let Some(t) = trajectory {
+                trajectories.insert((row.variant.clone(), row.repeat), t);
+            }
+            runs.push(row);
+        }
         runs.sort_by_key(|r| {
             (
                 order.get(&r.variant).copied().unwrap_or(usize::MAX),
@@ -733,135 +1025,239 @@ impl Bench {
             runs,
             ran,
             wall_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+            started_at: rfc3339(started_at),
+            finished_at: rfc3339(SystemTime::now()),
+            ended_early: self.tracker.closed(),
+            sessions_not_stopped,
+            sessions_started: self.tracker.sessions_started(),
+            trajectories,
         })
     }
 
-    /// One run, retried in a fresh session while it fails to start.
-    async fn one(&self, variant: &Variant, repeat: usize, check: &Command) -> BenchRun {
+    /// One run: tried in a fresh session while an infrastructure error came before the agent
+    /// worked, within [`infra_attempts`](Self::infra_attempts).
+    async fn one(
+        &self,
+        variant: &Variant,
+        repeat: usize,
+        check: &Command,
+    ) -> (BenchRun, Option<serde_json::Value>) {
+        let now = rfc3339(SystemTime::now());
         let mut row = BenchRun {
             variant: variant.key(),
             repeat,
             session_id: String::new(),
-            outcome: RunOutcome::Error,
+            outcome: Outcome::InfraError,
+            cause: Cause::None,
             wall_ms: 0.0,
             invoke_ms: 0.0,
             check_ms: 0.0,
             tests_passed: 0,
             tests_total: 0,
-            pass_rate: 0.0,
+            test_score: 0.0,
             input_tokens: 0,
             output_tokens: 0,
+            reply_bytes: 0,
             cost: 0.0,
             tries: 0,
+            started_at: now.clone(),
+            finished_at: now,
             error: String::new(),
         };
-        let contender = match self.contender_for(variant) {
+        let trial = Trial { variant, repeat };
+        let contender = match self.contender_for(&trial) {
             Ok(c) => c,
             Err(e) => {
+                row.cause = Cause::Rejected;
                 row.error = format!("configure: {e}");
-                return row;
+                return (row, None);
             }
         };
+        let mut errors: Vec<String> = Vec::new();
+        let mut trajectory = None;
         loop {
-            row.tries = row.tries.saturating_add(1);
+            if let Some(why) = self.tracker.closed() {
+                row.cause = Cause::Cancelled;
+                errors.push(format!("not run: {why}"));
+                break;
+            }
             let mut session = Session::new(
                 self.client.clone(),
                 contender.arn().clone(),
                 SessionId::generate(),
-            )
-            .with_rate_limiter(self.limiter.clone());
+            );
+            // Registers the service's quota for this runtime in the client, shared by every
+            // experiment and call through it.
+            let _ = self.client.command_rate_limiter(contender.arn());
+            if let Some(l) = &self.limiter {
+                session = session.with_rate_limiter(l.clone());
+            }
             if let Some(q) = contender.qualifier_ref() {
                 session = session.with_qualifier(q);
             }
-            row.session_id = session.id().as_str().to_owned();
-            let guard = StopOnDrop {
-                sessions: Arc::new(Mutex::new(vec![session.clone()])),
-            };
-            let t0 = Instant::now();
-            let result = self
-                .attempt(&session, contender.payload_or_empty(), check, &mut row)
-                .await;
-            row.wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
-            let _ = session.stop().await;
-            guard.disarm();
-            match result {
-                Ok(tokens) => {
-                    let usage = RunUsage {
-                        variant,
-                        wall: t0.elapsed(),
-                        tokens,
-                    };
-                    row.cost = self.cost.cost(&usage);
-                    row.error.clear();
-                    return row;
+            match self.tracker.start(&session).await {
+                Ok(()) => {}
+                Err(StartError::Refused(Refused::Closed(why))) => {
+                    row.cause = Cause::Cancelled;
+                    errors.push(format!("not run: {why}"));
+                    break;
                 }
-                Err((started, e)) => {
-                    row.error = e.to_string();
-                    if started || !e.is_retryable() || row.tries >= self.start_attempts {
-                        return row;
+                Err(StartError::Refused(Refused::SessionBudget)) => {
+                    row.cause = Cause::SessionBudget;
+                    errors.push("not run: session budget spent".into());
+                    break;
+                }
+                Err(StartError::Ledger(e)) => {
+                    row.cause = Cause::LocalIo;
+                    errors.push(e.to_string());
+                    break;
+                }
+            }
+            row.tries = row.tries.saturating_add(1);
+            row.session_id = session.id().as_str().to_owned();
+            row.started_at = rfc3339(SystemTime::now());
+            let t0 = Instant::now();
+            let result = tokio::select! {
+                r = self.attempt(&session, contender.payload_or_empty(), check, &mut row) => r,
+                () = self.tracker.token().cancelled() => Err(Failure {
+                    error: Error::InvalidInput { field: "run", rule: "cancelled".into() },
+                    worked: true,
+                }),
+            };
+            row.wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            self.tracker.stop(&session).await;
+            row.finished_at = rfc3339(SystemTime::now());
+            let tokens = (row.input_tokens > 0 || row.output_tokens > 0).then_some(TokenUsage {
+                input: row.input_tokens,
+                output: row.output_tokens,
+            });
+            row.cost += self.cost.cost(&RunUsage {
+                variant,
+                wall: t0.elapsed(),
+                tokens,
+            });
+            match result {
+                Ok(t) => {
+                    trajectory = t;
+                    row.cause = Cause::None;
+                    break;
+                }
+                Err(f) if self.tracker.token().is_cancelled() && f.worked => {
+                    row.outcome = Outcome::InfraError;
+                    row.cause = Cause::Cancelled;
+                    errors.push(format!(
+                        "cancelled: {}",
+                        self.tracker.closed().unwrap_or_default()
+                    ));
+                    break;
+                }
+                Err(f) => {
+                    let (outcome, cause) = super::outcome::classify(&f.error);
+                    row.outcome = outcome;
+                    row.cause = cause;
+                    errors.push(f.error.to_string());
+                    let retry = outcome == Outcome::InfraError
+                        && cause.is_transient()
+                        && !f.worked
+                        && row.tries < self.infra_attempts;
+                    if !retry {
+                        break;
                     }
-                    tracing::debug!(variant = %row.variant, repeat, error = %e, "bench: run failed to start; retrying in a new session");
+                    tracing::debug!(variant = %row.variant, repeat, error = %f.error, "bench: infrastructure error before the agent worked; the same trial again in a fresh session");
                 }
             }
         }
+        if row.outcome == Outcome::InfraError || row.outcome == Outcome::AgentError {
+            row.error = errors.join(" | ");
+        } else if !errors.is_empty() {
+            row.error = format!("retried after: {}", errors.join(" | "));
+        }
+        (row, trajectory)
     }
 
-    /// Setup, invoke, check. On error: whether the run had got past its start (the
-    /// invocation answered), and the error.
+    /// Setup, invoke, check (the check tried again in the same session after an
+    /// infrastructure error: it is ours, and the agent's work is on disk).
     async fn attempt(
         &self,
         session: &Session,
         payload: Bytes,
         check: &Command,
         row: &mut BenchRun,
-    ) -> Result<Option<TokenUsage>, (bool, Error)> {
+    ) -> Result<Option<serde_json::Value>, Failure> {
+        let fail = |worked: bool| move |error: Error| Failure { error, worked };
         if let Some(setup) = &self.setup {
-            setup(session.clone()).await.map_err(|e| (false, e))?;
+            setup(session.clone()).await.map_err(fail(false))?;
         }
         let t = Instant::now();
-        let response = session
-            .invoke(payload)
-            .send()
+        let response = session.invoke(payload).send().await.map_err(fail(false))?;
+        let reply = read_reply(response)
             .await
-            .map_err(|e| (false, e))?;
-        let reply = response
-            .into_stream()
-            .collect_up_to(REPLY_LIMIT)
-            .await
-            .map_err(|e| (true, e))?;
+            .map_err(|(error, bytes)| Failure {
+                error,
+                worked: bytes > 0,
+            })?;
         row.invoke_ms = t.elapsed().as_secs_f64() * 1000.0;
-        let tokens = TokenUsage::from_json_reply(&reply);
-        if let Some(t) = tokens {
+        row.reply_bytes = reply.bytes;
+        let json = reply.json();
+        if let Some(t) = reply
+            .complete()
+            .then(|| TokenUsage::from_json_reply(&reply.kept))
+            .flatten()
+        {
             row.input_tokens = t.input;
             row.output_tokens = t.output;
         }
+        let trajectory = json.as_ref().and_then(trajectory_of);
         let t = Instant::now();
-        let out = session
-            .command(check.clone())
-            .send()
-            .await
-            .map_err(|e| (true, e))?
-            .output()
-            .await
-            .map_err(|e| (true, e))?;
+        let mut tries = 0u32;
+        let out = loop {
+            tries = tries.saturating_add(1);
+            let out = match session.command(check.clone()).send().await {
+                Ok(stream) => stream.output().await,
+                Err(e) => Err(e),
+            };
+            match out {
+                Ok(out) => break out,
+                Err(e) => {
+                    let (outcome, cause) = super::outcome::classify(&e);
+                    if outcome != Outcome::InfraError
+                        || !cause.is_transient()
+                        || tries >= self.check_attempts
+                    {
+                        return Err(Failure {
+                            error: e,
+                            worked: true,
+                        });
+                    }
+                }
+            }
+        };
         row.check_ms = t.elapsed().as_secs_f64() * 1000.0;
         let score = (self.score)(&out);
         row.tests_passed = score.passed;
         row.tests_total = score.total;
-        row.pass_rate = score.rate();
+        row.test_score = score.rate();
         row.outcome = if out.success() {
-            RunOutcome::Pass
+            Outcome::Passed
         } else {
-            RunOutcome::Fail
+            Outcome::Failed
         };
-        Ok(tokens)
+        Ok(trajectory)
     }
 }
 
-fn io_error(path: &Path, what: &str, e: impl fmt::Display) -> Error {
-    Error::InvalidInput {
-        field: "output",
-        rule: format!("cannot {what} {}: {e}", path.display()),
+fn io_error<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn csv_error(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
     }
 }
 
@@ -869,13 +1265,13 @@ fn read_rows(path: &Path) -> Result<Vec<BenchRun>, Error> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error(path, "read", e)),
+        Err(e) => return Err(io_error(path, "read")(e)),
     };
     let mut rows = Vec::new();
     for r in csv::Reader::from_reader(file).deserialize::<BenchRun>() {
         match r {
             Ok(row) => rows.push(row),
-            // A row cut short by a crash mid-append is run again.
+            // A row cut short by a crash mid-append (or of an older format) is run again.
             Err(e) => {
                 tracing::warn!(error = %e, "bench: skipping an unreadable row of the output file")
             }
@@ -886,13 +1282,14 @@ fn read_rows(path: &Path) -> Result<Vec<BenchRun>, Error> {
 
 fn write_rows<'a>(path: &Path, rows: impl Iterator<Item = &'a BenchRun>) -> Result<(), Error> {
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let mut w = csv::Writer::from_path(&tmp).map_err(|e| io_error(&tmp, "write", e))?;
+    let mut w = csv::Writer::from_path(&tmp).map_err(|e| io_error(&tmp, "write")(csv_error(e)))?;
     for r in rows {
-        w.serialize(r).map_err(|e| io_error(&tmp, "write", e))?;
+        w.serialize(r)
+            .map_err(|e| io_error(&tmp, "write")(csv_error(e)))?;
     }
-    w.flush().map_err(|e| io_error(&tmp, "write", e))?;
+    w.flush().map_err(io_error(&tmp, "write"))?;
     drop(w);
-    std::fs::rename(&tmp, path).map_err(|e| io_error(path, "replace", e))
+    std::fs::rename(&tmp, path).map_err(io_error(path, "replace"))
 }
 
 fn append_row(path: &Path, row: &BenchRun) -> Result<(), Error> {
@@ -900,12 +1297,103 @@ fn append_row(path: &Path, row: &BenchRun) -> Result<(), Error> {
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| io_error(path, "append to", e))?;
+        .map_err(io_error(path, "append to"))?;
     let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(false);
     let mut w = csv::WriterBuilder::new()
         .has_headers(empty)
         .from_writer(file);
     w.serialize(row)
-        .map_err(|e| io_error(path, "append to", e))?;
-    w.flush().map_err(|e| io_error(path, "append to", e))
+        .map_err(|e| io_error(path, "append to")(csv_error(e)))?;
+    w.flush().map_err(io_error(path, "append to"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_per_trial_and_json_safe() {
+        assert_eq!(trial_seed("a=1", 0), trial_seed("a=1", 0));
+        assert_ne!(trial_seed("a=1", 0), trial_seed("a=1", 1));
+        assert_ne!(trial_seed("a=1", 0), trial_seed("a=2", 0));
+        assert!(trial_seed("a=1", 7) < 1 << 53);
+    }
+
+    /// An unwritable output is an I/O error naming the file (it used to be
+    /// `InvalidInput { field: "output" }`).
+    #[test]
+    fn output_failures_are_io_errors() {
+        let dir = std::path::Path::new("/nonexistent-dir-for-agentcore-tests");
+        let e = append_row(&dir.join("bench.csv"), &sample()).unwrap_err();
+        assert!(
+            matches!(&e, Error::Io { action: "append to", path, .. } if path.ends_with("bench.csv")),
+            "{e:?}"
+        );
+    }
+
+    fn sample() -> BenchRun {
+        BenchRun {
+            variant: "m=a".into(),
+            repeat: 0,
+            session_id: String::new(),
+            outcome: Outcome::Passed,
+            cause: Cause::None,
+            wall_ms: 1.0,
+            invoke_ms: 0.0,
+            check_ms: 0.0,
+            tests_passed: 1,
+            tests_total: 1,
+            test_score: 1.0,
+            input_tokens: 0,
+            output_tokens: 0,
+            reply_bytes: 0,
+            cost: 0.0,
+            tries: 1,
+            started_at: String::new(),
+            finished_at: String::new(),
+            error: String::new(),
+        }
+    }
+
+    /// The table counts valid trials only, shows the Wilson interval and says what was left
+    /// out and why.
+    #[test]
+    fn the_table_counts_valid_trials_and_names_exclusions() {
+        let row = |outcome, cause| BenchRun {
+            outcome,
+            cause,
+            ..sample()
+        };
+        let report = BenchReport {
+            runs: vec![
+                row(Outcome::Passed, Cause::None),
+                row(Outcome::Failed, Cause::None),
+                row(Outcome::AgentError, Cause::AgentFailed),
+                row(Outcome::InfraError, Cause::Throttled),
+                row(Outcome::InfraError, Cause::CutStream),
+            ],
+            ran: 5,
+            wall_time_ms: 0.0,
+            started_at: String::new(),
+            finished_at: String::new(),
+            ended_early: None,
+            sessions_not_stopped: Vec::new(),
+            sessions_started: 5,
+            trajectories: BTreeMap::new(),
+        };
+        let s = &report.aggregate()[0];
+        assert_eq!(
+            (s.runs, s.valid, s.passed, s.agent_errors, s.infra_errors),
+            (5, 3, 1, 1, 2)
+        );
+        assert!((s.pass_rate - 1.0 / 3.0).abs() < 1e-9);
+        let table = report.table();
+        assert!(table.contains("valid"), "{table}");
+        assert!(
+            table.contains(
+                "excluded: 2 runs with infrastructure errors (cut_stream ×1, throttled ×1)"
+            ),
+            "{table}"
+        );
+    }
 }

@@ -19,6 +19,9 @@ use crate::error::Error;
 use crate::session::Session;
 use crate::types::{IntoRuntimeArn, RuntimeArn};
 
+use super::ledger::Ledger;
+use super::lifecycle::Tracker;
+
 /// Runs a task on many sessions. See [`Fleet::builder`].
 ///
 /// ```no_run
@@ -42,22 +45,24 @@ pub struct Fleet {
     arn: RuntimeArn,
     sessions: usize,
     concurrency: usize,
-    limiter: Arc<CommandRateLimiter>,
+    limiter: Option<Arc<CommandRateLimiter>>,
     stop_sessions: bool,
+    ledger: Option<Ledger>,
 }
 
 impl Fleet {
-    /// A fleet on the runtime `arn`: 10 sessions, 10 at a time, 25 commands per second.
+    /// A fleet on the runtime `arn`: 10 sessions, 10 at a time, the client's command limiter
+    /// of the runtime (the service's 25 commands per second, shared with every experiment and
+    /// call through the client).
     pub fn builder(client: &Client, arn: impl IntoRuntimeArn) -> Result<Self, Error> {
         Ok(Self {
             client: client.clone(),
             arn: arn.into_runtime_arn()?,
             sessions: 10,
             concurrency: 10,
-            limiter: Arc::new(CommandRateLimiter::per_second(
-                CommandRateLimiter::SERVICE_LIMIT,
-            )),
+            limiter: None,
             stop_sessions: true,
+            ledger: None,
         })
     }
 
@@ -73,15 +78,23 @@ impl Fleet {
         self
     }
 
-    /// Command starts per second across the whole fleet (the service allows 25 per agent).
+    /// At most `n` command starts per second for this fleet: it can only lower the client's
+    /// shared limiter of the runtime (the service allows 25 per agent).
     pub fn commands_per_second(mut self, n: u32) -> Self {
-        self.limiter = Arc::new(CommandRateLimiter::per_second(n));
+        self.limiter = Some(Arc::new(CommandRateLimiter::per_second(n)));
         self
     }
 
-    /// Share a limiter with other work on the same agent.
+    /// Also wait on this limiter (it can only lower the rate).
     pub fn rate_limiter(mut self, limiter: Arc<CommandRateLimiter>) -> Self {
-        self.limiter = limiter;
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Records every session the fleet starts, and whether its stop was acknowledged, in
+    /// `ledger` (see [`ledger`](super::ledger)).
+    pub fn ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Some(ledger.for_experiment("fleet"));
         self
     }
 
@@ -95,40 +108,61 @@ impl Fleet {
     /// A task's error is recorded in its row; it does not stop the others.
     ///
     /// Dropping the future part-way drops the tasks in flight (each as its own futures define; a
-    /// command fares as a dropped [`CommandStream`](crate::CommandStream)); the sessions are not
-    /// stopped.
+    /// command fares as a dropped [`CommandStream`](crate::CommandStream)) and stops their
+    /// sessions (best effort, on the current tokio runtime; what it could not stop stays in
+    /// the [`ledger`](Self::ledger)). A stop that is not acknowledged is tried again at the
+    /// end and reported in [`FleetReport::sessions_not_stopped`].
     pub async fn run<F, Fut>(self, task: F) -> FleetReport
     where
         F: Fn(Session, usize) -> Fut,
         Fut: Future<Output = Result<CommandOutput, Error>>,
     {
         let started = Instant::now();
+        let tracker = Tracker::new();
+        tracker.configure(self.ledger.clone(), None);
+        let guard = tracker.drop_guard();
+        let shared = self.client.command_rate_limiter(&self.arn).ok();
         let task = &task;
         let this = &self;
+        let tracker = &tracker;
         let mut runs: Vec<FleetRun> = futures::stream::iter(0..self.sessions)
             .map(|i| async move {
-                let session = Session::new(
+                let mut session = Session::new(
                     this.client.clone(),
                     this.arn.clone(),
                     crate::types::SessionId::generate(),
-                )
-                .with_rate_limiter(this.limiter.clone());
+                );
+                if let Some(l) = &this.limiter {
+                    session = session.with_rate_limiter(l.clone());
+                }
                 let t0 = Instant::now();
-                let result = task(session.clone(), i).await;
+                let result = match tracker.start(&session).await {
+                    Ok(()) => task(session.clone(), i).await,
+                    Err(e) => Err(Error::InvalidInput {
+                        field: "session",
+                        rule: format!("not started: {e:?}"),
+                    }),
+                };
                 let latency = t0.elapsed();
                 if this.stop_sessions {
-                    let _ = session.stop().await;
+                    tracker.stop(&session).await;
+                } else {
+                    tracker.release(&session);
                 }
                 FleetRun::new(i, session.id().as_str(), latency, result)
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
+        let sessions_not_stopped = tracker.stop_live().await;
+        guard.disarm();
         runs.sort_by_key(|r| r.index);
+        let rate = |l: &Option<Arc<CommandRateLimiter>>| l.as_ref().map_or(u32::MAX, |l| l.rate());
         FleetReport {
             wall_time_ms: started.elapsed().as_secs_f64() * 1000.0,
-            commands_per_second: self.limiter.rate(),
+            commands_per_second: rate(&shared).min(rate(&self.limiter)),
             runs,
+            sessions_not_stopped,
         }
     }
 }
@@ -216,6 +250,8 @@ pub struct FleetReport {
     pub wall_time_ms: f64,
     /// The rate limit in force.
     pub commands_per_second: u32,
+    /// Sessions whose stop was never acknowledged (with a ledger, they stay listed there).
+    pub sessions_not_stopped: Vec<String>,
 }
 
 impl FleetReport {

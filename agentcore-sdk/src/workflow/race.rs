@@ -21,8 +21,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Dropping the future returned by [`Race::run`] part-way stops every session it started
-//! (on the current tokio runtime), so an abandoned race leaves nothing billing.
+//! Contenders hit by an infrastructure error before their agent answered anything start
+//! again in a fresh session ([`Race::infra_attempts`]); each ends as won, lost, an agent
+//! error, an infrastructure error (with its cause) or cancelled.
+//!
+//! [`Race::cancel_handle`] stops a race and waits for the stops; dropping the future
+//! returned by [`Race::run`] part-way stops every session it started (best effort, on the
+//! current tokio runtime; a [`Race::ledger`] keeps what it could not stop for
+//! [`stop_all`](super::ledger::stop_all)).
 
 use std::fmt;
 use std::future::Future;
@@ -38,16 +44,17 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 
+use super::bench::read_reply;
+use super::harbor::SweBenchPrediction;
+use super::ledger::Ledger;
+use super::lifecycle::{CancelHandle, Refused, StartError, Tracker};
+use super::outcome::{Cause, Outcome as RunOutcome, classify};
 use crate::client::Client;
 use crate::data::CommandRateLimiter;
-use crate::error::{Deferred, Error, ServiceErrorKind};
+use crate::error::{Deferred, Error};
 use crate::session::Session;
 use crate::types::Command;
 use crate::types::{IntoRuntimeArn, RuntimeArn, SessionId};
-
-/// The largest agent reply a contender collects: a larger reply fails the contender with
-/// [`Error::TooLarge`] (reported as its `agent: …` error).
-const REPLY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// An async hook run on a contender's session (see [`Race::setup`]).
 pub(crate) type SessionHook =
@@ -145,6 +152,9 @@ pub enum RacePhase {
     Checking(usize),
     /// Its check failed (1-based attempt); it tries again if attempts are left.
     CheckFailed(usize),
+    /// An infrastructure error came before its agent answered: it starts again in a fresh
+    /// session (1-based session number of the new try).
+    Retrying(u32),
     /// Finished with a result; see [`ContenderStatus`].
     Finished(ContenderStatus),
     /// Its session was stopped.
@@ -172,13 +182,15 @@ pub struct RaceUpdate {
 pub enum ContenderStatus {
     /// Its check passed first.
     Won,
-    /// It finished without winning: its check still failed after every attempt, or it
-    /// passed after the winner had been declared.
+    /// Its agent's work was judged and failed: its check still failed after every attempt.
     Lost,
-    /// An error ended it (setup, invocation or check could not run; the agent crashed).
-    Failed,
+    /// Its agent crashed or answered with an error (`RuntimeClientError`).
+    AgentError,
+    /// Our plumbing failed (session start, throttling, 409, 5xx, cut stream, timeout) and
+    /// retries did not help, or the agent had already worked; see its cause.
+    InfraError,
     /// It was still working when the winner was declared (or the race timed out, or was
-    /// dropped) and was cancelled.
+    /// cancelled or dropped) and was cancelled.
     Cancelled,
 }
 
@@ -187,7 +199,8 @@ impl fmt::Display for ContenderStatus {
         f.write_str(match self {
             Self::Won => "won",
             Self::Lost => "lost",
-            Self::Failed => "failed",
+            Self::AgentError => "agent_error",
+            Self::InfraError => "infra_error",
             Self::Cancelled => "cancelled",
         })
     }
@@ -211,8 +224,12 @@ pub struct ContenderReport {
     pub attempts: usize,
     /// The last lines of its last check's output.
     pub check_tail: String,
-    /// The error that ended it, for [`ContenderStatus::Failed`].
+    /// The error that ended it, for an agent or infrastructure error.
     pub error: Option<String>,
+    /// Why, for an agent or infrastructure error.
+    pub cause: Cause,
+    /// Sessions it took (more than 1 after infrastructure errors before its agent answered).
+    pub tries: u32,
     /// Whether its session was stopped (or was already gone) at the end.
     pub session_stopped: bool,
 }
@@ -238,6 +255,12 @@ pub struct RaceReport {
     pub pushed: Option<String>,
     /// Why the push failed, when it did (the race result stands).
     pub push_error: Option<String>,
+    /// The winner's changes as a unified diff, when [`Race::winner_diff`] was set.
+    pub winner_patch: Option<String>,
+    /// Why the race ended without a result (cancelled), if it did.
+    pub ended_early: Option<String>,
+    /// Sessions whose stop was never acknowledged (they stay "not stopped" in the ledger).
+    pub sessions_not_stopped: Vec<String>,
 }
 
 impl RaceReport {
@@ -251,6 +274,16 @@ impl RaceReport {
     /// The report as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The winner's diff as a SWE-bench prediction for `instance_id`, made by the winner
+    /// (needs [`Race::winner_diff`]).
+    pub fn swe_bench_prediction(&self, instance_id: &str) -> Option<SweBenchPrediction> {
+        Some(SweBenchPrediction::new(
+            instance_id,
+            self.winner.clone()?,
+            self.winner_patch.clone()?,
+        ))
     }
 
     /// A plain-text table, one row per contender, and a summary line.
@@ -326,7 +359,11 @@ pub struct Race {
     push: Option<(String, String, String)>,
     keep_winner_session: bool,
     timeout: Option<Duration>,
-    limiter: Arc<CommandRateLimiter>,
+    limiter: Option<Arc<CommandRateLimiter>>,
+    infra_attempts: u32,
+    diff_repo: Option<String>,
+    ledger: Option<Ledger>,
+    tracker: Tracker,
     on_update: Option<UpdateFn>,
     error: Option<Deferred>,
 }
@@ -349,12 +386,14 @@ impl fmt::Debug for Race {
 enum Outcome {
     Passed { attempts: usize, tail: String },
     CheckFailed { attempts: usize, tail: String },
-    Failed { attempts: usize, error: String },
+    Failed { attempts: usize, error: Error },
+    NotStarted { cause: Cause, why: String },
 }
 
 impl Race {
-    /// An empty race: add contenders, a task and a check. One attempt, no timeout, the
-    /// service's 25 commands/s shared by all contenders.
+    /// An empty race: add contenders, a task and a check. One attempt, 3 sessions per
+    /// contender for infrastructure errors, no timeout, the client's command limiter of each
+    /// runtime (the service's 25 commands/s, shared with every experiment on the client).
     pub fn builder(client: &Client) -> Self {
         Self {
             client: client.clone(),
@@ -366,9 +405,11 @@ impl Race {
             push: None,
             keep_winner_session: false,
             timeout: None,
-            limiter: Arc::new(CommandRateLimiter::per_second(
-                CommandRateLimiter::SERVICE_LIMIT,
-            )),
+            limiter: None,
+            infra_attempts: 3,
+            diff_repo: None,
+            ledger: None,
+            tracker: Tracker::new(),
             on_update: None,
             error: None,
         }
@@ -452,16 +493,46 @@ impl Race {
         self
     }
 
-    /// Command starts per second across all contenders (the service allows 25 per agent).
+    /// At most `n` command starts per second for this race: it can only lower the client's
+    /// shared limiter of each runtime (the service's 25 per second).
     pub fn commands_per_second(mut self, n: u32) -> Self {
-        self.limiter = Arc::new(CommandRateLimiter::per_second(n));
+        self.limiter = Some(Arc::new(CommandRateLimiter::per_second(n)));
         self
     }
 
-    /// Share a limiter with other work on the same agent.
+    /// Also wait on this limiter (it can only lower the rate).
     pub fn rate_limiter(mut self, limiter: Arc<CommandRateLimiter>) -> Self {
-        self.limiter = limiter;
+        self.limiter = Some(limiter);
         self
+    }
+
+    /// Sessions a contender may take (default 3, at least 1): an infrastructure error before
+    /// its agent answered anything starts it again in a fresh session.
+    pub fn infra_attempts(mut self, n: u32) -> Self {
+        self.infra_attempts = n.max(1);
+        self
+    }
+
+    /// After the win, record the winner's changes in `repo` against its `HEAD` as a unified
+    /// diff ([`RaceReport::winner_patch`], [`RaceReport::swe_bench_prediction`]); taken before
+    /// [`push_winner`](Self::push_winner) commits.
+    pub fn winner_diff(mut self, repo: impl Into<String>) -> Self {
+        self.diff_repo = Some(repo.into());
+        self
+    }
+
+    /// Records every session the race starts, and whether its stop was acknowledged, in
+    /// `ledger` (see [`ledger`](super::ledger)).
+    pub fn ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Some(ledger.for_experiment("race"));
+        self
+    }
+
+    /// A handle that cancels the running race: every session stopped (acknowledged) before
+    /// [`CancelHandle::cancel`] returns, then [`run`](Self::run) returns its report, the
+    /// contenders still at work cancelled.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.tracker.handle()
     }
 
     /// Called on every step of every contender (for a live board). Keep it quick: it runs
@@ -480,13 +551,14 @@ impl Race {
 
     /// Runs the race. Errors only for a race that cannot start (no contender, no check, an
     /// invalid ARN); what happens to each contender is in the report.
+    ///
+    /// Dropping the future part-way stops every session the race started (best effort, on
+    /// the current tokio runtime): in-flight invocations and commands are dropped; what could
+    /// not be stopped stays in the [`ledger`](Self::ledger). A kept winner is never stopped.
     #[allow(
         clippy::indexing_slicing,
-        reason = "indices come from 0..sessions.len(), and every vector indexed here (sessions, contenders, ended, tries, stopped_flags) has exactly that length"
+        reason = "indices come from 0..contenders.len(), and every vector indexed here (contenders, current, ended, tries, sessions) has exactly that length"
     )]
-    ///
-    /// Dropping the future part-way stops every session the race started (on the current tokio
-    /// runtime): in-flight invocations and commands are dropped, and nothing is left billing.
     pub async fn run(self) -> Result<RaceReport, Error> {
         if let Some(e) = self.error.clone() {
             return Err(e.into());
@@ -502,22 +574,12 @@ impl Race {
             rule: "a race needs a check command".into(),
         })?;
         let started = Instant::now();
-        let sessions: Vec<Session> = self
-            .contenders
-            .iter()
-            .map(|c| {
-                let s = Session::new(self.client.clone(), c.arn.clone(), SessionId::generate())
-                    .with_rate_limiter(self.limiter.clone());
-                match &c.qualifier {
-                    Some(q) => s.with_qualifier(q),
-                    None => s,
-                }
-            })
-            .collect();
+        self.tracker.configure(self.ledger.clone(), None);
         // From here on, dropping this future stops every session.
-        let guard = StopOnDrop {
-            sessions: Arc::new(Mutex::new(sessions.clone())),
-        };
+        let guard = self.tracker.drop_guard();
+        let n = self.contenders.len();
+        let current: Vec<Mutex<Option<Session>>> = (0..n).map(|_| Mutex::new(None)).collect();
+        let sessions_taken: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
         let notify = |index: usize, phase: RacePhase| {
             if let Some(f) = &self.on_update {
                 f(&RaceUpdate {
@@ -529,21 +591,20 @@ impl Race {
             }
         };
         let mut ended: Vec<Option<(ContenderStatus, Outcome, Duration)>> =
-            (0..sessions.len()).map(|_| None).collect();
+            (0..n).map(|_| None).collect();
         let mut winner: Option<usize> = None;
-        let tries: Vec<AtomicUsize> = (0..sessions.len()).map(|_| AtomicUsize::new(0)).collect();
+        let tries: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
         {
-            let mut running: FuturesUnordered<_> = sessions
-                .iter()
-                .enumerate()
-                .map(|(i, session)| {
+            let mut running: FuturesUnordered<_> = (0..n)
+                .map(|i| {
                     let payload = self.contenders[i]
                         .payload
                         .clone()
                         .unwrap_or_else(|| self.task.clone());
                     self.contend(
                         i,
-                        session.clone(),
+                        &current[i],
+                        &sessions_taken[i],
                         payload,
                         check.clone(),
                         &tries[i],
@@ -563,12 +624,20 @@ impl Race {
                 let next = tokio::select! {
                     n = running.next() => n,
                     () = &mut deadline => None,
+                    () = self.tracker.token().cancelled() => None,
                 };
                 let Some((i, outcome)) = next else { break };
                 let status = match &outcome {
                     Outcome::Passed { .. } => ContenderStatus::Won,
                     Outcome::CheckFailed { .. } => ContenderStatus::Lost,
-                    Outcome::Failed { .. } => ContenderStatus::Failed,
+                    Outcome::Failed { error, .. } => match classify(error).0 {
+                        RunOutcome::AgentError => ContenderStatus::AgentError,
+                        _ => ContenderStatus::InfraError,
+                    },
+                    Outcome::NotStarted { cause, .. } if *cause == Cause::Cancelled => {
+                        ContenderStatus::Cancelled
+                    }
+                    Outcome::NotStarted { .. } => ContenderStatus::InfraError,
                 };
                 notify(i, RacePhase::Finished(status));
                 ended[i] = Some((status, outcome, started.elapsed()));
@@ -586,25 +655,45 @@ impl Race {
                 notify(i, RacePhase::Finished(ContenderStatus::Cancelled));
             }
         }
+        let session_of = |i: usize| current[i].lock().ok().and_then(|s| s.clone());
+        let winner_session = winner.and_then(session_of);
+        if self.keep_winner_session
+            && let Some(w) = &winner_session
+        {
+            // Not the race's to stop any more, even if the race is dropped during the push.
+            self.tracker.release(w);
+        }
         // Stop everyone but the winner at once.
-        let stop_one = |i: usize| {
-            let s = sessions[i].clone();
-            async move { (i, stopped(s.stop().await)) }
-        };
-        let mut stopped_flags = vec![false; sessions.len()];
-        let others: Vec<_> = (0..sessions.len())
-            .filter(|i| Some(*i) != winner)
-            .map(stop_one)
+        let others: Vec<Session> = self
+            .tracker
+            .live()
+            .into_iter()
+            .filter(|s| winner_session.as_ref().is_none_or(|w| w.id() != s.id()))
             .collect();
-        for (i, ok) in futures::future::join_all(others).await {
-            stopped_flags[i] = ok;
-            notify(i, RacePhase::SessionStopped);
+        futures::future::join_all(others.iter().map(|s| self.tracker.stop(s))).await;
+        for i in 0..n {
+            if Some(i) != winner {
+                notify(i, RacePhase::SessionStopped);
+            }
         }
         let stop_time = win_instant.elapsed();
-        let (mut pushed, mut push_error) = (None, None);
-        if let Some(w) = winner {
+        let (mut pushed, mut push_error, mut winner_patch) = (None, None, None);
+        if let (Some(w), Some(session)) = (winner, &winner_session) {
+            if let Some(repo) = &self.diff_repo {
+                let diff = session
+                    .run(format!(
+                        "cd {} && git add -A && git diff --cached --binary HEAD",
+                        Command::quote(repo)
+                    ))
+                    .await
+                    .and_then(crate::data::CommandOutput::check);
+                match diff {
+                    Ok(out) => winner_patch = Some(out.stdout),
+                    Err(e) => push_error = Some(format!("diff: {e}")),
+                }
+            }
             if let Some((repo, remote, refspec)) = &self.push {
-                let git = sessions[w].git(repo.clone());
+                let git = session.git(repo.clone());
                 match async {
                     let sha = git.commit_all("fix from the race winner").await?;
                     git.push(remote, refspec).await?;
@@ -620,18 +709,18 @@ impl Race {
                 }
             }
             if !self.keep_winner_session {
-                let (_, ok) = stop_one(w).await;
-                stopped_flags[w] = ok;
+                self.tracker.stop(session).await;
                 notify(w, RacePhase::SessionStopped);
             }
         }
+        let sessions_not_stopped = self.tracker.stop_live().await;
         guard.disarm();
-        let contenders = self
+        let live_now: Vec<String> = sessions_not_stopped.clone();
+        let contenders: Vec<ContenderReport> = self
             .contenders
             .iter()
-            .zip(sessions.iter())
             .enumerate()
-            .map(|(i, (c, s))| {
+            .map(|(i, c)| {
                 let (status, outcome, elapsed) = match ended[i].take() {
                     Some((st, o, t)) => (st, Some(o), t),
                     None => (
@@ -640,23 +729,43 @@ impl Race {
                         win_instant.saturating_duration_since(started),
                     ),
                 };
-                let (attempts, check_tail, error) = match outcome {
+                let (attempts, check_tail, error, cause) = match outcome {
                     Some(Outcome::Passed { attempts, tail })
-                    | Some(Outcome::CheckFailed { attempts, tail }) => (attempts, tail, None),
-                    Some(Outcome::Failed { attempts, error }) => {
-                        (attempts, String::new(), Some(error))
+                    | Some(Outcome::CheckFailed { attempts, tail }) => {
+                        (attempts, tail, None, Cause::None)
                     }
-                    None => (tries[i].load(Ordering::Relaxed), String::new(), None),
+                    Some(Outcome::Failed { attempts, error }) => {
+                        let cause = classify(&error).1;
+                        (attempts, String::new(), Some(error.to_string()), cause)
+                    }
+                    Some(Outcome::NotStarted { cause, why }) => {
+                        (0, String::new(), Some(why), cause)
+                    }
+                    None => (
+                        tries[i].load(Ordering::Relaxed),
+                        String::new(),
+                        None,
+                        Cause::Cancelled,
+                    ),
                 };
+                let session = session_of(i);
+                let session_id = session
+                    .as_ref()
+                    .map(|s| s.id().as_str().to_owned())
+                    .unwrap_or_default();
+                let kept = Some(i) == winner && self.keep_winner_session;
                 ContenderReport {
                     name: c.name.clone(),
-                    session_id: s.id().as_str().to_owned(),
+                    session_stopped: session.is_some() && !kept && !live_now.contains(&session_id),
+                    session_id,
                     status,
                     elapsed,
                     attempts,
                     check_tail,
                     error,
-                    session_stopped: stopped_flags[i],
+                    cause,
+                    tries: u32::try_from(sessions_taken[i].load(Ordering::Relaxed))
+                        .unwrap_or(u32::MAX),
                 }
             })
             .collect();
@@ -664,30 +773,123 @@ impl Race {
             winner: winner.map(|w| self.contenders[w].name.clone()),
             time_to_winner,
             stop_time,
+            sessions_stopped: contenders.iter().filter(|c| c.session_stopped).count(),
             contenders,
-            sessions_stopped: stopped_flags.iter().filter(|s| **s).count(),
             pushed,
             push_error,
+            winner_patch,
+            ended_early: if winner.is_none() {
+                self.tracker.closed()
+            } else {
+                None
+            },
+            sessions_not_stopped,
         })
     }
 
-    /// One contender: setup, then invoke → check rounds.
+    /// One contender: a session (a fresh one again after an infrastructure error before its
+    /// agent answered), setup, then invoke → check rounds.
+    #[allow(clippy::too_many_arguments)]
     async fn contend(
         &self,
         index: usize,
-        session: Session,
+        current: &Mutex<Option<Session>>,
+        sessions_taken: &AtomicUsize,
         payload: Bytes,
         check: Command,
         tries: &AtomicUsize,
         notify: &(impl Fn(usize, RacePhase) + Sync),
     ) -> Outcome {
+        let Some(contender) = self.contenders.get(index) else {
+            return Outcome::NotStarted {
+                cause: Cause::Rejected,
+                why: "no such contender".into(),
+            };
+        };
+        let mut worked = false;
+        let mut taken = 0u32;
+        loop {
+            let mut session = Session::new(
+                self.client.clone(),
+                contender.arn.clone(),
+                SessionId::generate(),
+            );
+            // The service's quota for this runtime, registered in (and shared through) the client.
+            let _ = self.client.command_rate_limiter(&contender.arn);
+            if let Some(l) = &self.limiter {
+                session = session.with_rate_limiter(l.clone());
+            }
+            if let Some(q) = &contender.qualifier {
+                session = session.with_qualifier(q);
+            }
+            match self.tracker.start(&session).await {
+                Ok(()) => {}
+                Err(StartError::Refused(Refused::Closed(why))) => {
+                    return Outcome::NotStarted {
+                        cause: Cause::Cancelled,
+                        why,
+                    };
+                }
+                Err(StartError::Refused(Refused::SessionBudget)) => {
+                    return Outcome::NotStarted {
+                        cause: Cause::SessionBudget,
+                        why: "session budget spent".into(),
+                    };
+                }
+                Err(StartError::Ledger(e)) => {
+                    return Outcome::NotStarted {
+                        cause: Cause::LocalIo,
+                        why: e.to_string(),
+                    };
+                }
+            }
+            taken = taken.saturating_add(1);
+            sessions_taken.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut c) = current.lock() {
+                *c = Some(session.clone());
+            }
+            let outcome = self
+                .contend_in(
+                    index,
+                    &session,
+                    &payload,
+                    &check,
+                    tries,
+                    notify,
+                    &mut worked,
+                )
+                .await;
+            match &outcome {
+                Outcome::Failed { error, .. }
+                    if !worked && taken < self.infra_attempts && {
+                        let (o, c) = classify(error);
+                        o == RunOutcome::InfraError && c.is_transient()
+                    } =>
+                {
+                    notify(index, RacePhase::Retrying(taken.saturating_add(1)));
+                    self.tracker.stop(&session).await;
+                }
+                _ => return outcome,
+            }
+        }
+    }
+
+    /// Setup, then invoke → check rounds in one session.
+    #[allow(clippy::too_many_arguments)]
+    async fn contend_in(
+        &self,
+        index: usize,
+        session: &Session,
+        payload: &Bytes,
+        check: &Command,
+        tries: &AtomicUsize,
+        notify: &(impl Fn(usize, RacePhase) + Sync),
+        worked: &mut bool,
+    ) -> Outcome {
         if let Some(setup) = &self.setup {
             notify(index, RacePhase::Setup);
-            if let Err(e) = setup(session.clone()).await {
-                return Outcome::Failed {
-                    attempts: 0,
-                    error: format!("setup: {e}"),
-                };
+            if let Err(error) = setup(session.clone()).await {
+                return Outcome::Failed { attempts: 0, error };
             }
         }
         let mut tail = String::new();
@@ -695,20 +897,35 @@ impl Race {
             tries.store(attempt, Ordering::Relaxed);
             notify(index, RacePhase::Invoking(attempt));
             let reply = match session.invoke(payload.clone()).send().await {
-                Ok(r) => r.into_stream().collect_up_to(REPLY_LIMIT).await,
-                Err(e) => Err(e),
+                Ok(r) => read_reply(r).await,
+                Err(e) => Err((e, 0)),
             };
-            if let Err(e) = reply {
-                return Outcome::Failed {
-                    attempts: attempt,
-                    error: format!("agent: {e}"),
-                };
+            match reply {
+                Ok(r) => *worked |= r.bytes > 0,
+                Err((error, bytes)) => {
+                    *worked |= bytes > 0;
+                    return Outcome::Failed {
+                        attempts: attempt,
+                        error,
+                    };
+                }
             }
             notify(index, RacePhase::Checking(attempt));
-            let out = match session.command(check.clone()).send().await {
-                Ok(stream) => stream.output().await,
-                Err(e) => Err(e),
-            };
+            // The check is ours: tried again in the same session after a transient error.
+            let mut out = Err(Error::InvalidInput {
+                field: "check",
+                rule: "not run".into(),
+            });
+            for _ in 0..3 {
+                out = match session.command(check.clone()).send().await {
+                    Ok(stream) => stream.output().await,
+                    Err(e) => Err(e),
+                };
+                match &out {
+                    Err(e) if classify(e).1.is_transient() => continue,
+                    _ => break,
+                }
+            }
             match out {
                 Ok(out) => {
                     tail = crate::data::command_tail(&format!("{}{}", out.stdout, out.stderr));
@@ -720,10 +937,10 @@ impl Race {
                     }
                     notify(index, RacePhase::CheckFailed(attempt));
                 }
-                Err(e) => {
+                Err(error) => {
                     return Outcome::Failed {
                         attempts: attempt,
-                        error: format!("check: {e}"),
+                        error,
                     };
                 }
             }
@@ -732,55 +949,5 @@ impl Race {
             attempts: self.attempts,
             tail,
         }
-    }
-}
-
-/// A stop that found no session (never started, already gone) counts as stopped.
-pub(crate) fn stopped<T>(r: Result<T, Error>) -> bool {
-    match r {
-        Ok(_) => true,
-        Err(Error::Service(e)) => *e.kind() == ServiceErrorKind::ResourceNotFound,
-        Err(_) => false,
-    }
-}
-
-/// Stops every session when dropped armed: a race future dropped part-way leaves nothing
-/// running.
-pub(crate) struct StopOnDrop {
-    pub(crate) sessions: Arc<Mutex<Vec<Session>>>,
-}
-
-impl StopOnDrop {
-    pub(crate) fn disarm(self) {
-        if let Ok(mut s) = self.sessions.lock() {
-            s.clear();
-        }
-    }
-}
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        let sessions = match self.sessions.lock() {
-            Ok(mut s) => std::mem::take(&mut *s),
-            Err(_) => return,
-        };
-        if sessions.is_empty() {
-            return;
-        }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(
-                sessions = sessions.len(),
-                "race dropped outside a tokio runtime: its sessions were not stopped"
-            );
-            return;
-        };
-        tracing::debug!(
-            sessions = sessions.len(),
-            "race dropped: stopping its sessions"
-        );
-        handle.spawn(async move {
-            let stops = sessions.iter().map(|s| s.stop());
-            futures::future::join_all(stops).await;
-        });
     }
 }
