@@ -23,6 +23,13 @@ const READ_SIZE: usize = 64 * 1024;
 /// After the command exits, output still arriving within this window is delivered (e.g. from
 /// a pipe buffer); a background process holding the pipe open does not keep the stream open.
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
+/// How long a killed command may take to be reaped before its stream ends anyway.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+/// What a command given up on after [`KILL_GRACE`] reports.
+const GIVEN_UP: crate::sandbox::ExitInfo = crate::sandbox::ExitInfo {
+    code: None,
+    signal: Some(libc::SIGKILL),
+};
 
 use agentcore_sdk::__private::encode_chunk as chunk_frame;
 
@@ -165,6 +172,16 @@ pub async fn spawn(
         let out_task =
             stdout.map(|r| tokio::spawn(pump(r, Pipe::Stdout, tx.clone(), exit_rx.clone())));
         let err_task = stderr.map(|r| tokio::spawn(pump(r, Pipe::Stderr, tx.clone(), exit_rx)));
+        // Once killed, a command is given up on after KILL_GRACE: a session may have frozen
+        // its own cgroup (and with it the process that would deliver the kill).
+        let mut exit = child.exit_watch();
+        let killed = async move {
+            let wait = exit.wait_for(Option::is_some);
+            match tokio::time::timeout(KILL_GRACE, wait).await {
+                Ok(Ok(e)) => e.unwrap_or(GIVEN_UP),
+                _ => GIVEN_UP,
+            }
+        };
         let (status, timed_out) = tokio::select! {
             s = child.wait() => (s, false),
             _ = tokio::time::sleep(timeout) => {
@@ -173,16 +190,16 @@ pub async fn spawn(
                     killer.signal(libc::SIGKILL, crate::sandbox::SignalScope::Group).await;
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                (child.wait().await, true)
+                (killed.await, true)
             }
             _ = tx.closed() => {
                 // The client went away: nobody can receive the outcome.
                 killer.signal(libc::SIGKILL, crate::sandbox::SignalScope::Group).await;
-                (child.wait().await, false)
+                (killed.await, false)
             }
             _ = session.stopped.cancelled() => {
                 killer.signal(libc::SIGKILL, crate::sandbox::SignalScope::Group).await;
-                (child.wait().await, false)
+                (killed.await, false)
             }
         };
         let _ = exit_tx.send(true);

@@ -342,6 +342,11 @@ impl LocalRuntimeBuilder {
         })
         .await?;
         let report = host.report().clone();
+        // Running model-written commands unsandboxed is never a quiet matter, whatever the
+        // program's logging.
+        if report.isolation == Isolation::None && isolation != Some(Isolation::None) {
+            eprintln!("agentcore-local: WARNING: {report}");
+        }
         match report.isolation {
             Isolation::None => tracing::warn!("{report}"),
             _ if !report.lacks.is_empty() => tracing::warn!("{report}"),

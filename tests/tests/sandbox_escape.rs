@@ -1353,3 +1353,135 @@ async fn sigterm_stops_sessions_and_removes_their_cgroups() {
         assert!(!c.exists(), "left behind: {}", c.display());
     }
 }
+
+/// A rootless server started from a cgroup of its user's own (a desktop terminal's systemd
+/// scope) without delegated controllers: each session still gets a cgroup of its own as the
+/// root of its cgroup namespace, so `cgroup.freeze` / `cgroup.kill` reach only the session,
+/// never the server and the user's other processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cannot_freeze_or_kill_the_servers_cgroup() {
+    let test = "a_session_cannot_freeze_or_kill_the_servers_cgroup";
+    if !nix::unistd::geteuid().is_root() {
+        tests::skip(test, "making a user-owned cgroup for the server needs root");
+        return;
+    }
+    let Some(unified) = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|m| m.join("cgroup.controllers").exists())
+    else {
+        tests::skip(test, "this host has no cgroup v2 hierarchy");
+        return;
+    };
+    let user = "nobody";
+    let uid = nix::unistd::User::from_name(user).unwrap().unwrap().uid;
+    let scope = unified.join(format!("agentcore-test-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&scope).unwrap();
+    // As the user's own systemd manager makes it: every file the user's.
+    for e in std::fs::read_dir(&scope).unwrap().flatten() {
+        let _ = nix::unistd::chown(&e.path(), Some(uid), None);
+    }
+    nix::unistd::chown(&scope, Some(uid), None).unwrap();
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            // Whatever happened: thawed, emptied, removed.
+            let _ = std::fs::write(self.0.join("cgroup.freeze"), "0");
+            let _ = std::fs::write(self.0.join("cgroup.kill"), "1");
+            for _ in 0..50 {
+                if tests_remove_cgroup(&self.0) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    let _remove = Remove(scope.clone());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The server, in the user's own cgroup, beside another of the user's processes.
+    let script = format!(
+        "echo $$ > {procs}; sleep 1000 & exec runuser -u {user} -- env -i PATH=/usr/bin:/bin \
+         {bin} --listen 127.0.0.1:{port} --data-dir {data} --ready-delay-ms 0",
+        procs = scope.join("cgroup.procs").display(),
+        bin = tests::server_binary().display(),
+        data = dir.path().join("data").display(),
+    );
+    let mut server = tokio::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = tests::client_for(&format!("http://127.0.0.1:{port}"), None);
+    let mut tries = 0;
+    let (arn, _) = loop {
+        if client.list_agent_runtimes().send().await.is_ok() {
+            break create_runtime(&client, "cgscope").await;
+        }
+        tries += 1;
+        assert!(tries < 100, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let ready = client
+        .session(&arn)
+        .unwrap()
+        .command("echo ready")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(ready.stdout, "ready\n", "{ready:?}");
+    // One session freezes its cgroup namespace's root, another kills it: each reaches
+    // only itself (a frozen session's command ends at its timeout).
+    for (verb, timeout) in [("cgroup.freeze", 2), ("cgroup.kill", 10)] {
+        let _ = client
+            .session(&arn)
+            .unwrap()
+            .command(format!(
+                "mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg && echo 1 > /tmp/cg/{verb}; echo done"
+            ))
+            .timeout(Duration::from_secs(timeout))
+            .output()
+            .await;
+    }
+    // The server and the user's other process are alive, and serve.
+    let procs = std::fs::read_to_string(scope.join("cgroup.procs")).unwrap_or_default();
+    assert!(
+        procs.lines().count() >= 2,
+        "the scope's processes are gone: {procs:?}"
+    );
+    let events = std::fs::read_to_string(scope.join("cgroup.events")).unwrap_or_default();
+    assert!(!events.contains("frozen 1"), "{events}");
+    let again = client
+        .session(&arn)
+        .unwrap()
+        .command("echo alive")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(again.stdout, "alive\n");
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+    let _ = std::fs::write(scope.join("cgroup.kill"), "1");
+}
+
+fn tests_remove_cgroup(dir: &std::path::Path) -> bool {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                tests_remove_cgroup(&e.path());
+            }
+        }
+    }
+    std::fs::remove_dir(dir).is_ok() || !dir.exists()
+}

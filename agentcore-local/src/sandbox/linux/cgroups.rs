@@ -18,15 +18,21 @@ pub struct CgroupPlan {
     v2: bool,
     /// Why there are none (rlimits only).
     pub missing: Option<String>,
+    /// Without v2 limits, this server's directory in the unified hierarchy where each
+    /// sandbox still gets a cgroup of its own (no limits, but the root of its cgroup
+    /// namespace is its own).
+    contain: Option<PathBuf>,
 }
 
 impl CgroupPlan {
-    /// Prepares this server's cgroup directories (`server` names them).
-    pub fn new(found: Cgroups, server: &str) -> Self {
+    /// Prepares this server's cgroup directories (`server` names them); `unified` is this
+    /// process's own v2 cgroup when it may create cgroups there.
+    pub fn new(found: Cgroups, unified: Option<PathBuf>, server: &str) -> Self {
         let mut plan = CgroupPlan {
             parents: Vec::new(),
             v2: false,
             missing: None,
+            contain: None,
         };
         match found {
             Cgroups::V2 { dir } => match prepare_v2(&dir, server) {
@@ -49,12 +55,21 @@ impl CgroupPlan {
             }
             Cgroups::None(why) => plan.missing = Some(why),
         }
+        if !plan.v2 {
+            plan.contain = unified
+                .map(|u| u.join(format!("agentcore-local-{server}")))
+                .filter(|d| std::fs::create_dir_all(d).is_ok());
+        }
         plan
     }
 
     /// This server's directories (removed when it is gone).
     pub fn server_dirs(&self) -> Vec<PathBuf> {
-        self.parents.iter().map(|(_, p)| p.clone()).collect()
+        self.parents
+            .iter()
+            .map(|(_, p)| p.clone())
+            .chain(self.contain.clone())
+            .collect()
     }
 
     fn has(&self, controller: &str) -> bool {
@@ -80,9 +95,10 @@ impl CgroupPlan {
         let mut v = Vec::new();
         if let Some(why) = &self.missing {
             v.push(format!(
-                "no cgroups for sessions ({why}): memory is limited per process \
-                 (RLIMIT_AS), not per session; processes per session by RLIMIT_NPROC; CPU is \
-                 not limited. To give agentcore-local cgroups as an ordinary user: \
+                "no cgroups for sessions ({why}): a session's memory is not bounded (RLIMIT_AS \
+                 limits each process's address space, not the sum of its processes, tmpfs mounts \
+                 it makes or memory files); processes per session by RLIMIT_NPROC; CPU is not \
+                 limited. To give agentcore-local cgroups as an ordinary user: \
                  `systemd-run --user --scope -p Delegate=yes agentcore-local ...`"
             ));
         } else {
@@ -149,6 +165,13 @@ impl CgroupPlan {
             c.dirs.push(dir);
             if ok {
                 c.procs.push(leaf.join("cgroup.procs"));
+            }
+        }
+        if let Some(contain) = &self.contain {
+            let dir = contain.join(name);
+            if std::fs::create_dir_all(&dir).is_ok() {
+                c.procs.push(dir.join("cgroup.procs"));
+                c.dirs.push(dir);
             }
         }
         c

@@ -370,7 +370,7 @@ impl Host {
             );
         }
         let server = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        let cgroups = CgroupPlan::new(facts.cgroups(euid), &server);
+        let cgroups = CgroupPlan::new(facts.cgroups(euid), facts.unified_cgroup(euid), &server);
         lacks.extend(cgroups.gaps());
         let stage = choose_stage(&opts.data_dir, &opts.code_dirs)?;
         // An unprivileged user's overlay in memory needs user xattrs on tmpfs (Linux 6.6).
@@ -449,7 +449,11 @@ impl Host {
             limits: opts.limits,
             stage,
             blocked: super::net::blocked_destinations(),
-            hidden: vec![opts.data_dir.clone()],
+            // The data directory and every agent's code (another runtime's code must not show
+            // through a system directory it lies in).
+            hidden: std::iter::once(opts.data_dir.clone())
+                .chain(opts.code_dirs.iter().cloned())
+                .collect(),
             layer_on_disk,
             network,
         });

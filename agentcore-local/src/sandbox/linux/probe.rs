@@ -80,6 +80,20 @@ impl Facts {
         v
     }
 
+    /// This process's cgroup in the unified (v2) hierarchy — at `/sys/fs/cgroup`, or
+    /// `/sys/fs/cgroup/unified` on a hybrid host — when `euid` may create cgroups below it.
+    /// A session must never have it as the root of its cgroup namespace: its `cgroup.freeze`
+    /// and `cgroup.kill` would reach the server and everything else in it.
+    pub fn unified_cgroup(&self, euid: u32) -> Option<PathBuf> {
+        let own = own_cgroup(&self.read("/proc/self/cgroup")?, "")?;
+        let mount = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+            .iter()
+            .map(|m| self.path(m))
+            .find(|m| m.join("cgroup.procs").exists() && m.join("cgroup.controllers").exists())?;
+        let dir = mount.join(own.trim_start_matches('/'));
+        writable(&dir, euid).then_some(dir)
+    }
+
     /// How cgroups can limit sessions here for a server running as `euid`.
     pub fn cgroups(&self, euid: u32) -> Cgroups {
         let own = self.read("/proc/self/cgroup").unwrap_or_default();

@@ -9,9 +9,9 @@ use seccompiler::{
     SeccompRule, TargetArch,
 };
 
-/// Calls denied outright: keyrings (shared with the host's login session), BPF and
-/// userfaultfd (kernel attack surface), kernel modules, kexec and reboot, file handles
-/// (which bypass path checks), swap and process accounting.
+/// Calls denied outright: keyrings (shared with the host's login session), BPF, userfaultfd,
+/// io_uring and perf events (kernel attack surface), kernel modules, kexec and reboot, file
+/// handles (which bypass path checks), swap and process accounting.
 fn denied() -> Vec<i64> {
     let mut v = vec![
         libc::SYS_keyctl,
@@ -19,6 +19,10 @@ fn denied() -> Vec<i64> {
         libc::SYS_request_key,
         libc::SYS_bpf,
         libc::SYS_userfaultfd,
+        libc::SYS_io_uring_setup,
+        libc::SYS_io_uring_enter,
+        libc::SYS_io_uring_register,
+        libc::SYS_perf_event_open,
         libc::SYS_init_module,
         libc::SYS_finit_module,
         libc::SYS_delete_module,
