@@ -1485,3 +1485,40 @@ fn tests_remove_cgroup(dir: &std::path::Path) -> bool {
     }
     std::fs::remove_dir(dir).is_ok() || !dir.exists()
 }
+
+/// Per-user kernel budgets a session uses (inotify instances here) are charged to an id of
+/// its own, not to host root's or another session's: a session that takes all it can leaves
+/// host root and the next session theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_kernel_budgets_are_its_own() {
+    let test = "a_sessions_kernel_budgets_are_its_own";
+    if !nix::unistd::geteuid().is_root() {
+        tests::skip(
+            test,
+            "a rootless server's sessions are charged to its user: nothing to check",
+        );
+        return;
+    }
+    let Some(s) = scene(test).await else {
+        return;
+    };
+    let hog = s.attacker.command(
+        "python3 -c 'import ctypes, time\nlibc = ctypes.CDLL(None)\nn = 0\nwhile libc.inotify_init1(0) >= 0 and n < 100000: n += 1\nprint(\"held\", n, flush=True)\ntime.sleep(30)'",
+    );
+    let hog = tokio::spawn(hog.timeout(Duration::from_secs(60)).output());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // SAFETY: inotify_init1 with no flags; the descriptor is closed at once.
+    let fd = unsafe { libc::inotify_init1(0) };
+    assert!(fd >= 0, "host root has no inotify instance left");
+    // SAFETY: closing the descriptor just made.
+    unsafe { libc::close(fd) };
+    let other = s
+        .victim
+        .command("python3 -c 'import ctypes\nprint(ctypes.CDLL(None).inotify_init1(0) >= 0)'")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(other.stdout, "True\n", "{other:?}");
+    s.attacker.stop().await.unwrap();
+    let _ = hog.await;
+}

@@ -286,6 +286,7 @@ struct Plan {
     hidden: Vec<PathBuf>,
     layer_on_disk: Option<PathBuf>,
     network: Network,
+    builds_made: std::sync::atomic::AtomicU32,
 }
 
 /// How to start (again) a zygote.
@@ -456,6 +457,7 @@ impl Host {
                 .collect(),
             layer_on_disk,
             network,
+            builds_made: Default::default(),
         });
         let host = Host {
             zygote: tokio::sync::Mutex::new(zygote),
@@ -734,6 +736,9 @@ async fn build(
     let spec = BuildSpec {
         stage: plan.stage.clone(),
         map: plan.ids.session_map(),
+        owner: plan
+            .ids
+            .owner(plan.builds_made.fetch_add(1, Ordering::Relaxed)),
         host_root: matches!(plan.ids, IdPlan::Root { .. }),
         own_network,
         nameserver: match (network, &plan.helper) {

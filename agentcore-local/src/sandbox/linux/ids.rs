@@ -18,9 +18,9 @@ use super::wire::IdMap;
 pub const SESSION_IDS: u32 = 65_536;
 
 /// First and last start of the ranges a root server picks from (64 Ki-aligned, above
-/// systemd's container ranges and below 2^31).
+/// systemd's container ranges and below 2^31; each pick takes 128 Ki ids).
 const ROOT_FIRST: u32 = 0x7000_0000;
-const ROOT_LAST: u32 = 0x7FFD_0000;
+const ROOT_LAST: u32 = 0x7FFC_0000;
 
 /// How a server maps ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,17 @@ impl IdPlan {
                     .min(SESSION_IDS),
             },
             IdPlan::Single { .. } => IdMap { base: 0, count: 1 },
+        }
+    }
+
+    /// The host id that owns sandbox `n`'s user namespace (a root server's: one of the ids
+    /// after the sessions', mapped to nothing).
+    pub fn owner(&self, n: u32) -> Option<u32> {
+        match self {
+            IdPlan::Root { base, .. } => base
+                .checked_add(SESSION_IDS)?
+                .checked_add(n.checked_rem(SESSION_IDS)?),
+            _ => None,
         }
     }
 
@@ -125,10 +136,11 @@ impl IdPlan {
 /// Picks the root server's range for a data directory: the one kept there, else a free one
 /// (starting at a point derived from the directory's path, so two servers rarely share).
 pub fn root_range(taken: &[Range], data_dir: &Path, kept: Option<u32>) -> Result<u32, String> {
+    // The sessions' ids, then as many ids that own the sessions' user namespaces.
     let fits = |base: u32| {
         let r = Range {
             start: base,
-            count: SESSION_IDS,
+            count: SESSION_IDS.saturating_mul(2),
         };
         !taken.iter().any(|t| t.overlaps(&r))
     };
@@ -145,7 +157,7 @@ pub fn root_range(taken: &[Range], data_dir: &Path, kept: Option<u32>) -> Result
             ))
         };
     }
-    let slots = (ROOT_LAST - ROOT_FIRST) / SESSION_IDS + 1;
+    let slots = (ROOT_LAST - ROOT_FIRST) / (2 * SESSION_IDS) + 1;
     let hash = data_dir
         .as_os_str()
         .as_encoded_bytes()
@@ -157,7 +169,7 @@ pub fn root_range(taken: &[Range], data_dir: &Path, kept: Option<u32>) -> Result
     (0..slots)
         .filter_map(|i| {
             let slot = first.checked_add(i)?.checked_rem(slots)?;
-            ROOT_FIRST.checked_add(slot.checked_mul(SESSION_IDS)?)
+            ROOT_FIRST.checked_add(slot.checked_mul(SESSION_IDS.checked_mul(2)?)?)
         })
         .find(|b| fits(*b))
         .ok_or_else(|| "no free id range for sessions above 0x70000000".to_owned())
@@ -224,11 +236,11 @@ mod tests {
         ];
         let base = root_range(&taken, Path::new("/var/lib/a"), None).unwrap();
         assert!((ROOT_FIRST..=ROOT_LAST).contains(&base));
-        // Every candidate taken but one: that one is found.
-        let free = ROOT_FIRST + 5 * SESSION_IDS;
-        let all: Vec<Range> = (0..=(ROOT_LAST - ROOT_FIRST) / SESSION_IDS)
+        // Every candidate taken but one (its sessions' ids and its owners'): that one is found.
+        let free = ROOT_FIRST + 10 * SESSION_IDS;
+        let all: Vec<Range> = (0..=(ROOT_LAST - ROOT_FIRST) / SESSION_IDS + 1)
             .map(|i| ROOT_FIRST + i * SESSION_IDS)
-            .filter(|b| *b != free)
+            .filter(|b| *b != free && *b != free + SESSION_IDS)
             .map(|start| Range {
                 start,
                 count: SESSION_IDS,

@@ -191,6 +191,10 @@ fn enter_session(spec: &BuildSpec) -> std::io::Result<()> {
         Some(pid) => pid,
     };
     drop(theirs);
+    // The namespace's owner is the id this process has when it creates it.
+    if let Some(owner) = spec.owner {
+        sys::set_euid_keeping_caps(owner).map_err(|e| err("take the session's owner id", e))?;
+    }
     let entered = sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP);
     let _ = nix::unistd::write(&mine, if entered.is_ok() { b"u" } else { b"x" });
     let mut answer = [0u8; 512];
@@ -202,6 +206,9 @@ fn enter_session(spec: &BuildSpec) -> std::io::Result<()> {
             "cannot write the session's id maps: {}",
             String::from_utf8_lossy(answer.get(..n).unwrap_or_default())
         )));
+    }
+    if spec.owner.is_some() {
+        sys::clear_securebits().map_err(|e| err("clear the secure bits", e))?;
     }
     sys::become_user(0, 0).map_err(|e| err("become root inside", e))?;
     // Changing ids made this process non-dumpable; nothing of the session runs yet, and the
@@ -577,6 +584,7 @@ mod tests {
         BuildSpec {
             stage: "/mnt".into(),
             map: wire::IdMap { base, count },
+            owner: None,
             host_root: base != 0,
             own_network: true,
             nameserver: None,

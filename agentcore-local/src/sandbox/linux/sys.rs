@@ -136,6 +136,22 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
     cvt(unsafe { libc::setresuid(uid, uid, uid) }).map(drop)
 }
 
+/// Sets the effective uid alone, keeping the effective capabilities (`SECBIT_NO_SETUID_FIXUP`
+/// for the change; the caller clears the secure bits once it is done).
+pub fn set_euid_keeping_caps(euid: u32) -> io::Result<()> {
+    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+    // SAFETY: integer arguments.
+    cvt(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) })?;
+    // SAFETY: integer arguments (-1 leaves an id as it is).
+    cvt(unsafe { libc::setresuid(u32::MAX, euid, u32::MAX) }).map(drop)
+}
+
+/// Clears the secure bits (default capability rules again).
+pub fn clear_securebits() -> io::Result<()> {
+    // SAFETY: integer arguments.
+    cvt(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, 0, 0, 0, 0) }).map(drop)
+}
+
 /// `prctl(PR_SET_NO_NEW_PRIVS)`: no exec ever gains privileges (setuid bits, file caps).
 pub fn no_new_privs() -> io::Result<()> {
     // SAFETY: integer arguments.

@@ -140,6 +140,10 @@ pub struct BuildSpec {
     pub stage: PathBuf,
     /// Ids of the session's user namespace, as seen by the init.
     pub map: IdMap,
+    /// The host id that owns the session's user namespace (a root server's, one per
+    /// sandbox, mapped to nothing): the kernel charges per-user budgets of the session
+    /// (inotify instances, namespaces…) to it, never to host root.
+    pub owner: Option<u32>,
     /// Whether the init is root of the host (then overlays use trusted xattrs).
     pub host_root: bool,
     /// Whether the sandbox has a network namespace of its own.
