@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// Allow a non-loopback --listen address without --verify-sigv4.
     #[arg(long)]
     pub insecure_public: bool,
+    /// Serve every local user on loopback (by default only the user that started the
+    /// server, and root, may use the API).
+    #[arg(long)]
+    pub allow_other_users: bool,
     /// Region of the ARNs made for unsigned requests (signed requests get the region they
     /// were signed for).
     #[arg(long, default_value = crate::REGION)]
@@ -175,6 +179,7 @@ pub fn builder(args: &ServeArgs) -> Result<crate::LocalRuntimeBuilder, String> {
                 .disk_bytes(args.session_disk_mib.saturating_mul(1 << 20)),
         )
         .insecure_public(args.insecure_public)
+        .allow_other_users(args.allow_other_users)
         .region(args.region.clone());
     if let Some(plan) = &args.faults {
         builder = builder.faults(plan.clone());

@@ -62,6 +62,7 @@ pub mod auth;
 pub mod cli;
 pub mod command;
 pub mod faults;
+pub mod peer;
 pub mod sandbox;
 pub mod server;
 pub mod sessions;
@@ -101,6 +102,7 @@ pub struct LocalRuntimeBuilder {
     limits: Limits,
     pool: Option<usize>,
     setup_delay: Option<Duration>,
+    allow_other_users: bool,
     insecure_public: bool,
     verifier: Option<auth::Verifier>,
     tls: Option<tls::TlsConfig>,
@@ -174,6 +176,14 @@ impl LocalRuntimeBuilder {
     /// with [`sandbox::NETWORK_ENV`]. Off by default: the operator's mode is the widest.
     pub fn allow_runtime_network(mut self, yes: bool) -> Self {
         self.allow_runtime_network = yes;
+        self
+    }
+
+    /// Serves every local user on loopback. By default only the user that started the
+    /// server (and root) may use the API: it runs commands in every session and holds every
+    /// runtime's environment; other users' connections get 403 `AccessDeniedException`.
+    pub fn allow_other_users(mut self, yes: bool) -> Self {
+        self.allow_other_users = yes;
         self
     }
 
@@ -392,9 +402,14 @@ impl LocalRuntimeBuilder {
         let tcp = TcpListener::bind(listen).await?;
         let addr = tcp.local_addr()?;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let only_uid = (!self.allow_other_users).then(|| nix::unistd::geteuid().as_raw());
         let listener = match &self.tls {
-            Some(t) => Listening::Tls(tls::TlsListener::new(tcp, t.server_config()?)?),
-            None => Listening::Plain(tcp),
+            Some(t) => Listening::Tls(tls::TlsListener::new(tcp, t.server_config()?, only_uid)?),
+            None => Listening::Plain(Guarded {
+                tcp,
+                local: addr,
+                only_uid,
+            }),
         };
         let shutdown = CancellationToken::new();
         let rules = Arc::new(faults::Rules::new(self.faults, self.command_rate_limit));
@@ -418,9 +433,6 @@ impl LocalRuntimeBuilder {
             let stop = async move { serve_token.cancelled().await };
             match listener {
                 Listening::Plain(listener) => {
-                    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                        let _ = tcp.set_nodelay(true);
-                    });
                     let _ = axum::serve(listener, app)
                         .with_graceful_shutdown(stop)
                         .await;
@@ -469,8 +481,63 @@ impl LocalRuntimeBuilder {
 }
 
 enum Listening {
-    Plain(TcpListener),
+    Plain(Guarded),
     Tls(tls::TlsListener),
+}
+
+/// Accepts TCP connections, refusing loopback clients of other local users (with an
+/// AWS-shaped 403) unless every user is allowed.
+struct Guarded {
+    tcp: TcpListener,
+    local: SocketAddr,
+    /// The one user (besides root) served on loopback; `None`: everyone.
+    only_uid: Option<u32>,
+}
+
+/// Whether a connection from `peer` to `local` may be served when only `only_uid` (and root)
+/// may use the API.
+pub(crate) fn allowed_peer(only_uid: Option<u32>, local: SocketAddr, peer: SocketAddr) -> bool {
+    let Some(uid) = only_uid else { return true };
+    if !peer.ip().is_loopback() {
+        return true;
+    }
+    matches!(peer::loopback_peer_uid(local, peer), Some(u) if u == uid || u == 0)
+}
+
+impl axum::serve::Listener for Guarded {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (stream, peer) = match self.tcp.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let local = stream.local_addr().unwrap_or(self.local);
+            if !allowed_peer(self.only_uid, local, peer) {
+                tracing::warn!(%peer, "refused a connection from another local user");
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut s = stream;
+                    let _ = s.write_all(peer::REFUSAL).await;
+                    let _ = s.shutdown().await;
+                });
+                continue;
+            }
+            // Small frames (a contentStart, an echoed keystroke) must not wait for Nagle.
+            let _ = stream.set_nodelay(true);
+            return (stream, peer);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
 }
 
 /// Creates `dir` (and parents) when it is new, for its owner only (0700): it holds every

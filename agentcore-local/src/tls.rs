@@ -79,6 +79,7 @@ impl TlsListener {
     pub(crate) fn new(
         tcp: TcpListener,
         config: Arc<rustls::ServerConfig>,
+        only_uid: Option<u32>,
     ) -> std::io::Result<Self> {
         let addr = tcp.local_addr()?;
         let acceptor = TlsAcceptor::from(config);
@@ -97,6 +98,11 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let local = stream.local_addr().unwrap_or(addr);
+                if !crate::allowed_peer(only_uid, local, peer) {
+                    tracing::warn!(%peer, "refused a connection from another local user");
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {

@@ -1522,3 +1522,43 @@ async fn a_sessions_kernel_budgets_are_its_own() {
     s.attacker.stop().await.unwrap();
     let _ = hog.await;
 }
+
+/// Another local user cannot use the server's API (it runs commands in every session and
+/// holds every runtime's environment): loopback connections of other users get 403
+/// `AccessDeniedException`, unless the operator serves every user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_local_users_cannot_use_the_api() {
+    let test = "other_local_users_cannot_use_the_api";
+    if !nix::unistd::geteuid().is_root() {
+        tests::skip(test, "acting as another local user needs root (runuser)");
+        return;
+    }
+    let probe = |endpoint: String| {
+        std::process::Command::new("runuser")
+            .args(["-u", "nobody", "--", "python3", "-c"])
+            .arg(format!(
+                "import urllib.request, urllib.error\n\
+                 try:\n    r = urllib.request.urlopen(urllib.request.Request('{endpoint}/runtimes/', method='POST', data=b'{{}}'))\n    print('status', r.status)\n\
+                 except urllib.error.HTTPError as e:\n    print('status', e.code, e.headers.get('x-amzn-errortype'))\n\
+                 except Exception as e:\n    print('error', e)"
+            ))
+            .output()
+            .unwrap()
+    };
+    let f = Fixture::new().await;
+    let out = probe(f.local.endpoint());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("status 403 AccessDeniedException"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server's own user is served.
+    f.client.list_agent_runtimes().send().await.unwrap();
+    let open = Fixture::with(LocalRuntime::builder().allow_other_users(true)).await;
+    let out = probe(open.local.endpoint());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("status 200"),
+        "{out:?}"
+    );
+}
