@@ -1562,3 +1562,58 @@ async fn other_local_users_cannot_use_the_api() {
         "{out:?}"
     );
 }
+
+/// Host addresses that appear while the server runs (a VPN, a container bridge) are blocked
+/// in private sessions too, within a few seconds, also in sessions already running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_addresses_added_later_are_blocked_too() {
+    let test = "host_addresses_added_later_are_blocked_too";
+    if !nix::unistd::geteuid().is_root() {
+        tests::skip(test, "adding a host address needs root");
+        return;
+    }
+    let Some(s) = scene(test).await else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_c, _)) = listener.accept().await {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    // The attacker's sandbox exists before the address does.
+    s.attack("true").await;
+    let addr = format!("198.51.100.{}", 1 + std::process::id() % 250);
+    let add = std::process::Command::new("ip")
+        .args(["addr", "add", &format!("{addr}/32"), "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(add.success());
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["addr", "del", &format!("{}/32", self.0), "dev", "lo"])
+                .status();
+        }
+    }
+    let _del = Del(addr.clone());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let probe = format!(
+        "timeout 3 bash -c 'exec 3<>/dev/tcp/{addr}/{port}' 2>/dev/null && echo REACHED; echo done"
+    );
+    let running = s.attack(&probe).await;
+    assert_eq!(
+        running.stdout, "done\n",
+        "a running session reached {addr}: {running:?}"
+    );
+    let fresh = s.f.session().command(&probe).output().await.unwrap();
+    assert_eq!(
+        fresh.stdout, "done\n",
+        "a new session reached {addr}: {fresh:?}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

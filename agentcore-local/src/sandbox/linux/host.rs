@@ -258,7 +258,15 @@ impl Zygote {
     }
 
     async fn tree_job(&self, make: impl FnOnce(u64) -> ToZygote) -> std::io::Result<()> {
-        match self.request(make, &[]).await? {
+        self.tree_job_with(make, &[]).await
+    }
+
+    async fn tree_job_with(
+        &self,
+        make: impl FnOnce(u64) -> ToZygote,
+        fds: &[RawFd],
+    ) -> std::io::Result<()> {
+        match self.request(make, fds).await? {
             (FromZygote::Removed { error: None, .. }, _) => Ok(()),
             (FromZygote::Removed { error: Some(e), .. }, _) => Err(std::io::Error::other(e)),
             (other, _) => Err(std::io::Error::other(format!(
@@ -282,7 +290,10 @@ struct Plan {
     cgroups: CgroupPlan,
     limits: Limits,
     stage: PathBuf,
-    blocked: Vec<(std::net::IpAddr, u8)>,
+    /// What private networks block (grows when the host gets new addresses).
+    blocked: Mutex<Vec<(std::net::IpAddr, u8)>>,
+    /// The network namespaces of private sandboxes alive, to block new host addresses in.
+    nets: Mutex<Vec<std::sync::Weak<OwnedFd>>>,
     hidden: Vec<PathBuf>,
     layer_on_disk: Option<PathBuf>,
     network: Network,
@@ -300,7 +311,7 @@ struct ZygotePlan {
 #[derive(Debug)]
 pub struct Host {
     /// The zygote; replaced by a new one if it ever goes (sessions it started go on).
-    zygote: tokio::sync::Mutex<Arc<Zygote>>,
+    zygote: Arc<tokio::sync::Mutex<Arc<Zygote>>>,
     zygote_plan: ZygotePlan,
     plan: Arc<Plan>,
     pool: Arc<Pool>,
@@ -449,7 +460,8 @@ impl Host {
             cgroups,
             limits: opts.limits,
             stage,
-            blocked: super::net::blocked_destinations(),
+            blocked: Mutex::new(super::net::blocked_destinations()),
+            nets: Mutex::new(Vec::new()),
             // The data directory and every agent's code (another runtime's code must not show
             // through a system directory it lies in).
             hidden: std::iter::once(opts.data_dir.clone())
@@ -460,7 +472,7 @@ impl Host {
             builds_made: Default::default(),
         });
         let host = Host {
-            zygote: tokio::sync::Mutex::new(zygote),
+            zygote: Arc::new(tokio::sync::Mutex::new(zygote)),
             zygote_plan,
             plan,
             pool: Arc::new(Pool {
@@ -473,6 +485,12 @@ impl Host {
         };
         if let Ok(z) = host.zygote.try_lock() {
             host.refill(&z);
+        }
+        if host.plan.network == Network::Private {
+            tokio::spawn(watch_host_addresses(
+                Arc::downgrade(&host.plan),
+                Arc::downgrade(&host.zygote),
+            ));
         }
         Ok(host)
     }
@@ -565,6 +583,50 @@ impl Host {
     /// Removes a tree with the rights of the sandboxes' ids (files any id of a session made).
     pub async fn remove_tree(&self, path: &Path) -> std::io::Result<()> {
         self.zygote().await?.remove(path).await
+    }
+}
+
+/// How often the host's addresses are looked at.
+const ADDRESS_CHECK: Duration = Duration::from_secs(2);
+
+/// Blocks, in every private sandbox, host addresses that appear while the server runs (a
+/// VPN, a container bridge, a new DHCP lease), within [`ADDRESS_CHECK`].
+async fn watch_host_addresses(
+    plan: std::sync::Weak<Plan>,
+    zygote: std::sync::Weak<tokio::sync::Mutex<Arc<Zygote>>>,
+) {
+    loop {
+        tokio::time::sleep(ADDRESS_CHECK).await;
+        let (Some(plan), Some(zygote)) = (plan.upgrade(), zygote.upgrade()) else {
+            return;
+        };
+        let now = tokio::task::spawn_blocking(super::net::blocked_destinations)
+            .await
+            .unwrap_or_default();
+        let new: Vec<(std::net::IpAddr, u8)> = match plan.blocked.lock() {
+            Ok(mut b) => {
+                let new: Vec<_> = now.into_iter().filter(|d| !b.contains(d)).collect();
+                b.extend(new.iter().copied());
+                new
+            }
+            Err(_) => return,
+        };
+        if new.is_empty() {
+            continue;
+        }
+        tracing::info!(addresses = ?new, "blocking new host addresses in private sessions");
+        let nets: Vec<Arc<OwnedFd>> = plan
+            .nets
+            .lock()
+            .map(|n| n.iter().filter_map(std::sync::Weak::upgrade).collect())
+            .unwrap_or_default();
+        let z = zygote.lock().await.clone();
+        for netns in nets {
+            let routes = new.clone();
+            let _ = z
+                .tree_job_with(|id| ToZygote::Block { id, routes }, &[netns.as_raw_fd()])
+                .await;
+        }
     }
 }
 
@@ -746,7 +808,7 @@ async fn build(
             _ => None,
         },
         blocked: if network == Network::Private {
-            plan.blocked.clone()
+            plan.blocked.lock().map(|b| b.clone()).unwrap_or_default()
         } else {
             Vec::new()
         },
@@ -792,6 +854,7 @@ async fn build(
             scratch,
             zygote: zygote.clone(),
             dead: None,
+            netns: None,
         },
         network,
     };
@@ -822,6 +885,14 @@ async fn build(
         }
     };
     if network == Network::Private {
+        if let Some(netns) = ns.first().and_then(|n| n.try_clone().ok()) {
+            let netns = Arc::new(netns);
+            if let Ok(mut nets) = plan.nets.lock() {
+                nets.retain(|n| n.strong_count() > 0);
+                nets.push(Arc::downgrade(&netns));
+            }
+            built.res.netns = Some(netns);
+        }
         if let (Some(helper), Some(netns)) = (&plan.helper, ns.first()) {
             let userns = match plan.ids {
                 IdPlan::Root { .. } => None,
@@ -903,6 +974,8 @@ struct Resources {
     zygote: Arc<Zygote>,
     /// Told when every process of the sandbox is gone.
     dead: Option<watch::Sender<bool>>,
+    /// Its private network namespace (new host addresses are blocked in it).
+    netns: Option<Arc<OwnedFd>>,
 }
 
 impl Drop for Resources {

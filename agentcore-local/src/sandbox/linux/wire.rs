@@ -70,6 +70,14 @@ pub enum ToZygote {
         /// The tree.
         path: PathBuf,
     },
+    /// Add unreachable routes in a sandbox's network namespace (descriptor: the namespace),
+    /// in a child process: host addresses that appeared after the sandbox was built.
+    Block {
+        /// Request id (answered with `Removed`).
+        id: u64,
+        /// (address, prefix length).
+        routes: Vec<(std::net::IpAddr, u8)>,
+    },
     /// Give a tree's files new owners (ids as the zygote sees them), in a child process:
     /// data directories of earlier versions, whose sessions had other ids.
     Chown {

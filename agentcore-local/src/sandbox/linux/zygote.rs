@@ -150,6 +150,31 @@ fn run(sock: OwnedFd) -> i32 {
                     let _ = wire::send(s, &FromZygote::Removed { id, error }, &[]);
                 }
             },
+            Ok(Received::Message(ToZygote::Block { id, routes }, fds)) => {
+                let Some(netns) = fds.into_iter().next() else {
+                    let error = Some("no network namespace".to_owned());
+                    let _ = wire::send(s, &FromZygote::Removed { id, error }, &[]);
+                    continue;
+                };
+                match sys::fork() {
+                    Ok(None) => {
+                        let ok = sys::setns(netns.as_raw_fd(), libc::CLONE_NEWNET).is_ok()
+                            && routes.iter().all(|(a, p)| {
+                                // Already there (a race with the build) is fine.
+                                match super::net::add_unreachable_route(*a, *p) {
+                                    Ok(()) => true,
+                                    Err(e) => e.raw_os_error() == Some(libc::EEXIST) || a.is_ipv6(),
+                                }
+                            });
+                        sys::exit(i32::from(!ok))
+                    }
+                    Ok(Some(pid)) => removals.push((pid, id)),
+                    Err(e) => {
+                        let error = Some(e.to_string());
+                        let _ = wire::send(s, &FromZygote::Removed { id, error }, &[]);
+                    }
+                }
+            }
             Ok(Received::Message(ToZygote::Start { .. } | ToZygote::Mapped, _)) => {}
             Ok(Received::Closed) | Err(_) => break,
         }
