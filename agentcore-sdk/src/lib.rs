@@ -80,6 +80,10 @@ pub mod config;
 pub mod control;
 pub mod data;
 pub mod error;
+#[cfg(feature = "workflow")]
+mod helper;
+#[cfg(feature = "workflow")]
+pub mod process;
 mod session;
 #[cfg(feature = "shell")]
 pub mod shell;
