@@ -81,6 +81,8 @@ pub mod control;
 pub mod data;
 pub mod error;
 #[cfg(feature = "workflow")]
+pub mod files;
+#[cfg(feature = "workflow")]
 mod helper;
 #[cfg(feature = "workflow")]
 pub mod process;

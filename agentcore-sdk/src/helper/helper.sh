@@ -248,10 +248,13 @@ cmd_mkdir() {
   return 0
 }
 
-# Small writes: base64url of the bytes in the command, appended to a staging file.
+# Small writes: base64url of the bytes in the command, written at OFFSET of a staging
+# file (cut there first, so the same write sent again is not written twice).
 cmd_put() {
-  local path=$1 data=$2
-  printf %s "$data" | unb64 >> "$path" || die "cannot write $path"
+  local stage=$1 offset=$2 data=$3
+  [ -e "$stage" ] || die "the staging file $stage is gone" 3
+  [ "$(stat -c %s -- "$stage")" -ge "$offset" ] || die "the staging file is shorter than $offset" 5
+  truncate -s "$offset" -- "$stage" && printf %s "$data" | unb64 >> "$stage" || die "cannot write $stage"
 }
 
 # Staging file for an upload next to its destination, writable by the shell user; prints
@@ -274,16 +277,21 @@ cmd_restage() {
   stat -c %s -- "$stage"
 }
 
-# Run in an interactive shell: raw terminal, then TOTAL-OFFSET bytes in chunks of CHUNK,
-# each appended to STAGE and acknowledged with its SHA-256.
+# Run in an interactive shell: raw terminal, then chunks, each a 16-byte header (its length
+# in decimal, zero-padded, and a newline) and its bytes, appended to STAGE and acknowledged
+# with its end offset and SHA-256; a length of 0 ends it.
 cmd_recv() {
-  local stage=$1 off=$2 total=$3 chunk=$4 n h
+  local stage=$1 hdr n h off
+  off=$(stat -c %s -- "$stage") || die "no staging file $stage" 3
   echo "$$" > "$stage.pid"
   stty raw -echo -iexten -ixon -ixoff -isig -icrnl -istrip cs8 -parenb 2>/dev/null \
     || die "cannot put the terminal in raw mode"
   printf '\nAGENTCORE-%s-READY\n' RECV
-  while [ "$off" -lt "$total" ]; do
-    n=$chunk; [ $((total - off)) -lt "$n" ] && n=$((total - off))
+  while :; do
+    hdr=$(head -c 16) || break
+    case $hdr in *[!0-9]*|'') printf 'ERR bad chunk header\n'; stty sane; exit 1 ;; esac
+    n=$((10#$hdr))
+    [ "$n" = 0 ] && break
     h=$(head -c "$n" | tee -a -- "$stage" | sha256sum; exit "${PIPESTATUS[1]}") \
       || { printf 'ERR cannot write %s\n' "$stage"; stty sane; exit 1; }
     off=$((off + n))
@@ -331,9 +339,14 @@ cmd_pack() {
   mkdir -p -- "$(dirname -- "$2")" && tar -C "$1" -cf "$2" . || die "cannot pack $1"
 }
 
+# Checks the staged archive, unpacks it into DIR (made if missing), removes it.
 cmd_unpack() {
-  local stage=$1 dir=$2
-  [ -e "$stage" ] || die "the staging file $stage is gone" 3
+  local stage=$1 dir=$2 size=$3 sum=$4
+  [ -e "$stage" ] || { [ -d "$dir" ] && { echo done; exit 0; }; die "the staging file $stage is gone" 3; }
+  local have; have=$(stat -c %s -- "$stage")
+  [ "$have" = "$size" ] || die "staged $have bytes, expected $size" 7
+  local got; got=$(sha256sum < "$stage" | cut -d' ' -f1)
+  [ "$got" = "$sum" ] || die "checksum mismatch: sha256 $got, expected $sum" 7
   mkdir -p -- "$dir" && tar -C "$dir" -xpf "$stage" --no-same-owner || die "cannot unpack into $dir"
   rm -f -- "$stage"
   echo done

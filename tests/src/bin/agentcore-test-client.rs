@@ -63,8 +63,11 @@ async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             Err("the output ended without an exit".into())
         }
         ("transfer", [local, remote, back]) => {
-            let _ = (local, remote, back);
-            Err("TODO".into())
+            let files = session.files();
+            files.upload(local, remote).send().await?;
+            files.download(remote, back).send().await?;
+            println!("peak-rss {}", tests::peak_rss());
+            Ok(())
         }
         _ => Err(format!("unknown command {what} {rest:?}").into()),
     }
