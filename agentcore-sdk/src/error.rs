@@ -271,6 +271,7 @@ impl Error {
         }
     }
 
+    #[cfg(any(feature = "workflow", feature = "preview"))]
     pub(crate) fn local_io(path: impl fmt::Display, source: std::io::Error) -> Self {
         Error::LocalIo {
             path: path.to_string(),

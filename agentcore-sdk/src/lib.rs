@@ -84,6 +84,8 @@ pub mod error;
 pub mod files;
 #[cfg(feature = "workflow")]
 mod helper;
+#[cfg(feature = "preview")]
+pub mod preview;
 #[cfg(feature = "workflow")]
 pub mod process;
 mod session;
