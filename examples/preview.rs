@@ -88,6 +88,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         Some(id) => target.client.session_with_id(&target.arn, id)?,
         None => target.client.session(&target.arn)?,
     };
+    eprintln!("runtime: {}", target.arn);
     eprintln!("session: {}", session.id());
     // The answer of an invocation carries the session's endpoint URL.
     session
