@@ -277,3 +277,81 @@ async fn output_is_read_across_many_commands_when_the_process_outlives_one() {
     let (out, _, _) = env.output().collect().await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out), "hi there|/tmp");
 }
+
+/// Cuts every live connection at the first line of each test run.
+struct CutMidRun {
+    proxy: std::sync::Arc<FaultProxy>,
+    lines: std::sync::Mutex<Vec<Vec<String>>>,
+    cuts: std::sync::atomic::AtomicUsize,
+}
+
+impl examples::coding::Progress for CutMidRun {
+    fn start(&self, _: usize, what: &str) {
+        if what == "running the tests" {
+            self.lines.lock().unwrap().push(Vec::new());
+        }
+    }
+    fn line(&self, line: &str) {
+        let mut lines = self.lines.lock().unwrap();
+        let run = lines.last_mut().unwrap();
+        run.push(line.to_owned());
+        if run.len() == 1 {
+            let n = self.proxy.cut();
+            self.cuts.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn done(&self, _: &examples::coding::Step) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coding_loop_turns_no_cut_during_a_test_run_into_a_failed_iteration() {
+    // The fixer agent is the coding_loop example itself, hosted per the container contract.
+    let agent = tests::example_binary("coding_loop");
+    let f = Fixture::with(agentcore_local::LocalRuntime::builder().agent_with_code(
+        "coder",
+        "exec /var/task/coding_loop --agent-mode",
+        agent,
+    ))
+    .await;
+    let proxy = std::sync::Arc::new(FaultProxy::start(f.local.addr()).await);
+    let client = client_for(&proxy.endpoint(), None);
+    let session = client.session(&f.arn).unwrap();
+    let ws = examples::coding::workspace(&session).await.unwrap();
+    examples::coding::seed(&session, &ws).await.unwrap();
+    // Slow tests: each check takes a moment, so the run is cut while it goes on.
+    session
+        .run(format!(
+            "cd {ws}/repo && sed -i 's/^check /sleep 0.4; check /' test.sh && git commit -qam slow"
+        ))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let progress = CutMidRun {
+        proxy: proxy.clone(),
+        lines: Default::default(),
+        cuts: Default::default(),
+    };
+    let outcome = examples::coding::run_loop(&session, &ws, 5, &progress)
+        .await
+        .unwrap();
+    assert!(outcome.green && outcome.pushed.is_some(), "{outcome:?}");
+    let tests: Vec<String> = outcome
+        .steps
+        .iter()
+        .filter(|s| s.name == "test")
+        .map(|s| s.detail.clone())
+        .collect();
+    assert_eq!(tests, ["2 failing", "1 failing", "all tests pass"]);
+    assert!(
+        progress.cuts.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "every test run was cut"
+    );
+    // Each run's output arrived whole, each line once.
+    let runs = progress.lines.lock().unwrap().clone();
+    assert_eq!(runs.len(), 3);
+    for run in &runs {
+        assert_eq!(run.len(), 3, "{run:?}");
+    }
+    assert!(runs[2].iter().all(|l| l.starts_with("PASS")), "{runs:?}");
+}
