@@ -68,7 +68,7 @@ pub struct ServeArgs {
     #[arg(long = "bearer-token", value_name = "TOKEN")]
     pub bearer_tokens: Vec<String>,
     /// The agent's code for runtimes named NAME, as NAME=PATH: a host file or directory bound
-    /// read-only at /var/task (directory) or /var/task/<file name> (file) in each session,
+    /// read-only at /var/task (directory) or `/var/task/<file name>` (file) in each session,
     /// where the agent command starts. Repeatable.
     #[arg(long = "agent-code", value_name = "NAME=PATH")]
     pub agent_code: Vec<String>,

@@ -161,10 +161,10 @@ fn parse_entry(meta: &[u8], link: &[u8], name: Option<&[u8]>) -> Result<FileEntr
         Some(n) => (meta, n.to_vec()),
         None => {
             // With a name: the first six fields, then the name (which may hold spaces).
-            let mut spaces = 0;
+            let mut spaces: u32 = 0;
             let cut = meta.iter().position(|b| {
                 if *b == b' ' {
-                    spaces += 1;
+                    spaces = spaces.saturating_add(1);
                 }
                 spaces == 6
             });

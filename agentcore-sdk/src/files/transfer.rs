@@ -573,7 +573,8 @@ impl ShellUpload<'_> {
         type Write = std::pin::Pin<
             Box<
                 dyn std::future::Future<Output = (crate::shell::ShellWriter, std::io::Result<()>)>
-                    + Send,
+                    + Send
+                    + Sync,
             >,
         >;
         let mut writing: Option<Write> = None;
@@ -676,7 +677,7 @@ impl fmt::Debug for Download {
 
 /// Where downloaded bytes go.
 enum Sink<'a> {
-    File(tokio::fs::File, &'a std::path::Path),
+    File(tokio::io::BufWriter<tokio::fs::File>, &'a std::path::Path),
     Memory(&'a mut Vec<u8>),
     Unpack(tokio::sync::mpsc::Sender<Bytes>),
 }
@@ -750,7 +751,6 @@ async fn stream_file(
     sink: &mut Sink<'_>,
     progress: &Option<ProgressFn>,
 ) -> Result<(u64, String, u32, u32), Error> {
-    use base64::Engine;
     let engine = base64::engine::general_purpose::STANDARD;
     let mut hasher = sha2::Sha256::new();
     let mut offset: u64 = 0;
@@ -777,7 +777,8 @@ async fn stream_file(
         };
         let mut header: Option<u64> = None;
         let mut head = String::new();
-        let mut carry = String::new();
+        // Base64 characters of an unfinished group (at most 3).
+        let mut carry: Vec<u8> = Vec::with_capacity(4);
         let mut stderr = String::new();
         loop {
             let next = tokio::time::timeout(DOWNLOAD_IDLE, stream.next()).await;
@@ -818,21 +819,17 @@ async fn stream_file(
                             .and_then(|m| u32::from_str_radix(m, 8).ok())
                             .unwrap_or(mode);
                         header = Some(size);
-                        carry.push_str(&rest);
                         head.clear();
+                        decoded.clear();
+                        decode_into(&engine, rest.as_bytes(), &mut carry, &mut decoded)?;
                         text = "";
+                    } else {
+                        decoded.clear();
                     }
-                    carry.extend(text.chars().filter(|c| *c != '\n' && *c != '\r'));
-                    let whole = carry.len().saturating_sub(carry.len() % 4);
-                    if whole == 0 {
+                    decode_into(&engine, text.as_bytes(), &mut carry, &mut decoded)?;
+                    if decoded.is_empty() {
                         continue;
                     }
-                    let quads = carry.get(..whole).unwrap_or_default();
-                    decoded.clear();
-                    engine
-                        .decode_vec(quads, &mut decoded)
-                        .map_err(|e| Error::malformed_with("download base64", e))?;
-                    carry.drain(..whole);
                     sink.write(&decoded).await?;
                     hasher.update(&decoded);
                     offset = offset.saturating_add(decoded.len() as u64);
@@ -868,6 +865,42 @@ async fn stream_file(
             }
         }
     }
+}
+
+/// Decodes the base64 in `text` (newlines ignored) after the unfinished group in `carry`,
+/// appending to `out`; what does not make a whole group stays in `carry`.
+fn decode_into(
+    engine: &base64::engine::GeneralPurpose,
+    text: &[u8],
+    carry: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    use base64::Engine;
+    let bad = |e| Error::malformed_with("download base64", e);
+    let clean: std::borrow::Cow<'_, [u8]> = if text.iter().any(|b| *b == b'\n' || *b == b'\r') {
+        text.iter()
+            .copied()
+            .filter(|b| *b != b'\n' && *b != b'\r')
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        text.into()
+    };
+    let mut input: &[u8] = &clean;
+    if !carry.is_empty() {
+        let take = 4usize.saturating_sub(carry.len()).min(input.len());
+        let (head, rest) = input.split_at(take);
+        carry.extend_from_slice(head);
+        input = rest;
+        if carry.len() == 4 {
+            engine.decode_vec(carry.as_slice(), out).map_err(bad)?;
+            carry.clear();
+        }
+    }
+    let (whole, rest) = input.split_at(input.len().saturating_sub(input.len() % 4));
+    engine.decode_vec(whole, out).map_err(bad)?;
+    carry.extend_from_slice(rest);
+    Ok(())
 }
 
 /// The whole file in memory.
@@ -917,7 +950,8 @@ impl Download {
                 let file = tokio::fs::File::create(&part)
                     .await
                     .map_err(|e| Error::local_io(part.display(), e))?;
-                let mut sink = Sink::File(file, &part);
+                let mut sink =
+                    Sink::File(tokio::io::BufWriter::with_capacity(1 << 20, file), &part);
                 let fetched = fetch(&self.session, remote, &mut sink, &self.progress).await;
                 let Sink::File(mut file, _) = sink else {
                     return Err(Error::malformed("unreachable sink"));

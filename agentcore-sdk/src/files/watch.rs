@@ -116,7 +116,10 @@ impl Watcher {
                     Ok(None) if line == "G" => {
                         self.done = true;
                         return Some(Err(Error::NotFound {
-                            what: format!("the watched directory {} is gone", self.args[1]),
+                            what: format!(
+                                "the watched directory {} is gone",
+                                self.args.get(1).map(String::as_str).unwrap_or_default()
+                            ),
                         }));
                     }
                     Ok(None) => {}

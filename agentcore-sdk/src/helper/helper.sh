@@ -12,6 +12,12 @@ die() { printf 'agentcore-helper: %s\n' "$1" >&2; exit "${2:-2}"; }
 b64() { base64 -w 0; }
 unb64() { tr -- '-_' '+/' | base64 -d; }
 now() { date +%s; }
+# SHA-256 (hex) of stdin: OpenSSL's when there is one (several times faster), else coreutils'.
+if command -v openssl >/dev/null 2>&1; then
+  sha() { local h; h=$(openssl dgst -sha256 -r) || return 1; printf '%s\n' "${h%% *}"; }
+else
+  sha() { local h; h=$(sha256sum) || return 1; printf '%s\n' "${h%% *}"; }
+fi
 valid_id() { case $1 in ''|*[!A-Za-z0-9_-]*) die "bad id" ;; esac; }
 
 # ---- processes ----------------------------------------------------------------------------
@@ -292,10 +298,10 @@ cmd_recv() {
     case $hdr in *[!0-9]*|'') printf 'ERR bad chunk header\n'; stty sane; exit 1 ;; esac
     n=$((10#$hdr))
     [ "$n" = 0 ] && break
-    h=$(head -c "$n" | tee -a -- "$stage" | sha256sum; exit "${PIPESTATUS[1]}") \
+    h=$(head -c "$n" | tee -a -- "$stage" | sha; exit "${PIPESTATUS[1]}") \
       || { printf 'ERR cannot write %s\n' "$stage"; stty sane; exit 1; }
     off=$((off + n))
-    printf 'ACK %s %s\n' "$off" "${h%% *}"
+    printf 'ACK %s %s\n' "$off" "$h"
   done
   stty sane 2>/dev/null
   rm -f -- "$stage.pid"
@@ -307,12 +313,12 @@ cmd_finish() {
   local stage=$1 dest=$2 size=$3 sum=$4 mode=$5
   if [ ! -e "$stage" ]; then
     # Already moved by an earlier try of this same step.
-    [ -e "$dest" ] && [ "$(sha256sum < "$dest" | cut -d' ' -f1)" = "$sum" ] && { echo done; exit 0; }
+    [ -e "$dest" ] && [ "$(sha < "$dest")" = "$sum" ] && { echo done; exit 0; }
     die "the staging file $stage is gone" 3
   fi
   local have; have=$(stat -c %s -- "$stage")
   [ "$have" = "$size" ] || die "staged $have bytes, expected $size" 7
-  local got; got=$(sha256sum < "$stage" | cut -d' ' -f1)
+  local got; got=$(sha < "$stage")
   [ "$got" = "$sum" ] || die "checksum mismatch: sha256 $got, expected $sum" 7
   if [ "$mode" = - ]; then chmod 644 -- "$stage"; else chmod -- "$mode" "$stage"; fi
   mv -f -T -- "$stage" "$dest" || die "cannot move the upload to $dest"
@@ -331,7 +337,7 @@ cmd_send() {
 
 cmd_sum() {
   [ -f "$1" ] || die "no such file: $1" 3
-  printf '%s %s\n' "$(stat -c %s -- "$1")" "$(sha256sum < "$1" | cut -d' ' -f1)"
+  printf '%s %s\n' "$(stat -c %s -- "$1")" "$(sha < "$1")"
 }
 
 cmd_pack() {
@@ -345,7 +351,7 @@ cmd_unpack() {
   [ -e "$stage" ] || { [ -d "$dir" ] && { echo done; exit 0; }; die "the staging file $stage is gone" 3; }
   local have; have=$(stat -c %s -- "$stage")
   [ "$have" = "$size" ] || die "staged $have bytes, expected $size" 7
-  local got; got=$(sha256sum < "$stage" | cut -d' ' -f1)
+  local got; got=$(sha < "$stage")
   [ "$got" = "$sum" ] || die "checksum mismatch: sha256 $got, expected $sum" 7
   mkdir -p -- "$dir" && tar -C "$dir" -xpf "$stage" --no-same-owner || die "cannot unpack into $dir"
   rm -f -- "$stage"
