@@ -298,7 +298,14 @@ impl Upload {
             TransferChannel::Auto => TransferChannel::Shell,
             c => c,
         };
-        helper::run_idempotent(&self.session, "stage", &[&stage], SHORT).await?;
+        let staged = helper::run_idempotent(&self.session, "stage", &[&stage], SHORT).await?;
+        // The helper's path, for the shell (its user may differ from the commands').
+        let helper_path = staged
+            .stdout
+            .split_whitespace()
+            .nth(1)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::malformed("the staging step did not say where the helper is"))?;
         let mut hasher = sha2::Sha256::new();
         let sent = match channel {
             TransferChannel::Commands => {
@@ -315,6 +322,7 @@ impl Upload {
             _ => {
                 let mut shell = ShellUpload {
                     session: &self.session,
+                    helper: &helper_path,
                     stage: &stage,
                     total,
                     progress: &self.progress,
@@ -420,6 +428,8 @@ struct Chunk {
 /// An upload through the interactive shell.
 struct ShellUpload<'a> {
     session: &'a Session,
+    /// Where the helper is in the session.
+    helper: &'a str,
     stage: &'a str,
     total: Option<u64>,
     progress: &'a Option<ProgressFn>,
@@ -541,7 +551,7 @@ impl ShellUpload<'_> {
                 std::io::Error::new(std::io::ErrorKind::ConnectionAborted, what.to_owned()),
             ))
         };
-        let line = helper::shell_line("recv", &[self.stage]);
+        let line = helper::shell_line(self.helper, "recv", &[self.stage]);
         if writer.write_all(line.as_bytes()).await.is_err() {
             return Ok(cut("the shell closed before the upload started"));
         }
@@ -1023,9 +1033,17 @@ impl Download {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp = parent.join(format!(".{name}.agentcore-download-{id}"));
         std::fs::create_dir_all(&tmp).map_err(|e| Error::local_io(tmp.display(), e))?;
-        let stage = format!("/tmp/.agentcore-sdk/xfer-{id}.tar");
+        let mut stage = None;
         let result = async {
-            helper::run_idempotent(&self.session, "pack", &[remote, &stage], LONG).await?;
+            let packed =
+                helper::run_idempotent(&self.session, "pack", &[remote, &id], LONG).await?;
+            let path = packed.stdout.trim().to_owned();
+            if !path.starts_with('/') {
+                return Err(Error::malformed(
+                    "the packing step did not say where the archive is",
+                ));
+            }
+            let stage = stage.insert(path);
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
             let into = tmp.clone();
             let unpacker = tokio::task::spawn_blocking(move || {
@@ -1036,7 +1054,7 @@ impl Download {
                 archive::unpack(reader, &into)
             });
             let mut sink = Sink::Unpack(tx);
-            let fetched = fetch(&self.session, &stage, &mut sink, &self.progress).await;
+            let fetched = fetch(&self.session, stage, &mut sink, &self.progress).await;
             drop(sink);
             let unpacked = unpacker
                 .await
@@ -1046,7 +1064,9 @@ impl Download {
             fetched
         }
         .await;
-        let _ = helper::run(&self.session, "rm", &[&stage, "force"], SHORT).await;
+        if let Some(stage) = &stage {
+            let _ = helper::run(&self.session, "rm", &[stage, "force"], SHORT).await;
+        }
         let fetched = match result {
             Ok(f) => f,
             Err(e) => {

@@ -73,11 +73,17 @@ impl FileWatchBuilder {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let interval = format!("{:.3}", self.interval.as_secs_f64());
         let mut follow = Follower::new(self.session.clone(), "watch", Duration::from_secs(30));
-        let args = vec![id.clone(), dir.clone(), interval, "3000".to_owned()];
-        // The first line, `R`, comes once the first look is taken.
+        let args = vec![
+            id.clone(),
+            dir.clone(),
+            interval,
+            "3000".to_owned(),
+            "0".to_owned(),
+        ];
+        // The first line, `R 0`, comes once the first look is taken.
         loop {
             match follow.next(&args).await? {
-                Followed::Line(l) if l == "R" => break,
+                Followed::Line(l) if l.starts_with("R ") => break,
                 Followed::Line(_) => {}
                 Followed::Ended => {
                     return Err(Error::malformed("the watch ended before its first look"));
@@ -87,6 +93,8 @@ impl FileWatchBuilder {
         let state = Watcher {
             follow,
             args,
+            batch: Vec::new(),
+            ready: std::collections::VecDeque::new(),
             done: false,
         };
         let stream = futures::stream::unfold(state, |mut w| async move {
@@ -103,16 +111,38 @@ impl FileWatchBuilder {
 
 struct Watcher {
     follow: Follower,
+    /// The helper's arguments; the last one is the last batch received whole.
     args: Vec<String>,
+    /// Events of the batch being received (given out only once it is whole).
+    batch: Vec<WatchEvent>,
+    ready: std::collections::VecDeque<WatchEvent>,
     done: bool,
 }
 
 impl Watcher {
     async fn next_event(&mut self) -> Option<Result<WatchEvent, Error>> {
-        while !self.done {
+        loop {
+            if let Some(ev) = self.ready.pop_front() {
+                return Some(Ok(ev));
+            }
+            if self.done {
+                return None;
+            }
             match self.follow.next(&self.args).await {
+                Ok(Followed::Line(line)) if line.starts_with("B ") => {
+                    // A whole batch: its events are given, and a watch asked again starts
+                    // after it.
+                    if let Some(last) = self.args.last_mut() {
+                        *last = line.trim_start_matches("B ").trim().to_owned();
+                    }
+                    self.ready.extend(self.batch.drain(..));
+                }
+                Ok(Followed::Line(line)) if line.starts_with("R ") => {
+                    // Asked again: what an earlier command sent of an unfinished batch goes.
+                    self.batch.clear();
+                }
                 Ok(Followed::Line(line)) => match parse_event(&line) {
-                    Ok(Some(ev)) => return Some(Ok(ev)),
+                    Ok(Some(ev)) => self.batch.push(ev),
                     Ok(None) if line == "G" => {
                         self.done = true;
                         return Some(Err(Error::NotFound {
@@ -135,7 +165,6 @@ impl Watcher {
                 }
             }
         }
-        None
     }
 }
 

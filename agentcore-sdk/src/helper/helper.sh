@@ -1,5 +1,6 @@
-# agentcore-sdk session helper. Placed in the session by agentcore-sdk (the path holds a
-# hash of this text, so every version has its own file); run as `bash helper SUBCOMMAND ...`.
+# agentcore-sdk session helper. Placed in the session by agentcore-sdk at
+# /tmp/.agentcore-sdk-<uid>/<hash of this text>/helper (every version has its own file, every
+# user their own directory); run as `bash helper SUBCOMMAND ...`.
 # It uses bash and coreutils only. Exit codes: 0 ok, 2 usage, 3 not found, 4 exists or taken,
 # 5 wrong state, 7 checksum mismatch; a message on stderr says more.
 set -u
@@ -265,12 +266,13 @@ cmd_put() {
 
 # Staging file for an upload next to its destination, writable by the shell user; prints
 # the bytes already in it (an upload resumes from there).
+# Also prints where this helper is, for the shell that receives the upload.
 cmd_stage() {
   local stage=$1
   mkdir -p -- "$(dirname -- "$stage")" || die "cannot create the directory of $stage"
   [ -e "$stage" ] || : > "$stage" || die "cannot create $stage"
   chmod 666 -- "$stage"
-  stat -c %s -- "$stage"
+  printf '%s %s\n' "$(stat -c %s -- "$stage")" "$H"
 }
 
 # Resume point: stops an earlier receiver, cuts the staging file at OFFSET.
@@ -340,9 +342,14 @@ cmd_sum() {
   printf '%s %s\n' "$(stat -c %s -- "$1")" "$(sha < "$1")"
 }
 
+# Packs DIR into an archive next to this helper (its directory is this user's own); prints
+# the archive's path.
 cmd_pack() {
   [ -d "$1" ] || die "no such directory: $1" 3
-  mkdir -p -- "$(dirname -- "$2")" && tar -C "$1" -cf "$2" . || die "cannot pack $1"
+  valid_id "$2"
+  local out="${H%/*}/xfer-$2.tar"
+  tar -C "$1" -cf "$out" . || { rm -f -- "$out"; die "cannot pack $1"; }
+  printf '%s\n' "$out"
 }
 
 # Checks the staged archive, unpacks it into DIR (made if missing), removes it.
@@ -359,54 +366,75 @@ cmd_unpack() {
 }
 
 # ---- watch --------------------------------------------------------------------------------
-# Polls DIR every INTERVAL seconds and prints `created|modified|removed TYPE base64(path)`
-# for what changed since the previous look (kept in a state file, so a watch that is asked
-# again after a cut reports what changed meanwhile), `H` about every 10 s of quiet, and `C`
-# after MAX seconds.
+# Polls DIR every INTERVAL seconds. Changes since the previous look are printed as a batch:
+# `created|modified|removed TYPE base64(path)` lines, then `B N`; look N is kept in a state
+# file. A watch asked again (after a cut) names the last batch it received in full, and the
+# changes since that look are reported again, whatever an earlier instance printed into a
+# connection that was gone: nothing is lost, nothing counted twice. The newest instance of
+# an id takes over (older ones stop). Also `R N` once the first look is taken, `H` after
+# 10 s of quiet, `G` when DIR is gone, `C` after MAX seconds.
 
 snapshot() {
   declare -gA cur=()
   local rec
   while IFS= read -r -d '' rec; do
     local meta=${rec%%/*} p=${rec#*/}
+    # The SDK's own staging files are not changes anyone made.
+    case ${p##*/} in .*.agentcore-upload-*) continue ;; esac
     cur["$p"]=$meta
   done < <(find "$1" -mindepth 1 -printf '%y %s %T@/%P\0' 2>/dev/null)
 }
 
+save_look() {
+  local -A prev=()
+  local k
+  for k in "${!cur[@]}"; do prev["$k"]=${cur[$k]}; done
+  declare -p prev > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+}
+
 cmd_watch() {
-  local id=$1 dir=$2 interval=$3 max=$4
+  local id=$1 dir=$2 interval=$3 max=$4 seq=${5:-0}
   valid_id "$id"
+  case $seq in ''|*[!0-9]*) die "bad batch number" ;; esac
   [ -d "$dir" ] || die "no such directory: $dir" 3
   mkdir -p -- "$STATE/watch" || die "cannot create the watch state"
-  local st="$STATE/watch/$id" beat=$SECONDS k
+  local st="$STATE/watch/$id" beat=$SECONDS k owner
+  echo "$$" > "$st.pid"
   local -A prev=()
-  if [ -e "$st" ]; then
-    source "$st"
-  else
+  if [ -e "$st.$seq" ]; then
+    source "$st.$seq"
+  elif [ "$seq" = 0 ]; then
     snapshot "$dir"
-    for k in "${!cur[@]}"; do prev["$k"]=${cur[$k]}; done
-    declare -p prev > "$st"
+    save_look "$st.0"
+    source "$st.0"
+  else
+    die "the watch's state for batch $seq is gone" 3
   fi
-  echo R
+  echo "R $seq"
   while :; do
     sleep "$interval"
+    read -r owner < "$st.pid" 2>/dev/null
+    [ "${owner:-}" = "$$" ] || exit 0
     snapshot "$dir"
-    local changed=0
+    local events=""
     for k in "${!cur[@]}"; do
       if [ -z "${prev[$k]+x}" ]; then
-        printf 'created %s %s\n' "${cur[$k]%% *}" "$(printf %s "$k" | b64)"; changed=1
+        events+="created ${cur[$k]%% *} $(printf %s "$k" | b64)"$'\n'
       elif [ "${prev[$k]}" != "${cur[$k]}" ] && [ "${cur[$k]%% *}" != d ]; then
-        printf 'modified %s %s\n' "${cur[$k]%% *}" "$(printf %s "$k" | b64)"; changed=1
+        events+="modified ${cur[$k]%% *} $(printf %s "$k" | b64)"$'\n'
       fi
     done
     for k in "${!prev[@]}"; do
       if [ -z "${cur[$k]+x}" ]; then
-        printf 'removed %s %s\n' "${prev[$k]%% *}" "$(printf %s "$k" | b64)"; changed=1
+        events+="removed ${prev[$k]%% *} $(printf %s "$k" | b64)"$'\n'
       fi
     done
-    if [ "$changed" = 1 ]; then
+    if [ -n "$events" ]; then
+      seq=$((seq + 1))
+      save_look "$st.$seq"
+      rm -f -- "$st.$((seq - 16))"
       prev=(); for k in "${!cur[@]}"; do prev["$k"]=${cur[$k]}; done
-      declare -p prev > "$st.tmp" && mv -f -- "$st.tmp" "$st"
+      printf '%sB %s\n' "$events" "$seq"
       beat=$SECONDS
     elif [ $((SECONDS - beat)) -ge 10 ]; then
       echo H; beat=$SECONDS
@@ -416,7 +444,7 @@ cmd_watch() {
   done
 }
 
-cmd_unwatch() { valid_id "$1"; rm -f -- "$STATE/watch/$1" "$STATE/watch/$1.tmp"; }
+cmd_unwatch() { valid_id "$1"; rm -f -- "$STATE/watch/$1".*; }
 
 sub=${1:-}; [ $# -gt 0 ] && shift
 case $sub in

@@ -3,10 +3,10 @@
 //!
 //! Nothing needs to be in the image but `bash` and coreutils (`base64`, `sha256sum`, `stat`,
 //! `tail`, `head`, `tee`, `truncate`, `setsid`, `mkfifo`, `find`, `tar` for directories).
-//! The script is placed at `/tmp/.agentcore-sdk/<first 16 hex digits of its SHA-256>/helper`
-//! the first time a command needs it (a command that finds it missing, or different, exits
-//! with [`MISSING`] and is sent again with the script), so two SDK versions never share one,
-//! and a file someone else put there is checked before it runs.
+//! The script is placed at `/tmp/.agentcore-sdk-<uid>/<first 16 hex digits of its
+//! SHA-256>/helper` the first time a command needs it (a command that finds it missing, or
+//! different, exits with [`MISSING`] and is sent again with the script), so two SDK versions
+//! never share one, and it is checked before every run.
 
 pub(crate) mod follow;
 
@@ -27,11 +27,11 @@ pub(crate) const SCRIPT: &str = include_str!("helper.sh");
 /// The exit code of a command that did not find the helper (or found another text there).
 const MISSING: i32 = 90;
 
-/// The helper's SHA-256 (hex) and its path in the session.
+/// The helper's SHA-256 (hex) and the first 16 hex digits (its directory's name).
 static INSTALLED: LazyLock<(String, String)> = LazyLock::new(|| {
     let sum = hex(&sha2::Sha256::digest(SCRIPT.as_bytes()));
     let dir: String = sum.chars().take(16).collect();
-    (sum, format!("/tmp/.agentcore-sdk/{dir}/helper"))
+    (sum, dir)
 });
 
 /// Lowercase hex of `bytes`.
@@ -42,11 +42,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
-}
-
-/// Where the helper lives in the session.
-pub(crate) fn path() -> &'static str {
-    &INSTALLED.1
 }
 
 fn quoted_args(sub: &str, args: &[&str]) -> String {
@@ -60,15 +55,22 @@ fn quoted_args(sub: &str, args: &[&str]) -> String {
 
 /// The command text that runs `helper sub args` if the helper is in place, else exits with
 /// [`MISSING`]; with `install`, it puts the helper in place first.
+///
+/// The helper lives in `/tmp/.agentcore-sdk-$EUID/<hash>/`: a directory of the commands' own
+/// user (checked: owned by it, not a link, mode 0755), so where `/tmp` is shared — a local
+/// runtime without a sandbox — no other user can put or swap a file there, and each user
+/// has their own.
 pub(crate) fn command_text(sub: &str, args: &[&str], install: bool) -> String {
-    let (sum, path) = &*INSTALLED;
-    let dir = path.trim_end_matches("/helper");
+    let (sum, dir) = &*INSTALLED;
     let call = quoted_args(sub, args);
+    let ours = "[ -O \"$b\" ] && [ ! -L \"$b\" ] && [ -O \"$d\" ] && [ ! -L \"$d\" ]";
     if install {
         format!(
-            "h={path}\n\
-             if ! printf '%s  %s\\n' {sum} \"$h\" | sha256sum -c --status 2>/dev/null; then\n\
-             mkdir -p {dir} && chmod 755 /tmp/.agentcore-sdk {dir} && t=$(mktemp {dir}/.helper.XXXXXX) || exit 91\n\
+            "b=/tmp/.agentcore-sdk-$EUID; d=$b/{dir}; h=$d/helper\n\
+             if ! {{ {ours} && printf '%s  %s\\n' {sum} \"$h\" | sha256sum -c --status 2>/dev/null; }}; then\n\
+             mkdir -p \"$d\" && chmod 755 \"$b\" \"$d\" && {ours} \\\n\
+             || {{ echo \"agentcore-helper: cannot use $d\" >&2; exit 91; }}\n\
+             t=$(mktemp \"$d/.helper.XXXXXX\") || exit 91\n\
              cat > \"$t\" <<'AGENTCORE_SDK_HELPER_END'\n\
              {SCRIPT}\
              AGENTCORE_SDK_HELPER_END\n\
@@ -78,15 +80,21 @@ pub(crate) fn command_text(sub: &str, args: &[&str], install: bool) -> String {
         )
     } else {
         format!(
-            "h={path}; printf '%s  %s\\n' {sum} \"$h\" | sha256sum -c --status 2>/dev/null \
+            "b=/tmp/.agentcore-sdk-$EUID; d=$b/{dir}; h=$d/helper; {ours} && \
+             printf '%s  %s\\n' {sum} \"$h\" | sha256sum -c --status 2>/dev/null \
              || exit {MISSING}; exec bash \"$h\" {call}"
         )
     }
 }
 
-/// The line an interactive shell is given to run `helper sub args` in place of itself.
-pub(crate) fn shell_line(sub: &str, args: &[&str]) -> String {
-    format!("exec bash {} {}\n", path(), quoted_args(sub, args))
+/// The line an interactive shell is given to run the helper at `path` (as the commands'
+/// user placed it) in place of itself.
+pub(crate) fn shell_line(path: &str, sub: &str, args: &[&str]) -> String {
+    format!(
+        "exec bash {} {}\n",
+        Command::quote(path),
+        quoted_args(sub, args)
+    )
 }
 
 /// How long a helper command may run.
