@@ -309,13 +309,14 @@ async fn the_preview_example_in_headless_chromium_reloads_live() {
     assert!(text.contains("live reload: connected"), "{text}");
     let shot = browser.screenshot().await;
     assert!(shot.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(|p| p.parent())
-        .unwrap()
-        .join("tmp");
-    std::fs::create_dir_all(&dir).unwrap();
+    // Kept for a look: target/tmp, or the system's temp dir for a user who cannot write there.
+    let dir = [
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        std::env::temp_dir(),
+    ]
+    .into_iter()
+    .find(|d| std::fs::create_dir_all(d).is_ok() && std::fs::write(d.join(".probe"), b"").is_ok())
+    .expect("a writable directory");
     let path = dir.join("preview-screenshot.png");
     std::fs::write(&path, &shot).unwrap();
     eprintln!("screenshot: {}", path.display());
