@@ -223,11 +223,18 @@ mod tests {
     }
 
     #[test]
-    fn the_path_holds_the_scripts_hash() {
-        assert!(path().starts_with("/tmp/.agentcore-sdk/"));
+    fn the_path_holds_the_users_id_and_the_scripts_hash() {
+        let text = command_text("list", &[], false);
+        assert!(
+            text.starts_with("b=/tmp/.agentcore-sdk-$EUID; d=$b/"),
+            "{text}"
+        );
+        assert_eq!(INSTALLED.1.len(), 16);
+        assert!(text.contains(&INSTALLED.0));
+        let line = shell_line("/tmp/.agentcore-sdk-0/x/helper", "recv", &["/a b"]);
         assert_eq!(
-            path().len(),
-            "/tmp/.agentcore-sdk/".len() + 16 + "/helper".len()
+            line,
+            "exec bash /tmp/.agentcore-sdk-0/x/helper recv '/a b'\n"
         );
     }
 }
