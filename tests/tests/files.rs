@@ -441,3 +441,71 @@ async fn a_watched_directory_reports_changes_as_a_stream_across_a_cut() {
     );
     watch.close().await.unwrap();
 }
+
+/// A loopback proxy to `upstream` that refuses interactive shells (403 AccessDenied, as the
+/// service answers a caller without the shell's IAM permission) and passes everything else.
+async fn proxy_without_shells(upstream: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // WebSockets get connections of their own: the first request line tells.
+                let mut first = vec![0u8; 4096];
+                let n = inbound.read(&mut first).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&first[..n]).to_string();
+                if head
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains("/ws/shells"))
+                {
+                    let _ = inbound
+                        .write_all(
+                            b"HTTP/1.1 403 Forbidden\r\nx-amzn-errortype: AccessDeniedException\r\ncontent-type: application/json\r\ncontent-length: 34\r\n\r\n{\"message\":\"no shells for you :(\"}",
+                        )
+                        .await;
+                    return;
+                }
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                if outbound.write_all(&first[..n]).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_shell_permission_an_upload_goes_through_commands() {
+    let f = Fixture::new().await;
+    let client = client_for(&proxy_without_shells(f.local.addr()).await, None);
+    let session = client.session(&f.arn).unwrap();
+    let data = noise(600_000, 11);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), &data).unwrap();
+    // Large enough for the shell; the shell is refused; commands carry it.
+    let report = session
+        .files()
+        .upload(dir.path().join("a.bin"), "/mnt/workspace/a.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.channel, TransferChannel::Commands);
+    assert_eq!(report.sha256, sha256_hex(&data));
+    assert!(session.files().read("/mnt/workspace/a.bin").await.unwrap() == data);
+    // Asked for the shell explicitly, the refusal is the answer.
+    let refused = session
+        .files()
+        .upload(dir.path().join("a.bin"), "/mnt/workspace/b.bin")
+        .channel(TransferChannel::Shell)
+        .send()
+        .await;
+    assert_eq!(
+        refused.err().and_then(|e| e.service_kind().cloned()),
+        Some(agentcore_sdk::ServiceErrorKind::AccessDenied)
+    );
+}

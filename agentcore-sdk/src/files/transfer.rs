@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use super::{archive, checked_path};
 use crate::data::CommandEvent;
-use crate::error::Error;
+use crate::error::{Error, ServiceErrorKind};
 use crate::helper::{self, LONG, SHORT, backoff, transient};
 use crate::session::Session;
 
@@ -307,6 +307,7 @@ impl Upload {
             .map(str::to_owned)
             .ok_or_else(|| Error::malformed("the staging step did not say where the helper is"))?;
         let mut hasher = sha2::Sha256::new();
+        let mut channel = channel;
         let sent = match channel {
             TransferChannel::Commands => {
                 via_commands(
@@ -333,10 +334,37 @@ impl Upload {
                     eof: false,
                     resumed: 0,
                 };
-                shell
-                    .run(&mut source)
-                    .await
-                    .map(|()| (shell.read, shell.resumed))
+                match shell.run(&mut source).await {
+                    Ok(()) => Ok((shell.read, shell.resumed)),
+                    // No shell for this caller (its IAM permission, say), nothing read yet:
+                    // with `Auto`, the same bytes go through commands instead.
+                    Err(e)
+                        if self.channel == TransferChannel::Auto
+                            && shell.read == 0
+                            && matches!(
+                                e.service_kind(),
+                                Some(
+                                    ServiceErrorKind::AccessDenied | ServiceErrorKind::Unauthorized
+                                )
+                            ) =>
+                    {
+                        tracing::info!(error = %e, "no shell for the upload; using commands");
+                        channel = TransferChannel::Commands;
+                        let mut hasher_fresh = sha2::Sha256::new();
+                        let r = via_commands(
+                            &self.session,
+                            &stage,
+                            &mut source,
+                            &mut hasher_fresh,
+                            total,
+                            &self.progress,
+                        )
+                        .await;
+                        hasher = hasher_fresh;
+                        r
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
         let (bytes, resumed) = match sent {
@@ -1047,11 +1075,16 @@ impl Download {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
             let into = tmp.clone();
             let unpacker = tokio::task::spawn_blocking(move || {
-                let reader = ChannelReader {
+                let mut reader = ChannelReader {
                     rx: &mut rx,
                     current: Bytes::new(),
                 };
-                archive::unpack(reader, &into)
+                archive::unpack(&mut reader, &into)?;
+                // The archive ends before its stream does (tar pads to whole records): the
+                // rest is read, so the download is not cut short by a closed channel.
+                std::io::copy(&mut reader, &mut std::io::sink())
+                    .map_err(|e| Error::local_io(into.display(), e))?;
+                Ok::<(), Error>(())
             });
             let mut sink = Sink::Unpack(tx);
             let fetched = fetch(&self.session, stage, &mut sink, &self.progress).await;
