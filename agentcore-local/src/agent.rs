@@ -63,6 +63,36 @@ pub fn resolve<'a>(specs: &'a [AgentSpec], runtime: &StoredRuntime) -> Option<&'
         .or_else(|| specs.iter().find(|s| s.name == "*"))
 }
 
+/// Where the service sends an invocation in the session: the agent's port and path, from
+/// the runtime's `protocolConfiguration` (defaults per protocol: HTTP and AGUI 8080
+/// `/invocations`, MCP 8000 `/mcp`, A2A 9000 `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentTarget {
+    /// The port the agent serves on.
+    pub port: u16,
+    /// The path invocations are POSTed to.
+    pub path: String,
+}
+
+impl AgentTarget {
+    /// The target of `runtime`'s latest version.
+    pub fn of(runtime: &StoredRuntime) -> Self {
+        use agentcore_sdk::control::ServerProtocol;
+        let config = runtime.latest().input.protocol_configuration.as_ref();
+        let (port, path) = match config.map(|c| &c.server_protocol) {
+            Some(ServerProtocol::Mcp) => (8000, "/mcp"),
+            Some(ServerProtocol::A2a) => (9000, "/"),
+            _ => (8080, "/invocations"),
+        };
+        Self {
+            port: config.and_then(|c| c.port).unwrap_or(port),
+            path: config
+                .and_then(|c| c.path.clone())
+                .unwrap_or_else(|| path.to_owned()),
+        }
+    }
+}
+
 /// A running agent process of one session.
 #[derive(Debug)]
 pub struct AgentProcess {
@@ -229,11 +259,19 @@ pub async fn reports_busy(session: &SessionState) -> bool {
     ping(session, port).await.as_deref() == Some("HealthyBusy")
 }
 
-async fn start(session: &Arc<SessionState>, spec: &AgentSpec) -> Result<AgentProcess, ApiError> {
-    let port = session
+async fn start(
+    session: &Arc<SessionState>,
+    spec: &AgentSpec,
+    target: &AgentTarget,
+) -> Result<AgentProcess, ApiError> {
+    let free = session
         .sandbox
         .agent_port()
         .map_err(|e| ApiError::internal(e.to_string()))?;
+    // `agent_port` is 8080 exactly where the sandbox has a network of its own: there the
+    // agent serves on the configured port, as in the service's microVM. Elsewhere the
+    // session shares the host's ports and gets a free one (its `$PORT`).
+    let port = if free == 8080 { target.port } else { free };
     // Agents start in their code directory, as in the service's container.
     let script = format!("cd /var/task 2>/dev/null || true\n{}", spec.command);
     let port_text = port.to_string();
@@ -303,6 +341,7 @@ fn allowed(allowlist: &[String], name: &str) -> bool {
 pub async fn card(
     session: Arc<SessionState>,
     spec: Option<AgentSpec>,
+    target: &AgentTarget,
     runtime_arn: &str,
     runtime_name: &str,
 ) -> Result<Response, ApiError> {
@@ -322,7 +361,7 @@ pub async fn card(
     let port = {
         let mut slot = session.agent.lock().await;
         if !slot.as_mut().is_some_and(AgentProcess::alive) {
-            *slot = Some(start(&session, &spec).await?);
+            *slot = Some(start(&session, &spec, target).await?);
         }
         slot.as_ref().map(|a| a.port).unwrap_or_default()
     };
@@ -357,6 +396,7 @@ pub async fn invoke(
     spec: Option<AgentSpec>,
     headers: HeaderMap,
     allowlist: &[String],
+    target: &AgentTarget,
     payload: Bytes,
 ) -> Result<Response, ApiError> {
     let Some(spec) = spec else {
@@ -366,11 +406,11 @@ pub async fn invoke(
     let port = {
         let mut slot = session.agent.lock().await;
         if !slot.as_mut().is_some_and(AgentProcess::alive) {
-            *slot = Some(start(&session, &spec).await?);
+            *slot = Some(start(&session, &spec, target).await?);
         }
         slot.as_ref().map(|a| a.port).unwrap_or_default()
     };
-    let mut req = http::Request::post("/invocations")
+    let mut req = http::Request::post(target.path.as_str())
         .header("host", format!("127.0.0.1:{port}"))
         .header(
             agentcore_sdk::data::SESSION_ID_HEADER,
@@ -472,6 +512,7 @@ fn echo(session: &SessionState, headers: &HeaderMap, payload: Bytes) -> Response
 pub async fn websocket(
     session: Arc<SessionState>,
     spec: Option<AgentSpec>,
+    target: AgentTarget,
     mut client: axum::extract::ws::WebSocket,
 ) {
     use axum::extract::ws::{CloseFrame, Message as AxMessage};
@@ -502,7 +543,7 @@ pub async fn websocket(
     let port = {
         let mut slot = session.agent.lock().await;
         if !slot.as_mut().is_some_and(AgentProcess::alive) {
-            match start(&session, &spec).await {
+            match start(&session, &spec, &target).await {
                 Ok(a) => *slot = Some(a),
                 Err(e) => {
                     let _ = client

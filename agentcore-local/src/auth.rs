@@ -279,7 +279,28 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
             .map(|(_, v)| v.as_str())
     };
 
-    let result: Result<(), String> = if let Some(sig) = q("X-Amz-Signature") {
+    // Session endpoints also take a bearer token in `Authorization` (the runtime's JWT
+    // authorizer on the service; here the configured tokens), and answer a refusal with its
+    // code in a header and an empty body.
+    let endpoint = parts
+        .uri
+        .path()
+        .starts_with(crate::session_endpoint::PREFIX);
+    let bearer = parts
+        .headers
+        .get("authorization")
+        .and_then(|a| a.to_str().ok())
+        .and_then(|a| a.strip_prefix("Bearer "));
+    let missing = q("X-Amz-Signature").is_none()
+        && parts.headers.get("authorization").is_none()
+        && parts.headers.get("sec-websocket-protocol").is_none();
+    let result: Result<(), String> = if let (true, Some(token)) = (endpoint, bearer) {
+        if v.bearer_tokens.iter().any(|b| constant_eq(b, token.trim())) {
+            Ok(())
+        } else {
+            Err("the bearer token is not valid".to_owned())
+        }
+    } else if let Some(sig) = q("X-Amz-Signature") {
         // Presigned URL.
         (|| {
             let (access_key, region, service) =
@@ -438,6 +459,22 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
         Ok(()) => next.run(Request::from_parts(parts, Body::from(body))).await,
         Err(why) => {
             tracing::info!(%why, "request rejected by SigV4 verification");
+            if endpoint {
+                let (status, code) = if missing {
+                    (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        "AuthenticationRequired",
+                    )
+                } else {
+                    (axum::http::StatusCode::FORBIDDEN, "AccessDenied")
+                };
+                let mut resp = status.into_response();
+                resp.headers_mut().insert(
+                    "x-amzn-errortype",
+                    axum::http::HeaderValue::from_static(code),
+                );
+                return resp;
+            }
             denied(why)
         }
     }

@@ -65,6 +65,7 @@ pub mod faults;
 pub mod peer;
 pub mod sandbox;
 pub mod server;
+pub mod session_endpoint;
 pub mod sessions;
 pub mod shell;
 pub mod store;
@@ -398,6 +399,7 @@ impl LocalRuntimeBuilder {
             isolation: report.isolation,
             agents,
             shells: shell::Shells::default(),
+            session_endpoints: session_endpoint::SessionEndpoints::new(self.tls.is_some()),
         });
         let tcp = TcpListener::bind(listen).await?;
         let addr = tcp.local_addr()?;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub agents: Vec<AgentSpec>,
     /// Interactive shells.
     pub shells: crate::shell::Shells,
+    /// Session endpoints given out.
+    pub session_endpoints: crate::session_endpoint::SessionEndpoints,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -104,6 +106,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/runtimes/{arn}/stopruntimesession", post(stop_session))
         .route("/runtimes/{arn}/ws/shells", get(crate::shell::upgrade))
         .route("/runtimes/{arn}/ws", get(agent_websocket))
+        .route(
+            "/session-endpoints/{token}/{port}",
+            axum::routing::any(crate::session_endpoint::proxy),
+        )
+        .route(
+            "/session-endpoints/{token}/{port}/{*rest}",
+            axum::routing::any(crate::session_endpoint::proxy).layer(DefaultBodyLimit::max(
+                agentcore_sdk::data::MAX_PAYLOAD_BYTES,
+            )),
+        )
         .fallback(|| async {
             ApiError::new(
                 ServiceErrorKind::Other("UnknownOperationException".into()),
@@ -308,6 +320,7 @@ async fn agent_websocket(
     })?;
     let session = start_session(&s, &rt, &sid).await?;
     let spec = agent::resolve(&s.agents, &rt).cloned();
+    let target = agent::AgentTarget::of(&rt);
     let wanted_bearer = headers
         .get("sec-websocket-protocol")
         .and_then(|v| v.to_str().ok())
@@ -322,7 +335,7 @@ async fn agent_websocket(
     };
     let resp = ws
         .max_message_size(16 * 1024 * 1024)
-        .on_upgrade(move |socket| agent::websocket(session, spec, socket));
+        .on_upgrade(move |socket| agent::websocket(session, spec, target, socket));
     Ok(with_session_header(resp, &sid))
 }
 
@@ -354,7 +367,8 @@ async fn agent_card(
     let sid = session_id(&headers, &q, false)?;
     let session = start_session(&s, &rt, &sid).await?;
     let spec = agent::resolve(&s.agents, &rt).cloned();
-    let resp = agent::card(session, spec, &rt.arn, rt.name.as_str()).await?;
+    let target = agent::AgentTarget::of(&rt);
+    let resp = agent::card(session, spec, &target, &rt.arn, rt.name.as_str()).await?;
     Ok(with_session_header(resp, &sid))
 }
 
@@ -648,7 +662,13 @@ async fn invoke(
         .as_ref()
         .map(|c| c.allowlist().to_vec())
         .unwrap_or_default();
-    let resp = agent::invoke(session, spec, headers, &allowlist, body).await?;
+    let endpoint = s.session_endpoints.url_for(&rt, &session, &headers);
+    let target = agent::AgentTarget::of(&rt);
+    let mut resp = agent::invoke(session, spec, headers, &allowlist, &target, body).await?;
+    if let Some(url) = endpoint.and_then(|u| HeaderValue::from_str(&u).ok()) {
+        resp.headers_mut()
+            .insert(crate::session_endpoint::HEADER, url);
+    }
     Ok(with_session_header(resp, &sid))
 }
 

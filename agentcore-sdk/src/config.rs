@@ -607,6 +607,9 @@ impl ConfigBuilder {
             .user_agent(user_agent.clone())
             .http2_adaptive_window(true)
             .tcp_nodelay(true)
+            // Redirects are the caller's business (a session's server may answer one through
+            // its session endpoint; the service's own APIs never do).
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(false);
         http = http.tls_backend_preconfigured(tls::http(&extra_roots)?);
         if let Some(p) = &self.proxy {

@@ -137,6 +137,54 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A file, directory or process in the session does not exist.
+    #[error("not found in the session: {what}")]
+    NotFound {
+        /// What was looked for, as the session described it.
+        what: String,
+    },
+
+    /// Something in the session is in the way: a process id taken by another command, a
+    /// directory that already exists, a destination that is not empty.
+    #[error("already exists: {what}")]
+    AlreadyExists {
+        /// What is in the way.
+        what: String,
+    },
+
+    /// The operation does not fit the state of its target now, e.g. writing to the stdin of
+    /// a process that has ended or was started without one.
+    #[error("not possible now: {what}")]
+    WrongState {
+        /// Why.
+        what: String,
+    },
+
+    /// Data arrived different from what was sent (a transfer's end-to-end SHA-256).
+    #[error("checksum mismatch: {what}")]
+    ChecksumMismatch {
+        /// What differed, with both checksums.
+        what: String,
+    },
+
+    /// An archive entry that would land outside its destination (an absolute path, `..`, or
+    /// a link that points outside) was refused; nothing after it was extracted.
+    #[error("refused archive entry {entry}: {reason}")]
+    UnsafeArchiveEntry {
+        /// The entry's path in the archive.
+        entry: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// The session has no session endpoint: its runtime has no `allowedPorts`, the service
+    /// did not offer direct access, or no invocation returned one yet.
+    #[error("no session endpoint: {reason}")]
+    NoSessionEndpoint {
+        /// Why.
+        reason: String,
+    },
+
     /// A local file could not be read or written: an experiment's output (CSV, job
     /// directory) or a session ledger.
     #[error("cannot {action} {}", path.display())]
@@ -223,6 +271,15 @@ impl Error {
         Error::MalformedResponse {
             what: what.into(),
             source: Some(source.into()),
+        }
+    }
+
+    #[cfg(any(feature = "workflow", feature = "preview"))]
+    pub(crate) fn local_io(path: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            action: "read or write",
+            path: std::path::PathBuf::from(path.to_string()),
+            source,
         }
     }
 
@@ -327,7 +384,9 @@ impl ServiceErrorKind {
             "validationexception" => Self::Validation,
             "unauthorizedexception" => Self::Unauthorized,
             "servicequotaexceededexception" => Self::ServiceQuotaExceeded,
-            "accessdeniedexception" => Self::AccessDenied,
+            // Session endpoints name their errors without the suffix.
+            "accessdeniedexception" | "accessdenied" => Self::AccessDenied,
+            "authenticationrequired" => Self::Unauthorized,
             "resourcenotfoundexception" => Self::ResourceNotFound,
             "conflictexception" => Self::Conflict,
             "retryableconflictexception" => Self::RetryableConflict,

@@ -80,6 +80,14 @@ pub mod config;
 pub mod control;
 pub mod data;
 pub mod error;
+#[cfg(feature = "workflow")]
+pub mod files;
+#[cfg(feature = "workflow")]
+mod helper;
+#[cfg(feature = "preview")]
+pub mod preview;
+#[cfg(feature = "workflow")]
+pub mod process;
 mod session;
 #[cfg(feature = "shell")]
 pub mod shell;

@@ -4,8 +4,10 @@ use std::fmt;
 
 use crate::client::Client;
 use crate::config::limiter::CommandRateLimiter;
+use crate::data::endpoint::EndpointSlot;
 use crate::data::{
-    CommandOutput, CommandRequest, Common, InvokeRequest, StopSessionOutput, StopSessionRequest,
+    CommandOutput, CommandRequest, Common, EndpointRequest, InvokeRequest, SessionEndpoint,
+    StopSessionOutput, StopSessionRequest,
 };
 use crate::error::Error;
 use crate::types::{Command, IntoRuntimeArn, RuntimeArn, SessionId};
@@ -38,6 +40,8 @@ pub struct Session {
     id: SessionId,
     qualifier: Option<String>,
     limiter: Option<std::sync::Arc<CommandRateLimiter>>,
+    /// The latest session endpoint an invocation returned (shared by clones).
+    endpoint: EndpointSlot,
 }
 
 impl fmt::Debug for Session {
@@ -58,6 +62,7 @@ impl Session {
             id,
             qualifier: None,
             limiter: None,
+            endpoint: EndpointSlot::default(),
         }
     }
 
@@ -120,9 +125,54 @@ impl Session {
         self.command(command).output().await
     }
 
-    /// An invocation of the agent in this session with `payload`.
+    /// An invocation of the agent in this session with `payload`. Its answer also refreshes
+    /// the session's [`endpoint`](Self::endpoint).
     pub fn invoke(&self, payload: impl Into<bytes::Bytes>) -> InvokeRequest {
-        InvokeRequest::new(self.client.transport().clone(), self.common()).payload(payload)
+        InvokeRequest::new(self.client.transport().clone(), self.common())
+            .payload(payload)
+            .endpoint_slot(self.endpoint.clone())
+    }
+
+    /// The session's endpoint, as the latest invocation through this `Session` (or a clone)
+    /// returned it: `None` before any, or when the service gave none (a runtime without
+    /// `allowedPorts`, or no direct access for this session).
+    pub fn endpoint(&self) -> Option<SessionEndpoint> {
+        self.endpoint.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Uses `endpoint` (a URL an earlier invocation returned, e.g. stored by another
+    /// program) until an invocation brings a newer one.
+    pub fn with_endpoint(self, endpoint: SessionEndpoint) -> Self {
+        if let Ok(mut e) = self.endpoint.lock() {
+            *e = Some(endpoint);
+        }
+        self
+    }
+
+    /// An HTTP request to `path` (with its query) on `port` of the session, through its
+    /// [`endpoint`](Self::endpoint), signed with SigV4; finish with `.send().await`.
+    /// Without an endpoint, `send` fails with [`Error::NoSessionEndpoint`].
+    pub fn endpoint_request(&self, port: u16, method: http::Method, path: &str) -> EndpointRequest {
+        EndpointRequest::new(
+            self.client.transport().clone(),
+            self.endpoint(),
+            port,
+            method,
+            path,
+        )
+    }
+
+    #[cfg(feature = "shell")]
+    /// A WebSocket to `path` on `port` of the session, through its
+    /// [`endpoint`](Self::endpoint); finish with `.connect().await`.
+    pub fn endpoint_websocket(&self, port: u16, path: &str) -> crate::data::EndpointSocketBuilder {
+        crate::data::EndpointSocketBuilder::new(
+            self.client.transport().clone(),
+            self.endpoint(),
+            self.id.clone(),
+            port,
+            path,
+        )
     }
 
     #[cfg(feature = "shell")]

@@ -168,6 +168,54 @@ fn workflow(client: &Client, session: &Session) {
     types_send_sync::<agentcore_sdk::workflow::Ledger>();
 }
 
+fn processes(session: &Session, p: agentcore_sdk::process::Process) {
+    use agentcore_sdk::process::{ProcessOutput, Signal};
+    send_sync(&session.spawn("true").start());
+    send_sync(&session.processes());
+    send_sync(&p.wait());
+    send_sync(&p.kill(Signal::TERM));
+    send_sync(&p.write_stdin(b"x"));
+    send_sync(&p.close_stdin());
+    send_sync(&p.info());
+    send_sync(&p.output().collect());
+    send_sync(&p.clone().remove());
+    types_send_sync::<ProcessOutput>();
+}
+
+fn files(session: &Session) {
+    let files = session.files();
+    send_sync(&files.read("/x"));
+    send_sync(&files.write("/x", b"x"));
+    send_sync(&files.list("/x"));
+    send_sync(&files.stat("/x"));
+    send_sync(&files.exists("/x"));
+    send_sync(&files.remove("/x"));
+    send_sync(&files.remove_all("/x"));
+    send_sync(&files.rename("/x", "/y"));
+    send_sync(&files.mkdir("/x"));
+    send_sync(&files.upload("a", "/x").send());
+    send_sync(&files.upload_dir("a", "/x").send());
+    send_sync(&files.download("/x", "a").send());
+    send_sync(&files.download_dir("/x", "a").send());
+    send_sync(&files.watch("/x").start());
+    types_send_sync::<agentcore_sdk::files::FileWatch>();
+}
+
+fn endpoints(session: &Session, w: agentcore_sdk::files::FileWatch) {
+    send_sync(&w.close());
+    send_sync(
+        &session
+            .endpoint_request(8000, http::Method::GET, "/")
+            .send(),
+    );
+    send_sync(&session.endpoint_websocket(8000, "/").connect());
+    send_sync(&session.preview(8000).start());
+}
+
+fn preview_ends(p: agentcore_sdk::preview::Preview) {
+    send_sync(&p.shutdown());
+}
+
 /// The handles themselves: clients, sessions and builders are `Send + Sync` (cheap clones).
 #[test]
 fn handles_are_send_and_sync() {
@@ -181,4 +229,11 @@ fn handles_are_send_and_sync() {
     types_send_sync::<agentcore_sdk::data::AgentSocketBuilder>();
     types_send_sync::<ListRequest<AgentRuntimesPage>>();
     types_send_sync::<CommandRateLimiter>();
+    types_send_sync::<agentcore_sdk::process::Process>();
+    types_send_sync::<agentcore_sdk::process::ProcessBuilder>();
+    types_send_sync::<agentcore_sdk::files::Files>();
+    types_send_sync::<agentcore_sdk::files::Upload>();
+    types_send_sync::<agentcore_sdk::files::Download>();
+    types_send_sync::<agentcore_sdk::data::EndpointRequest>();
+    types_send_sync::<agentcore_sdk::preview::Preview>();
 }

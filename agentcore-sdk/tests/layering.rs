@@ -23,6 +23,10 @@ const LAYERS: &[&[&str]] = &[
     // Siblings of control and data; it uses data only to keep the agent socket's old path.
     &["shell"],
     &["session"],
+    // The helper script processes and files run in the session.
+    &["helper"],
+    // Sandbox-SDK capabilities built on sessions: processes, files, previews.
+    &["process", "files", "preview"],
     &["workflow"],
 ];
 

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo build --release -p agentcore-local -p agentcore-bench
 //! target/release/agentcore-bench --server target/release/agentcore-local [--quick] [--json out.json]
-//!     [--sessions-only] [--agent-bin target/release/examples/race [--fleet-only | --faults-only]]
+//!     [--sessions-only] [--transfers-only] [--agent-bin target/release/examples/race [--fleet-only | --faults-only]]
 //! ```
 //!
 //! The server runs as its own process, so the client's peak RSS is the client's alone
@@ -333,6 +333,106 @@ async fn new_session_rows(
     );
 }
 
+/// Files of any size: a binary file up (the shell in raw mode) and down (base64 through one
+/// command), each checked end to end, against the one-command output throughput of the same
+/// run; peak client RSS of each.
+async fn transfer_rows(client: &Client, arn: &RuntimeArn, scale: usize, b: &mut Bench) {
+    use agentcore_sdk::files::TransferChannel;
+    let bytes = 256 * 1024 * 1024 / scale as u64;
+    let (baseline, _) = stream_output(client, arn, bytes).await;
+    b.add(
+        &format!("one command's output ({}), baseline", size_label(bytes)),
+        baseline,
+        "MiB/s",
+        "the channel downloads use, as text",
+    );
+    let dir = std::env::temp_dir().join(format!("agentcore-bench-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let local = dir.join("up.bin");
+    {
+        // Incompressible bytes of every value, written in pieces (flat memory here too).
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&local).expect("create"));
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..(bytes >> 20) {
+            for v in block.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *v = (x >> 32) as u8;
+            }
+            f.write_all(&block).expect("write");
+        }
+    }
+    let session = client.session(arn).expect("session");
+    let files = session.files();
+    // The helper is placed in the session first, so it is not part of the figures.
+    files.mkdir("/mnt/workspace/bench").await.expect("mkdir");
+
+    reset_peak_rss();
+    let t0 = Instant::now();
+    let up = files
+        .upload(&local, "/mnt/workspace/bench/file.bin")
+        .send()
+        .await
+        .expect("upload");
+    let up_mbs = bytes as f64 / MIB / t0.elapsed().as_secs_f64();
+    b.add(
+        &format!("upload {} (shell, raw mode)", size_label(bytes)),
+        up_mbs,
+        "MiB/s",
+        format!(
+            "goal ≥ 25 MiB/s; SHA-256 checked in the session; client peak RSS {:.1} MiB",
+            peak_rss_mib()
+        ),
+    );
+
+    reset_peak_rss();
+    let back = dir.join("down.bin");
+    let t0 = Instant::now();
+    let down = files
+        .download("/mnt/workspace/bench/file.bin", &back)
+        .send()
+        .await
+        .expect("download");
+    let down_mbs = bytes as f64 / MIB / t0.elapsed().as_secs_f64();
+    assert_eq!(down.sha256, up.sha256, "the same bytes came back");
+    b.add(
+        &format!("download {} (base64 through one command)", size_label(bytes)),
+        down_mbs,
+        "MiB/s",
+        format!(
+            "{:.0}% of one command's output (goal ≥ 50%); SHA-256 checked; client peak RSS {:.1} MiB",
+            100.0 * down_mbs / baseline,
+            peak_rss_mib()
+        ),
+    );
+
+    let small = (4u64 << 20) / scale as u64;
+    // Through commands only, for callers without the shell permission: a smaller file.
+    let part = dir.join("part.bin");
+    let mut data = vec![0u8; small as usize];
+    std::fs::File::open(&local)
+        .and_then(|mut f| f.read_exact(&mut data))
+        .expect("read");
+    std::fs::write(&part, &data).expect("write");
+    let t0 = Instant::now();
+    files
+        .upload(&part, "/mnt/workspace/bench/part.bin")
+        .channel(TransferChannel::Commands)
+        .send()
+        .await
+        .expect("upload through commands");
+    b.add(
+        &format!("upload {} (commands, 36 KiB each)", size_label(small)),
+        small as f64 / MIB / t0.elapsed().as_secs_f64(),
+        "MiB/s",
+        "no shell permission needed; the service allows 25 commands/s",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = session.stop().await;
+}
+
 /// Per-command overhead in one sandboxed session, and many new sessions at once.
 async fn session_rows(
     client: &Client,
@@ -433,6 +533,7 @@ async fn main() {
     let only_sessions = args.iter().any(|a| a == "--sessions-only");
     let only_fleet = args.iter().any(|a| a == "--fleet-only");
     let only_faults = args.iter().any(|a| a == "--faults-only");
+    let only_transfers = args.iter().any(|a| a == "--transfers-only");
     let server_bin = arg("--server").unwrap_or_else(|| "target/release/agentcore-local".into());
     // The fleet rows host the experiments agent (the `race` example in agent mode), its
     // processes marked so the bench can see them go.
@@ -474,6 +575,10 @@ async fn main() {
         fault_rows(&server_bin, &extra, scale, &mut b).await;
         return;
     }
+    if only_transfers {
+        transfer_rows(&client, &arn, scale, &mut b).await;
+        return;
+    }
     if only_fleet {
         if agent_bin.is_none() {
             eprintln!("--fleet-only needs --agent-bin target/release/examples/race");
@@ -510,6 +615,8 @@ async fn main() {
         "MiB",
         "backpressure end to end",
     );
+
+    transfer_rows(&client, &arn, scale, &mut b).await;
 
     let mut firsts = Vec::new();
     for _ in 0..(200 / scale).max(20) {

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use agentcore_sdk::{CommandEvent, Error, Session, sh};
+use agentcore_sdk::process::{ProcessEvent, ProcessId};
+use agentcore_sdk::{Error, Session, sh};
 use futures::StreamExt;
 
 /// The library under test, with two bugs (`add` subtracts, `mul` adds).
@@ -127,35 +128,44 @@ pub async fn run_loop(
     let mut steps = Vec::new();
     let mut iteration = 1;
     loop {
-        // Test, streaming the output.
+        // Test, streaming the output. The run is a detached process in the session: a cut
+        // connection resumes its output from where it was (every line once) instead of
+        // turning into a failed iteration, and it is never started twice.
         progress.start(iteration, "running the tests");
         let t0 = Instant::now();
-        let mut stream = session
-            .command(sh!("cd {repo} && ./test.sh 2>&1"))
-            .send()
+        let id = format!("tests-{iteration}-{}", ProcessId::generate());
+        let run = session
+            .spawn(sh!("cd {repo} && ./test.sh"))
+            .id(id.as_str())?
+            .merge_stderr(true)
+            .start()
             .await?;
+        let mut events = run.output();
         let mut output = String::new();
-        let mut pending = String::new();
+        let mut pending = Vec::new();
         let mut exit = None;
-        while let Some(ev) = stream.next().await {
+        while let Some(ev) = events.next().await {
             match ev? {
-                CommandEvent::Delta { stdout, stderr } => {
-                    pending.push_str(&stdout);
-                    pending.push_str(&stderr);
-                    while let Some(pos) = pending.find('\n') {
-                        let line: String = pending.drain(..=pos).collect();
+                ProcessEvent::Stdout { data, .. } => {
+                    pending.extend_from_slice(&data);
+                    while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=pos).collect();
+                        let line = String::from_utf8_lossy(&line);
                         progress.line(line.trim_end());
                         output.push_str(&line);
                     }
                 }
-                CommandEvent::Stop { exit_code, .. } => exit = Some(exit_code),
+                ProcessEvent::Exited(e) => exit = Some(e.code),
                 _ => {}
             }
         }
         if !pending.is_empty() {
-            progress.line(&pending);
-            output.push_str(&pending);
+            let rest = String::from_utf8_lossy(&pending);
+            progress.line(&rest);
+            output.push_str(&rest);
         }
+        // Its output was read whole: it need not stay in the session.
+        run.remove().await?;
         let green = exit == Some(0);
         let failures = output.lines().filter(|l| l.starts_with("FAIL")).count();
         let step = Step {

@@ -3,6 +3,7 @@
 
 pub mod coding;
 pub mod experiments;
+pub mod preview;
 pub mod terminal;
 
 use std::time::Duration;

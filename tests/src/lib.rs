@@ -605,6 +605,190 @@ pub fn python_with_agentcore_sdk(test: &str) -> Option<std::path::PathBuf> {
     )
 }
 
+/// A headless Chromium (Debian's `chromium`) driven over the DevTools protocol: open a page,
+/// evaluate JavaScript in it, take a screenshot. Killed (with its profile directory removed)
+/// when dropped.
+pub struct Chromium {
+    child: std::process::Child,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Chromium {
+    /// The browser binary, or `None` (with the reason recorded for `test`) when Debian's
+    /// `chromium` is not installed.
+    pub fn binary(test: &str) -> Option<std::path::PathBuf> {
+        for name in ["chromium", "chromium-browser", "google-chrome"] {
+            let found = std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join(name))
+                    .find(|p| p.is_file())
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        skip(test, &missing_tool_message("chromium", "chromium"));
+        None
+    }
+
+    /// Starts `binary` headless with a fresh profile and attaches to its first page.
+    pub async fn start(binary: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut child = std::process::Command::new(binary)
+            .args([
+                "--headless=new",
+                // Root (CI) cannot use Chromium's own sandbox; the page is our own test app.
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--window-size=1000,700",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("chromium starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if !sent && let Some(url) = line.split("DevTools listening on ").nth(1) {
+                    let _ = tx.send(url.trim().to_owned());
+                    sent = true;
+                }
+            }
+        });
+        let browser_ws = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("chromium prints its DevTools address");
+        // ws://127.0.0.1:PORT/devtools/browser/ID → the page's own socket from /json/list.
+        let port = browser_ws
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .expect("host:port")
+            .to_owned();
+        let list: serde_json::Value = reqwest::get(format!("http://{port}/json/list"))
+            .await
+            .expect("DevTools answers")
+            .json()
+            .await
+            .expect("DevTools JSON");
+        let page = list
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["type"] == "page"))
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_owned();
+        let (ws, _) = tokio_tungstenite::connect_async(page)
+            .await
+            .expect("attach to the page");
+        Self {
+            child,
+            ws,
+            next_id: 0,
+            _profile: profile,
+        }
+    }
+
+    /// Sends a DevTools command and returns its `result`.
+    pub async fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        use futures::{SinkExt, StreamExt};
+        self.next_id += 1;
+        let id = self.next_id;
+        let msg = serde_json::json!({"id": id, "method": method, "params": params});
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                msg.to_string().into(),
+            ))
+            .await
+            .expect("send to chromium");
+        loop {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(30), self.ws.next())
+                .await
+                .expect("chromium answers within 30 s")
+                .expect("chromium is there")
+                .expect("a DevTools message");
+            let text = match m {
+                tokio_tungstenite::tungstenite::Message::Text(t) => t.to_string(),
+                _ => continue,
+            };
+            let v: serde_json::Value = serde_json::from_str(&text).expect("DevTools JSON");
+            if v["id"] == id {
+                if let Some(e) = v.get("error") {
+                    panic!("{method} failed: {e}");
+                }
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Opens `url` in the page.
+    pub async fn navigate(&mut self, url: &str) {
+        self.call("Page.enable", serde_json::json!({})).await;
+        self.call("Page.navigate", serde_json::json!({ "url": url }))
+            .await;
+    }
+
+    /// Evaluates `expression` in the page; its value.
+    pub async fn eval(&mut self, expression: &str) -> serde_json::Value {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                serde_json::json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await;
+        r["result"]["value"].clone()
+    }
+
+    /// Waits (30 s at most) until `expression` is true in the page.
+    pub async fn wait_for(&mut self, expression: &str) {
+        for _ in 0..300 {
+            if self.eval(expression).await == serde_json::Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let body = self
+            .eval("document.body ? document.body.innerText : ''")
+            .await;
+        panic!("`{expression}` did not become true within 30 s; the page shows: {body}");
+    }
+
+    /// A PNG screenshot of the page.
+    pub async fn screenshot(&mut self) -> Vec<u8> {
+        use base64::Engine;
+        let r = self
+            .call(
+                "Page.captureScreenshot",
+                serde_json::json!({"format": "png"}),
+            )
+            .await;
+        base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().expect("screenshot data"))
+            .expect("base64 PNG")
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -83,3 +83,67 @@ async fn boto3_flow(python: &std::path::Path, region: &str, partition: &str) {
     assert_eq!(r["updatedVersion"], "2");
     assert_eq!(r["afterDelete"], "ResourceNotFoundException");
 }
+
+/// boto3's `invoke_agent_runtime` returns `sessionEndpointUrl` for a runtime with
+/// `allowedPorts`, and a request signed by botocore reaches a server in the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_gets_the_session_endpoint_url_and_reaches_the_session_through_it() {
+    const TEST: &str = "boto3_gets_the_session_endpoint_url_and_reaches_the_session_through_it";
+    let Some(python) = tokio::task::spawn_blocking(|| tests::python_with_boto3(TEST))
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let local = LocalRuntime::builder()
+        .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
+        .start()
+        .await
+        .unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/interop/boto3_session_endpoint.py"
+    );
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(local.endpoint())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 script failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["allowedPorts"],
+        serde_json::json!([{"port": 8000}, {"portRange": {"from": 9000, "to": 9010}}])
+    );
+    assert!(
+        r["withoutPorts"].is_null(),
+        "no URL without allowedPorts: {r}"
+    );
+    let has_address = local.isolation() != agentcore_local::Isolation::None
+        && local.isolation_report().network.starts_with("private (");
+    if !has_address {
+        assert!(r["sessionEndpointUrl"].is_null(), "{r}");
+        tests::skip(
+            TEST,
+            "sessions here have no address of their own (no sandbox or no slirp4netns): no \
+             session endpoint to reach through",
+        );
+        return;
+    }
+    let url = r["sessionEndpointUrl"]
+        .as_str()
+        .expect("sessionEndpointUrl");
+    assert!(url.starts_with(&local.endpoint()), "{url}");
+    assert_eq!(r["signedGet"]["status"], 200);
+    assert_eq!(r["signedGet"]["body"], "from-the-session\n");
+    assert_eq!(r["unsigned"]["status"], 401);
+    assert_eq!(r["unsigned"]["code"], "AuthenticationRequired");
+}

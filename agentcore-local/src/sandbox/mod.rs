@@ -4,7 +4,7 @@
 //! set of namespaces (user, mount, PID, IPC, UTS, cgroup and network) with a root built from
 //! the host's system directories under a writable layer, its session storage at its real
 //! `/mnt/...` path, a seccomp filter and `no_new_privs`; every command, agent and shell of
-//! the session starts inside it (module [`linux`], see docs/ARCHITECTURE.md "The session
+//! the session starts inside it (module `linux`, see docs/ARCHITECTURE.md "The session
 //! sandbox" for the threat model). Elsewhere (macOS), or when asked for
 //! ([`Isolation::None`]), session processes are plain child processes with a directory
 //! per filesystem standing in for `/mnt/...` — loudly reported as unsandboxed.

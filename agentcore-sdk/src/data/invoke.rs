@@ -170,6 +170,13 @@ impl InvokeResponse {
     pub fn session_endpoint_url(&self) -> Option<&str> {
         self.header("x-amzn-bedrock-agentcore-runtime-session-endpoint-url")
     }
+    /// The session endpoint the service gave, parsed (see
+    /// [`session_endpoint_url`](Self::session_endpoint_url)); `None` when there is none or
+    /// it is not a URL this SDK can use.
+    pub fn session_endpoint(&self) -> Option<super::SessionEndpoint> {
+        self.session_endpoint_url()
+            .and_then(|u| super::SessionEndpoint::parse(u).ok())
+    }
     /// `Mcp-Session-Id` the MCP server assigned.
     pub fn mcp_session_id(&self) -> Option<&str> {
         self.header("mcp-session-id")

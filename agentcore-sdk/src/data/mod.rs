@@ -4,6 +4,7 @@
 //! session id; the builders here are what it returns.
 
 pub(crate) mod command;
+pub(crate) mod endpoint;
 pub(crate) mod event_stream;
 mod invoke;
 #[cfg(feature = "shell")]
@@ -26,6 +27,12 @@ pub(crate) use command::ResponseChunk;
 pub(crate) use command::floor_boundary;
 pub use command::{CommandEvent, CommandOutput, CommandStream};
 pub use command::{OUTPUT_LIMIT_BYTES, OUTPUT_TAIL_BYTES};
+#[cfg(feature = "shell")]
+pub use endpoint::EndpointSocketBuilder;
+pub use endpoint::{
+    EndpointAuth, EndpointRequest, EndpointResponse, IAM_ACTION as SESSION_ENDPOINT_IAM_ACTION,
+    PORTS as SESSION_ENDPOINT_PORTS, SESSION_ENDPOINT_URL_HEADER, SessionEndpoint,
+};
 pub use invoke::{
     ByteStream, COLLECT_LIMIT_BYTES, InvokeResponse, MAX_SSE_EVENT_BYTES, SseEvent, SseStream,
 };
@@ -409,6 +416,8 @@ pub struct InvokeRequest {
     mcp_method: Option<String>,
     mcp_name: Option<String>,
     deferred: Option<String>,
+    /// Where a session keeps the endpoint URL each answer brings.
+    endpoint_slot: Option<endpoint::EndpointSlot>,
 }
 
 impl InvokeRequest {
@@ -427,7 +436,13 @@ impl InvokeRequest {
             mcp_method: None,
             mcp_name: None,
             deferred: None,
+            endpoint_slot: None,
         }
+    }
+
+    pub(crate) fn endpoint_slot(mut self, slot: endpoint::EndpointSlot) -> Self {
+        self.endpoint_slot = Some(slot);
+        self
     }
 
     common_setters!();
@@ -541,6 +556,16 @@ impl InvokeRequest {
         );
         let resp = self.transport.send(&req).instrument(span).await?;
         let headers = resp.headers().clone();
+        if let Some(slot) = &self.endpoint_slot {
+            // Refreshed by every answer: absent means there is none (now).
+            let endpoint = headers
+                .get(SESSION_ENDPOINT_URL_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|u| SessionEndpoint::parse(u).ok());
+            if let Ok(mut s) = slot.lock() {
+                *s = endpoint;
+            }
+        }
         let idle = self.transport.timeouts().get_read_idle();
         Ok(InvokeResponse {
             status: resp.status().as_u16(),

@@ -147,6 +147,20 @@ impl std::fmt::Debug for AgentSocket {
 }
 
 impl AgentSocket {
+    /// A socket over a connection already upgraded (a session endpoint's).
+    pub(crate) fn from_parts(
+        ws: Ws,
+        session_id: SessionId,
+        close_timeout: std::time::Duration,
+    ) -> Self {
+        Self {
+            ws,
+            session_id,
+            close_timeout,
+            done: false,
+        }
+    }
+
     /// The session this socket's agent runs in.
     pub fn session_id(&self) -> &SessionId {
         &self.session_id

@@ -130,7 +130,7 @@ impl WsTarget {
 }
 
 /// The same URL with the `http(s)` scheme, which is what SigV4 signs.
-fn as_http(url: &Url) -> String {
+pub(crate) fn as_http(url: &Url) -> String {
     let s = url.as_str();
     match url.scheme() {
         "wss" => format!("https{}", s.get(3..).unwrap_or_default()),
@@ -139,7 +139,7 @@ fn as_http(url: &Url) -> String {
     }
 }
 
-fn host_value(url: &Url) -> String {
+pub(crate) fn host_value(url: &Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
@@ -258,48 +258,70 @@ pub(crate) fn dial<'a>(
                 vec![("sec-websocket-protocol".to_owned(), bearer_protocol(token)?)],
             ),
         };
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| Error::Config(format!("invalid WebSocket URL: {e}")))?;
+        let mut headers = Vec::new();
         for (k, v) in auth_headers {
             let name = http::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|e| Error::Config(e.to_string()))?;
             let value =
                 http::HeaderValue::from_str(&v).map_err(|e| Error::Config(e.to_string()))?;
-            request.headers_mut().insert(name, value);
+            headers.push((name, value));
         }
-        for (name, value) in extra {
-            request.headers_mut().insert(name, value);
-        }
-        let user_agent = http::HeaderValue::from_str(&target.config.inner.user_agent)
-            .unwrap_or(http::HeaderValue::from_static("agentcore-rs"));
-        request
-            .headers_mut()
-            .insert(http::header::USER_AGENT, user_agent);
-        let connector = if url.scheme() == "wss" {
-            Connector::Rustls(target.config.inner.ws_tls.clone())
-        } else {
-            Connector::Plain
-        };
-        let timeout = target.timeouts.get_operation();
-        let connected = tokio::time::timeout(
-            timeout,
-            tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)),
+        headers.extend(extra);
+        dial_url(
+            &target.config,
+            target.timeouts.get_operation(),
+            op,
+            &url,
+            headers,
+            refused,
         )
         .await
-        .map_err(|_| Error::Timeout {
-            operation: op,
-            after: timeout,
-        })?;
-        let (ws, response) = match connected {
-            Ok(ok) => ok,
-            Err(tungstenite::Error::Http(resp)) => {
-                let body = resp.body().clone().unwrap_or_default();
-                return Err(refused(resp.status().as_u16(), resp.headers(), &body));
-            }
-            Err(e) => return Err(Error::transport(op, e)),
-        };
-        Ok((ws, response.headers().clone()))
     })
+}
+
+/// Opens a WebSocket to `url` with `headers` (already authorised): TCP, TLS (the
+/// configuration's WSS roots) and the upgrade within `timeout`.
+pub(crate) async fn dial_url(
+    config: &Config,
+    timeout: Duration,
+    op: &'static str,
+    url: &Url,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    refused: RefusedUpgrade,
+) -> Result<(Ws, http::HeaderMap), Error> {
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Error::Config(format!("invalid WebSocket URL: {e}")))?;
+    for (name, value) in headers {
+        request.headers_mut().insert(name, value);
+    }
+    let user_agent = http::HeaderValue::from_str(&config.inner.user_agent)
+        .unwrap_or(http::HeaderValue::from_static("agentcore-rs"));
+    request
+        .headers_mut()
+        .insert(http::header::USER_AGENT, user_agent);
+    let connector = if url.scheme() == "wss" {
+        Connector::Rustls(config.inner.ws_tls.clone())
+    } else {
+        Connector::Plain
+    };
+    let connected = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)),
+    )
+    .await
+    .map_err(|_| Error::Timeout {
+        operation: op,
+        after: timeout,
+    })?;
+    let (ws, response) = match connected {
+        Ok(ok) => ok,
+        Err(tungstenite::Error::Http(resp)) => {
+            let body = resp.body().clone().unwrap_or_default();
+            return Err(refused(resp.status().as_u16(), resp.headers(), &body));
+        }
+        Err(e) => return Err(Error::transport(op, e)),
+    };
+    Ok((ws, response.headers().clone()))
 }
