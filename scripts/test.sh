@@ -84,7 +84,8 @@ binary() { awk -v n="$1" '$1 == n { print $2 }' <<< "$bins"; }
 stage=$(mktemp -d /tmp/agentcore-ci-XXXXXX)
 trap 'summary; rm -rf "$stage"' EXIT
 mkdir -p "$stage/debug/deps" "$stage/debug/examples"
-as_users=(local_commands local_shell sandbox_escape unprivileged session_table coding_loop_example)
+as_users=(local_commands local_shell sandbox_escape unprivileged session_table coding_loop_example
+  processes files session_endpoints)
 for t in "${as_users[@]}"; do cp "$(binary "$t")" "$stage/debug/deps/$t"; done
 cp target/debug/agentcore-local "$stage/debug/"
 cp target/debug/examples/coding_loop "$stage/debug/examples/"
@@ -101,7 +102,7 @@ done
 # Without a sandbox (what macOS gets): every test that is not about the sandbox passes.
 unsandboxed=(local_commands local_shell local_model local_websocket hardening faults workflow
   experiments coding_loop_example example_shell_tmux test_attribute sandbox_escape unprivileged
-  session_table)
+  session_table processes files session_endpoints preview fleet_faults)
 for t in "${unsandboxed[@]}"; do
   echo "test.sh: $t without a sandbox"
   AGENTCORE_LOCAL_ISOLATION=none "$(binary "$t")" --test-threads=2 -q

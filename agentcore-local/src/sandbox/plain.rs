@@ -86,7 +86,8 @@ impl Host {
                 pairs.push((inside, code.to_string_lossy().into_owned()));
             }
         }
-        let env = s
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let mut env: Vec<(String, String)> = s
             .mounts
             .iter()
             .map(|m| {
@@ -102,16 +103,63 @@ impl Host {
                 )
             })
             .collect();
+        env.push((TAG_VAR.to_owned(), tag.clone()));
         let home_dir = home.join("home");
         std::fs::create_dir_all(&home_dir)?;
         Ok(Sandbox {
             home: home_dir,
             map: PathMap::new(pairs),
             env,
+            tag,
             groups: Arc::new(Mutex::new(HashSet::new())),
             gone: watch::channel(false).0,
         })
     }
+}
+
+/// The variable that marks every process of a session (inherited by what they start), so
+/// stopping the session finds the ones that left its process groups and sessions (`setsid`,
+/// a daemon's double fork). Without a sandbox this is bookkeeping, not a boundary: a process
+/// that clears its environment is not found.
+const TAG_VAR: &str = "AGENTCORE_LOCAL_SESSION_TAG";
+
+/// Kills every process of this user whose environment carries `tag`, in rounds until a scan
+/// finds none (a process may fork while the previous round kills it). Linux only (it reads
+/// `/proc`); elsewhere only the session's process groups and sessions are killed.
+fn kill_tagged(tag: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        let needle = format!("{TAG_VAR}={tag}\0");
+        let me = std::process::id().to_string();
+        for _ in 0..20 {
+            let mut found = false;
+            for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
+                    continue;
+                }
+                let Ok(environ) = std::fs::read(e.path().join("environ")) else {
+                    continue;
+                };
+                let hit = environ
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes());
+                if let (true, Ok(pid)) = (hit, name.parse::<i32>()) {
+                    found = true;
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            if !found {
+                break;
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = tag;
 }
 
 /// One session's plain processes.
@@ -120,6 +168,8 @@ pub struct Sandbox {
     home: PathBuf,
     map: PathMap,
     env: Vec<(String, String)>,
+    /// This session's value of [`TAG_VAR`], in every process's environment.
+    tag: String,
     /// Process groups still running (killed when the session stops).
     groups: Arc<Mutex<HashSet<i32>>>,
     gone: watch::Sender<bool>,
@@ -270,6 +320,7 @@ impl Sandbox {
         for pid in groups {
             Signaller { pid }.signal(libc::SIGKILL, super::SignalScope::Session);
         }
+        kill_tagged(&self.tag);
         if let Some(dir) = self.home.parent() {
             let _ = std::fs::remove_dir_all(dir);
         }
