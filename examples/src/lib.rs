@@ -92,6 +92,17 @@ pub async fn target(
 /// The runtime named `name`, created with session storage at `/mnt/workspace` if missing,
 /// once it is READY.
 pub async fn demo_runtime(client: &Client, name: &str) -> Result<RuntimeArn, agentcore_sdk::Error> {
+    demo_runtime_with(client, name, |create| create).await
+}
+
+/// [`demo_runtime`], with `configure` adding settings to the runtime when it is created.
+pub async fn demo_runtime_with(
+    client: &Client,
+    name: &str,
+    configure: impl FnOnce(
+        agentcore_sdk::control::CreateAgentRuntime,
+    ) -> agentcore_sdk::control::CreateAgentRuntime,
+) -> Result<RuntimeArn, agentcore_sdk::Error> {
     use futures::TryStreamExt;
     let existing: Vec<_> = client
         .list_agent_runtimes()
@@ -104,17 +115,19 @@ pub async fn demo_runtime(client: &Client, name: &str) -> Result<RuntimeArn, age
     {
         Some(rt) => rt.agent_runtime_id,
         None => {
-            client
-                .create_agent_runtime()
-                .name(name)
-                .container_uri(format!(
-                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:latest"
-                ))
-                .role_arn("arn:aws:iam::123456789012:role/local")
-                .session_storage("/mnt/workspace")
-                .send()
-                .await?
-                .agent_runtime_id
+            configure(
+                client
+                    .create_agent_runtime()
+                    .name(name)
+                    .container_uri(format!(
+                        "123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:latest"
+                    ))
+                    .role_arn("arn:aws:iam::123456789012:role/local")
+                    .session_storage("/mnt/workspace"),
+            )
+            .send()
+            .await?
+            .agent_runtime_id
         }
     };
     Ok(client

@@ -2,8 +2,6 @@
 //! [`APP`]) started in a session as a detached process, and reached from a local browser
 //! through the session's endpoint and the SDK's preview proxy.
 
-use std::time::Duration;
-
 use agentcore_sdk::control::AllowedPort;
 use agentcore_sdk::process::{Process, ProcessEvent};
 use agentcore_sdk::{Client, Error, RuntimeArn, Session};
@@ -18,40 +16,12 @@ pub const PORT: u16 = 8000;
 /// The runtime named `name` (session storage at `/mnt/workspace`, `allowedPorts` 8000–8010),
 /// created if missing, once READY.
 pub async fn demo_runtime(client: &Client, name: &str) -> Result<RuntimeArn, Error> {
-    use futures::TryStreamExt;
-    let existing: Vec<_> = client
-        .list_agent_runtimes()
-        .into_stream()
-        .try_collect()
-        .await?;
-    let id = match existing
-        .into_iter()
-        .find(|r| r.agent_runtime_name.as_str() == name)
-    {
-        Some(rt) => rt.agent_runtime_id,
-        None => {
-            client
-                .create_agent_runtime()
-                .name(name)
-                .container_uri(format!(
-                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}:latest"
-                ))
-                .role_arn("arn:aws:iam::123456789012:role/local")
-                .session_storage("/mnt/workspace")
-                .allowed_port(AllowedPort::PortRange(
-                    agentcore_sdk::control::PortRange::new(8000, 8010),
-                ))
-                .send()
-                .await?
-                .agent_runtime_id
-        }
-    };
-    Ok(client
-        .wait_until_ready(id.as_str())
-        .timeout(Duration::from_secs(60))
-        .send()
-        .await?
-        .agent_runtime_arn)
+    crate::demo_runtime_with(client, name, |create| {
+        create.allowed_port(AllowedPort::PortRange(
+            agentcore_sdk::control::PortRange::new(8000, 8010),
+        ))
+    })
+    .await
 }
 
 /// Places the app in `dir` of the session with a first message, and starts it detached on

@@ -65,6 +65,7 @@ fn world() -> &'static World {
             isolation,
             agents: Vec::new(),
             shells: Default::default(),
+            session_endpoints: agentcore_local::session_endpoint::SessionEndpoints::new(false),
         });
         let plain = router(state.clone());
         let verifier = Arc::new(agentcore_local::auth::Verifier {

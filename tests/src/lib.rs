@@ -789,6 +789,34 @@ impl Drop for Chromium {
     }
 }
 
+/// The host's live processes whose command line contains `needle`, as `"pid: command line"`
+/// (zombies have none, so they are not listed).
+pub fn host_processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+/// Starts `sleep <tag>` in `session` in a session of its own (`setsid`, no terminal, no
+/// pipes), so it outlives the command that started it; find it with [`host_processes_with`].
+pub async fn start_detached_sleep(session: &agentcore_sdk::Session, tag: &str) {
+    let out = session
+        .command(format!(
+            "setsid sleep {tag} >/dev/null 2>&1 < /dev/null & echo started"
+        ))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "started\n");
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -360,27 +360,6 @@ async fn the_coding_loop_turns_no_cut_during_a_test_run_into_a_failed_iteration(
     assert!(runs[2].iter().all(|l| l.starts_with("PASS")), "{runs:?}");
 }
 
-/// Host processes whose command line contains `marker` and that are not zombies.
-fn live_processes_with(marker: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
-            .unwrap_or(true);
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(marker) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 /// Stopping a session ends every process it started, detached ones (a new session of their
 /// own, as `spawn` makes them) and what they started in the background included, with or
 /// without a sandbox.
@@ -398,7 +377,7 @@ async fn stopping_the_session_ends_its_detached_processes_and_their_children() {
     assert_eq!(p.info().await.unwrap().state, ProcessState::Running);
     let mut seen = Vec::new();
     for _ in 0..100 {
-        seen = live_processes_with(&marker);
+        seen = tests::host_processes_with(&marker);
         if seen.len() >= 2 {
             break;
         }
@@ -408,11 +387,14 @@ async fn stopping_the_session_ends_its_detached_processes_and_their_children() {
     session.stop().await.unwrap();
     let mut left = seen;
     for _ in 0..100 {
-        left = live_processes_with(&marker);
+        left = tests::host_processes_with(&marker);
         if left.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(left.is_empty(), "processes outlived their session: {left:?}");
+    assert!(
+        left.is_empty(),
+        "processes outlived their session: {left:?}"
+    );
 }

@@ -103,20 +103,6 @@ impl Scene {
     }
 }
 
-/// Host processes whose command line contains `needle`.
-fn host_processes_with(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_sessions_storage_is_out_of_reach_by_every_path() {
     let Some(s) = scene("another_sessions_storage_is_out_of_reach_by_every_path").await else {
@@ -276,11 +262,11 @@ async fn setsid_and_double_fork_do_not_survive_stop() {
     ))
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(host_processes_with(&format!("sleep {tag}")).len(), 2);
+    assert_eq!(tests::host_processes_with(&format!("sleep {tag}")).len(), 2);
     s.attacker.stop().await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let left = host_processes_with(&format!("sleep {tag}"));
+        let left = tests::host_processes_with(&format!("sleep {tag}"));
         if left.is_empty() {
             break;
         }
@@ -649,23 +635,14 @@ async fn sandboxes_die_with_a_killed_server() {
     let (mut server, client) = tests::spawn_server(&dir.path().join("data")).await;
     let (arn, _) = create_runtime(&client, "orphans").await;
     let tag = format!("{}", 3_000_000 + fastrand::u32(..1_000_000));
-    let out = client
-        .session(&arn)
-        .unwrap()
-        .command(format!(
-            "setsid sleep {tag} >/dev/null 2>&1 < /dev/null & echo started"
-        ))
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.stdout, "started\n");
-    assert_eq!(host_processes_with(&format!("sleep {tag}")).len(), 1);
+    tests::start_detached_sleep(&client.session(&arn).unwrap(), &tag).await;
+    assert_eq!(tests::host_processes_with(&format!("sleep {tag}")).len(), 1);
     server.start_kill().unwrap();
     server.wait().await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let left = host_processes_with(&format!("sleep {tag}"));
-        let sandboxes = host_processes_with(&dir.path().display().to_string());
+        let left = tests::host_processes_with(&format!("sleep {tag}"));
+        let sandboxes = tests::host_processes_with(&dir.path().display().to_string());
         if left.is_empty() && sandboxes.is_empty() {
             break;
         }
@@ -1325,17 +1302,8 @@ async fn sigterm_stops_sessions_and_removes_their_cgroups() {
     let (mut server, client) = tests::spawn_server(&dir.path().join("data")).await;
     let (arn, _) = create_runtime(&client, "term").await;
     let tag = format!("{}", 4_000_000 + fastrand::u32(..1_000_000));
-    let out = client
-        .session(&arn)
-        .unwrap()
-        .command(format!(
-            "setsid sleep {tag} >/dev/null 2>&1 < /dev/null & echo started"
-        ))
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.stdout, "started\n");
-    let found = host_processes_with(&format!("sleep {tag}"));
+    tests::start_detached_sleep(&client.session(&arn).unwrap(), &tag).await;
+    let found = tests::host_processes_with(&format!("sleep {tag}"));
     let pid = found[0].split(':').next().unwrap().to_owned();
     let cgroups: Vec<std::path::PathBuf> = tests::cgroup_dirs_of(&pid);
     nix::sys::signal::kill(
@@ -1348,7 +1316,7 @@ async fn sigterm_stops_sessions_and_removes_their_cgroups() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
-    assert!(host_processes_with(&format!("sleep {tag}")).is_empty());
+    assert!(tests::host_processes_with(&format!("sleep {tag}")).is_empty());
     for c in &cgroups {
         assert!(!c.exists(), "left behind: {}", c.display());
     }
