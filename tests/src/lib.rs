@@ -805,7 +805,8 @@ pub fn host_processes_with(needle: &str) -> Vec<String> {
 }
 
 /// Starts `sleep <tag>` in `session` in a session of its own (`setsid`, no terminal, no
-/// pipes), so it outlives the command that started it; find it with [`host_processes_with`].
+/// pipes), so it outlives the command that started it, and returns once the host sees it; find
+/// it with [`host_processes_with`].
 pub async fn start_detached_sleep(session: &agentcore_sdk::Session, tag: &str) {
     let out = session
         .command(format!(
@@ -815,6 +816,17 @@ pub async fn start_detached_sleep(session: &agentcore_sdk::Session, tag: &str) {
         .await
         .unwrap();
     assert_eq!(out.stdout, "started\n");
+    // The command may end before its background child has exec'd (or while /proc shows it
+    // mid-exec with an empty command line): wait until the host sees the sleep itself.
+    let needle = format!("sleep {tag}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while host_processes_with(&needle).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached `{needle}` never showed up on the host"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[cfg(test)]

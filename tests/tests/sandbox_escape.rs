@@ -636,7 +636,6 @@ async fn sandboxes_die_with_a_killed_server() {
     let (arn, _) = create_runtime(&client, "orphans").await;
     let tag = format!("{}", 3_000_000 + fastrand::u32(..1_000_000));
     tests::start_detached_sleep(&client.session(&arn).unwrap(), &tag).await;
-    assert_eq!(tests::host_processes_with(&format!("sleep {tag}")).len(), 1);
     server.start_kill().unwrap();
     server.wait().await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
