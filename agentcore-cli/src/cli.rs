@@ -178,7 +178,7 @@ pub struct InvokeArgs {
     #[command(flatten)]
     pub target: Target,
     /// Session to invoke (a new one when absent).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, short = 's', value_name = "ID")]
     pub session_id: Option<String>,
     /// Extra request header, NAME=VALUE (e.g. X-Amzn-Bedrock-AgentCore-Runtime-Custom-*).
     /// Repeatable.

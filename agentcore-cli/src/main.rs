@@ -38,16 +38,17 @@ fn main() -> ExitCode {
     // Completions and the man page need no runtime.
     match &cli.command {
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(*shell, &mut cmd, "agentcore-rs", &mut std::io::stdout());
-            return ExitCode::SUCCESS;
+            // Into memory first: a closed stdout is not worth a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "agentcore-rs", &mut script);
+            return finish(output::print_stdout(&String::from_utf8_lossy(&script)));
         }
         Command::Man => {
-            let man = clap_mangen::Man::new(Cli::command());
-            return match man.render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&CliError::from(e)),
-            };
+            let mut page = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                return fail(&CliError::from(e));
+            }
+            return finish(output::print_stdout(&String::from_utf8_lossy(&page)));
         }
         _ => {}
     }
@@ -72,6 +73,13 @@ async fn run(cli: Cli) -> ExitCode {
     };
     match commands::run(&ctx, cli.command).await {
         Ok(code) => ExitCode::from(code),
+        Err(e) => fail(&e),
+    }
+}
+
+fn finish(r: error::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
 }

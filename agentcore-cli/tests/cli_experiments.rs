@@ -105,6 +105,19 @@ async fn bench_with_the_sample_spec_and_resume() {
             .unwrap()
             .contains("<svg")
     );
+    let sessions = |report: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = report["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["session_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("bench.json")).unwrap())
+            .unwrap();
     // Again with the same output: every row is resumed, nothing runs; JSON on stdout.
     let out = local
         .cli()
@@ -115,8 +128,12 @@ async fn bench_with_the_sample_spec_and_resume() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["ran"], 0, "{report}");
     assert_eq!(report["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        sessions(&report),
+        sessions(&first),
+        "the same runs, not new ones"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,7 +58,7 @@ fn version_completions_and_man_page() {
         format!("agentcore-rs {}\n", env!("CARGO_PKG_VERSION"))
     );
     for (shell, marker) in [
-        ("bash", "_agentcore-rs()"),
+        ("bash", "complete -F _agentcore__rs"),
         ("zsh", "#compdef agentcore-rs"),
         ("fish", "complete -c agentcore-rs"),
     ] {
