@@ -35,7 +35,7 @@ const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 pub struct Verifier {
     /// Access key id → secret access key.
     pub keys: HashMap<String, String>,
-    /// Bearer tokens accepted on shell upgrades.
+    /// Bearer tokens accepted on shell upgrades, invocations and session endpoints.
     pub bearer_tokens: Vec<String>,
 }
 
@@ -294,7 +294,14 @@ pub async fn verify(State(v): State<Arc<Verifier>>, req: Request, next: Next) ->
     let missing = q("X-Amz-Signature").is_none()
         && parts.headers.get("authorization").is_none()
         && parts.headers.get("sec-websocket-protocol").is_none();
-    let result: Result<(), String> = if let (true, Some(token)) = (endpoint, bearer) {
+    // So do invocations, for a runtime whose inbound authorizer is a JWT authorizer.
+    let invocation = parts.uri.path().starts_with("/runtimes/")
+        && parts
+            .uri
+            .path()
+            .trim_end_matches('/')
+            .ends_with("/invocations");
+    let result: Result<(), String> = if let (true, Some(token)) = (endpoint || invocation, bearer) {
         if v.bearer_tokens.iter().any(|b| constant_eq(b, token.trim())) {
             Ok(())
         } else {

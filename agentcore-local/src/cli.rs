@@ -64,7 +64,8 @@ pub struct ServeArgs {
     /// default local:local.
     #[arg(long = "credentials", value_name = "ACCESS_KEY_ID:SECRET")]
     pub credentials: Vec<String>,
-    /// Bearer tokens accepted on shell upgrades by --verify-sigv4. Repeatable.
+    /// Bearer tokens accepted by --verify-sigv4 on shell upgrades, invocations (`Authorization:
+    /// Bearer`) and session endpoints. Repeatable.
     #[arg(long = "bearer-token", value_name = "TOKEN")]
     pub bearer_tokens: Vec<String>,
     /// The agent's code for runtimes named NAME, as NAME=PATH: a host file or directory bound

@@ -282,7 +282,8 @@ impl LocalRuntimeBuilder {
     }
 
     /// Verify SigV4 signatures (headers and presigned URLs) against these access keys, and
-    /// bearer tokens on shell upgrades against `bearer_tokens`. Off by default.
+    /// bearer tokens on shell upgrades, invocations and session endpoints against `bearer_tokens`.
+    /// Off by default.
     pub fn verify_sigv4(
         mut self,
         keys: impl IntoIterator<Item = (String, String)>,

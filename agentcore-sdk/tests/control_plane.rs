@@ -550,3 +550,150 @@ async fn responses_with_relaxed_patterns_and_new_members_decode() {
     assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn create_from_json_sends_every_member_known_or_not() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/runtimes/"))
+        .and(body_json(json!({
+            "agentRuntimeName": "coder",
+            "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:1"}},
+            "roleArn": ROLE,
+            "lifecycleConfiguration": {"idleRuntimeSessionTimeout": 600},
+            "futureMember": {"nested": [1, 2]},
+            "description": "set later",
+            "clientToken": "token-000000000000000000000000000000001",
+        })))
+        .respond_with(ResponseTemplate::new(202).set_body_json(change_json("CREATING")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server.uri())
+        .create_agent_runtime()
+        .description("replaced by the body")
+        .from_json(json!({
+            "agentRuntimeName": "coder",
+            "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:1"}},
+            "roleArn": ROLE,
+            "lifecycleConfiguration": {"idleRuntimeSessionTimeout": 600},
+            "futureMember": {"nested": [1, 2]},
+            "description": null,
+        }))
+        .description("set later")
+        .client_token("token-000000000000000000000000000000001")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn from_json_refuses_what_is_not_an_object_or_does_not_decode() {
+    let c = client("http://127.0.0.1:9");
+    let err = c
+        .create_agent_runtime()
+        .from_json(json!(["not", "an", "object"]))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("must be a JSON object"), "{err}");
+    let err = c
+        .create_agent_runtime()
+        .from_json(json!({"lifecycleConfiguration": "soon"}))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            agentcore_sdk::Error::InvalidInput { field: "body", .. }
+        ),
+        "{err}"
+    );
+    let err = c
+        .create_agent_runtime_endpoint(ID)
+        .from_json(json!(7))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("must be a JSON object"), "{err}");
+}
+
+#[tokio::test]
+async fn update_from_runtime_then_json_keeps_what_the_body_does_not_name() {
+    let server = MockServer::start().await;
+    let mut current = runtime_json("READY");
+    current["futureMember"] = json!("kept");
+    Mock::given(method("PUT"))
+        .and(path(format!("/runtimes/{ID}/")))
+        .and(body_json(json!({
+            "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:2"}},
+            "roleArn": ROLE,
+            "lifecycleConfiguration": {"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800},
+            "filesystemConfigurations": [{"sessionStorage": {"mountPath": "/mnt/workspace"}}],
+            "environmentVariables": {"TOKEN": "secret-value"},
+            "futureMember": "kept",
+            "clientToken": "token-000000000000000000000000000000001",
+        })))
+        .respond_with(ResponseTemplate::new(202).set_body_json(change_json("UPDATING")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let rt: agentcore_sdk::control::AgentRuntime = serde_json::from_value(current).unwrap();
+    client(&server.uri())
+        .update_agent_runtime(ID)
+        .from_runtime(&rt)
+        .from_json(json!({"agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:2"}}}))
+        .client_token("token-000000000000000000000000000000001")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn endpoint_from_json_create_and_update() {
+    let server = MockServer::start().await;
+    let change = json!({
+        "agentRuntimeEndpointArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/coder-AbCdE12345/runtime-endpoint/prod",
+        "agentRuntimeArn": ARN,
+        "endpointName": "prod",
+        "status": "CREATING",
+        "targetVersion": "1",
+        "createdAt": "2026-11-21T10:00:00Z",
+    });
+    Mock::given(method("PUT"))
+        .and(path(format!("/runtimes/{ID}/runtime-endpoints/")))
+        .and(body_json(json!({
+            "name": "prod",
+            "agentRuntimeVersion": "1",
+            "futureMember": true,
+            "clientToken": "token-000000000000000000000000000000001",
+        })))
+        .respond_with(ResponseTemplate::new(202).set_body_json(change.clone()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/runtimes/{ID}/runtime-endpoints/prod/")))
+        .and(body_json(json!({
+            "description": "from a file",
+            "clientToken": "token-000000000000000000000000000000001",
+        })))
+        .respond_with(ResponseTemplate::new(202).set_body_json(change))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server.uri());
+    c.create_agent_runtime_endpoint(ID)
+        .from_json(json!({"name": "prod", "agentRuntimeVersion": "1", "futureMember": true}))
+        .client_token("token-000000000000000000000000000000001")
+        .send()
+        .await
+        .unwrap();
+    c.update_agent_runtime_endpoint(ID, "prod")
+        .from_json(json!({"description": "from a file"}))
+        .client_token("token-000000000000000000000000000000001")
+        .send()
+        .await
+        .unwrap();
+}

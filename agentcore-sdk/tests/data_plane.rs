@@ -755,3 +755,79 @@ async fn a_bad_arn_is_reported_once_with_its_field() {
         );
     }
 }
+
+#[tokio::test]
+async fn invoke_extra_headers_and_bearer_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/runtimes/{ARN_SEGMENT}/invocations")))
+        .and(header(
+            "x-amzn-bedrock-agentcore-runtime-custom-tenant",
+            "acme",
+        ))
+        .and(header("authorization", "Bearer jwt-token-123"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let session = client(&server.uri()).session_with_id(ARN, SESSION).unwrap();
+    let request = session
+        .invoke("{}")
+        .header("X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant", "acme")
+        .bearer_token("jwt-token-123");
+    // The token never shows in Debug output.
+    assert!(!format!("{request:?}").contains("jwt-token-123"));
+    let body = request.send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(&body[..], b"ok");
+    // A bearer call is not SigV4-signed.
+    let got = &server.received_requests().await.unwrap()[0];
+    assert!(!got.headers.contains_key("x-amz-date"));
+}
+
+#[tokio::test]
+async fn invoke_refuses_headers_it_sets_itself_and_bad_ones() {
+    let server = MockServer::start().await;
+    let session = client(&server.uri()).session_with_id(ARN, SESSION).unwrap();
+    for (name, value) in [
+        ("Authorization", "x"),
+        ("X-Amz-Date", "x"),
+        ("x-amzn-bedrock-agentcore-runtime-session-id", "x"),
+        ("Host", "x"),
+        ("bad header", "x"),
+        ("X-Ok", "line\nbreak"),
+    ] {
+        let err = session
+            .invoke("{}")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidInput {
+                    field: "header",
+                    ..
+                }
+            ),
+            "{name}: {err}"
+        );
+    }
+    let err = session
+        .invoke("{}")
+        .bearer_token("")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                field: "bearerToken",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

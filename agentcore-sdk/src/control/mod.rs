@@ -342,6 +342,31 @@ fn check_unknown_filesystem(index: usize, v: &serde_json::Value) -> Result<(), E
     }
 }
 
+/// Overlays the members of `body` (a JSON object in the service's own member names) on
+/// `input`: each member of `body` replaces the one of the same name, the others are kept;
+/// members this SDK does not know are kept as they are and sent.
+fn overlay_json<T>(input: &T, body: serde_json::Value) -> Result<T, Error>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let serde_json::Value::Object(members) = body else {
+        return Err(Error::invalid("body", "must be a JSON object"));
+    };
+    let mut current = match serde_json::to_value(input) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    for (k, v) in members {
+        if v.is_null() {
+            current.remove(&k);
+        } else {
+            current.insert(k, v);
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(current))
+        .map_err(|e| Error::invalid("body", e.to_string()))
+}
+
 /// Setters shared by create and update.
 macro_rules! runtime_setters {
     () => {
@@ -465,6 +490,32 @@ macro_rules! runtime_setters {
         /// Headers passed through to the agent.
         pub fn request_header_configuration(mut self, c: RequestHeaderConfiguration) -> Self {
             self.input.request_header_configuration = Some(c);
+            self
+        }
+        /// Sets every member given in `body`, a request body in the service's JSON (camelCase
+        /// member names, as in the service model and `--cli-input-json`): each member replaces
+        /// what the builder has under that name (`null` removes it); members this SDK does not
+        /// know are sent as they are. Setters called later win. A body that is not an object
+        /// or whose members do not decode is reported by `send`.
+        ///
+        /// ```no_run
+        /// # async fn f(client: agentcore_sdk::Client) -> Result<(), agentcore_sdk::Error> {
+        /// let settings = serde_json::json!({
+        ///     "agentRuntimeName": "coder",
+        ///     "agentRuntimeArtifact": {"containerConfiguration": {"containerUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/coder:1"}},
+        ///     "roleArn": "arn:aws:iam::123456789012:role/agentcore",
+        ///     "lifecycleConfiguration": {"idleRuntimeSessionTimeout": 600},
+        /// });
+        /// client.create_agent_runtime().from_json(settings).send().await?;
+        /// # Ok(()) }
+        /// ```
+        pub fn from_json(mut self, body: serde_json::Value) -> Self {
+            match overlay_json(&self.input, body) {
+                Ok(input) => self.input = input,
+                Err(e) => {
+                    self.deferred.get_or_insert(e.into());
+                }
+            }
             self
         }
     };
@@ -840,6 +891,7 @@ pub struct CreateAgentRuntimeEndpoint {
     transport: Transport,
     id: String,
     input: AgentRuntimeEndpointInput,
+    deferred: Option<crate::error::Deferred>,
 }
 
 impl CreateAgentRuntimeEndpoint {
@@ -850,7 +902,22 @@ impl CreateAgentRuntimeEndpoint {
             transport,
             id,
             input: AgentRuntimeEndpointInput::default(),
+            deferred: None,
         }
+    }
+
+    /// Sets every member given in `body`, a request body in the service's JSON (camelCase
+    /// member names): each member replaces what the builder has under that name (`null`
+    /// removes it); members this SDK does not know are sent as they are. Setters called later
+    /// win; a body that is not an object is reported by `send`.
+    pub fn from_json(mut self, body: serde_json::Value) -> Self {
+        match overlay_json(&self.input, body) {
+            Ok(input) => self.input = input,
+            Err(e) => {
+                self.deferred.get_or_insert(e.into());
+            }
+        }
+        self
     }
     /// The endpoint name: `[a-zA-Z][a-zA-Z0-9_]{0,47}`.
     pub fn name(mut self, n: impl Into<String>) -> Self {
@@ -886,6 +953,9 @@ impl CreateAgentRuntimeEndpoint {
     /// reached the service may still take effect. Sending it again with the same client token is
     /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
+        if let Some(e) = self.deferred {
+            return Err(e.into());
+        }
         let id = parse_runtime_id(&self.id)?;
         let mut input = self.input;
         match &input.name {
@@ -940,6 +1010,7 @@ pub struct UpdateAgentRuntimeEndpoint {
     id: String,
     name: String,
     input: AgentRuntimeEndpointInput,
+    deferred: Option<crate::error::Deferred>,
 }
 
 impl UpdateAgentRuntimeEndpoint {
@@ -951,7 +1022,22 @@ impl UpdateAgentRuntimeEndpoint {
             id,
             name,
             input: AgentRuntimeEndpointInput::default(),
+            deferred: None,
         }
+    }
+
+    /// Sets every member given in `body`, a request body in the service's JSON (camelCase
+    /// member names): each member replaces what the builder has under that name (`null`
+    /// removes it); members this SDK does not know are sent as they are. Setters called later
+    /// win; a body that is not an object is reported by `send`.
+    pub fn from_json(mut self, body: serde_json::Value) -> Self {
+        match overlay_json(&self.input, body) {
+            Ok(input) => self.input = input,
+            Err(e) => {
+                self.deferred.get_or_insert(e.into());
+            }
+        }
+        self
     }
     /// The runtime version it should serve.
     pub fn agent_runtime_version(mut self, v: impl Into<String>) -> Self {
@@ -974,6 +1060,9 @@ impl UpdateAgentRuntimeEndpoint {
     /// reached the service may still take effect. Sending it again with the same client token is
     /// safe and tells the outcome.
     pub async fn send(self) -> Result<AgentRuntimeEndpointChange, Error> {
+        if let Some(e) = self.deferred {
+            return Err(e.into());
+        }
         let id = parse_runtime_id(&self.id)?;
         let name: EndpointName = self.name.parse()?;
         let mut input = self.input;

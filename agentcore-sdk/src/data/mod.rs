@@ -418,6 +418,9 @@ pub struct InvokeRequest {
     deferred: Option<String>,
     /// Where a session keeps the endpoint URL each answer brings.
     endpoint_slot: Option<endpoint::EndpointSlot>,
+    /// Extra headers ([`header`](Self::header)), in order.
+    extra_headers: Vec<(String, String)>,
+    bearer: Option<crate::transport::BearerToken>,
 }
 
 impl InvokeRequest {
@@ -437,6 +440,8 @@ impl InvokeRequest {
             mcp_name: None,
             deferred: None,
             endpoint_slot: None,
+            extra_headers: Vec::new(),
+            bearer: None,
         }
     }
 
@@ -507,6 +512,35 @@ impl InvokeRequest {
         self
     }
 
+    /// Adds a request header, e.g. one of the runtime's `requestHeaderAllowlist`
+    /// (`X-Amzn-Bedrock-AgentCore-Runtime-Custom-*`, which the service passes to the agent).
+    /// Headers this request sets itself (`Host`, `Authorization`, `Content-Length`, `X-Amz-*`,
+    /// the session id) are refused when sent; use their own setters. Repeatable.
+    ///
+    /// ```no_run
+    /// # async fn f(session: agentcore_sdk::Session) -> Result<(), agentcore_sdk::Error> {
+    /// let reply = session
+    ///     .invoke(r#"{"prompt": "hello"}"#)
+    ///     .header("X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant", "acme")
+    ///     .send()
+    ///     .await?
+    ///     .bytes()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Authorises the call with an OAuth bearer token (`Authorization: Bearer <token>`)
+    /// instead of SigV4, for a runtime whose inbound authorizer is a JWT authorizer. The token
+    /// never appears in `Debug` output or errors.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer = Some(crate::transport::BearerToken(token.into()));
+        self
+    }
+
     /// Sends the payload and returns once the agent's response headers arrived.
     ///
     /// Dropping the future cancels the HTTP request; an invocation that reached the agent is not
@@ -548,6 +582,31 @@ impl InvokeRequest {
             .header("mcp-method", self.mcp_method.as_deref())?
             .header("mcp-name", self.mcp_name.as_deref())?
             .streaming();
+        let mut req = req;
+        for (name, value) in &self.extra_headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Error::invalid("header", format!("{name:?} is not a valid header name"))
+            })?;
+            if is_managed_header(&name) {
+                return Err(Error::invalid(
+                    "header",
+                    format!("{name} is set by the request itself"),
+                ));
+            }
+            let value = http::HeaderValue::from_str(value).map_err(|_| {
+                Error::invalid(
+                    "header",
+                    format!("the value of {name} must be visible ASCII"),
+                )
+            })?;
+            req.headers.append(name, value);
+        }
+        if let Some(token) = self.bearer {
+            if token.0.is_empty() {
+                return Err(Error::invalid("bearerToken", "must not be empty"));
+            }
+            req.bearer = Some(token);
+        }
         let span = tracing::info_span!(
             "agentcore.invoke",
             runtime = %arn,
@@ -579,6 +638,16 @@ impl InvokeRequest {
             headers,
         })
     }
+}
+
+/// Headers an invocation sets itself, which [`InvokeRequest::header`] may not replace.
+fn is_managed_header(name: &http::HeaderName) -> bool {
+    let n = name.as_str();
+    matches!(
+        n,
+        "host" | "authorization" | "content-length" | "transfer-encoding" | "connection"
+    ) || n.starts_with("x-amz-")
+        || n.eq_ignore_ascii_case(SESSION_ID_HEADER)
 }
 
 /// StopRuntimeSession: stop the session's microVM now. See

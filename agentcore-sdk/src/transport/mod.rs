@@ -38,6 +38,19 @@ pub(crate) struct Request {
     /// Rate limiters waited on before every attempt, retries included (a retry after a 429
     /// or a 409 goes through the limiter like the first attempt).
     pub(crate) limiters: Vec<std::sync::Arc<crate::config::limiter::CommandRateLimiter>>,
+    /// An OAuth bearer token sent as `Authorization: Bearer` instead of a SigV4 signature
+    /// (a runtime with a JWT authorizer).
+    pub(crate) bearer: Option<BearerToken>,
+}
+
+/// A bearer token, never shown by `Debug`.
+#[derive(Clone)]
+pub(crate) struct BearerToken(pub(crate) String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("** redacted **")
+    }
 }
 
 impl Request {
@@ -52,6 +65,7 @@ impl Request {
             body: Bytes::new(),
             streaming: false,
             limiters: Vec::new(),
+            bearer: None,
         }
     }
 
@@ -244,7 +258,11 @@ impl Transport {
         if let Some(host) = host_header(self.config.endpoint(req.plane)) {
             headers.insert(http::header::HOST, host);
         }
-        if let Some(creds) = signing::credentials(cfg, timeouts).await? {
+        if let Some(BearerToken(token)) = &req.bearer {
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| Error::invalid("bearerToken", "must be a valid header value"))?;
+            headers.insert(http::header::AUTHORIZATION, value);
+        } else if let Some(creds) = signing::credentials(cfg, timeouts).await? {
             signing::sign_headers(
                 &creds,
                 &cfg.region,
