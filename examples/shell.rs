@@ -1,91 +1,98 @@
-//! `shell`: an interactive shell in a runtime session — the SDK twin of `agentcore exec --it`.
+//! `shell`: an interactive shell (a PTY in the session) with the library — it is
+//! `AsyncRead + AsyncWrite`; resize it, detach, and re-attach to the same shell by session id
+//! and shell id. (For a shell in your terminal, use the command-line tool:
+//! `agentcore-rs exec --it`, see docs/CLI.md.)
 //!
 //! ```text
-//! cargo run -p examples --example shell -- --runtime <ARN> [--session <ID>] [--shell-id <ID>]
-//! cargo run -p examples --example shell -- --endpoint http://127.0.0.1:8080   # agentcore-local
-//! cargo run -p examples --example shell                                      # in-process local runtime
+//! cargo run -p examples --example shell                      # in-process agentcore-local
+//! cargo run -p examples --example shell -- --runtime <ARN>   # on AWS (usual AWS configuration)
 //! ```
-//!
-//! Raw terminal mode, resize on SIGWINCH, Ctrl+D or `exit` to quit, **Ctrl+]** to detach (the
-//! shell keeps running; the exact command to re-attach is printed). Reconnects, a kicked
-//! session, a new shell after expiry and lost bytes are reported. The process exits with the
-//! shell's exit code, and the terminal is always restored.
 
-use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Parser;
-use examples::terminal::{self, Attach};
+use agentcore_sdk::shell::Shell;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[derive(Parser, Debug)]
-#[command(about = "Interactive shell in an AgentCore Runtime session")]
-struct Args {
-    /// Runtime ARN. Without it a runtime named `shell_demo` is created (or reused) on the
-    /// local endpoint.
-    #[arg(long)]
-    runtime: Option<String>,
-    /// Endpoint override (e.g. http://127.0.0.1:8080 for agentcore-local). Without it and
-    /// without --runtime, an in-process local runtime is started.
-    #[arg(long)]
-    endpoint: Option<String>,
-    /// Session id (re-attach / resume); generated when absent.
-    #[arg(long)]
-    session: Option<String>,
-    /// Shell id (re-attach); generated when absent.
-    #[arg(long = "shell-id")]
-    shell_id: Option<String>,
-}
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    let args = Args::parse();
-    let code = match run(args).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("shell: {e}");
-            255
-        }
-    };
-    // Exit now: a blocking stdin read must not keep the process alive.
-    std::process::exit(code);
-}
-
-async fn run(args: Args) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), BoxError> {
+    let runtime = std::env::args().skip_while(|a| a != "--runtime").nth(1);
     let examples::Target {
         client,
         arn,
-        endpoint,
-        local,
-    } = examples::target(
-        args.runtime.as_deref(),
-        args.endpoint.as_deref(),
-        "shell_demo",
-    )
-    .await?;
-    let endpoint_for_reattach = endpoint;
-    let _local = local;
+        local: _local, // keeps the in-process runtime alive
+        ..
+    } = examples::target(runtime.as_deref(), None, "shell_demo").await?;
 
-    let (cols, rows) = terminal::size();
-    let mut builder = client.shell(&arn).terminal_size(cols, rows);
-    if let Some(s) = &args.session {
-        builder = builder.session_id(s);
-    }
-    if let Some(s) = &args.shell_id {
-        builder = builder.shell_id(s);
-    }
-    let shell = builder.connect().await?;
-    match terminal::attach(shell).await? {
-        Attach::Exited(code) => Ok(code),
-        Attach::Detached(handle) => {
-            eprintln!(
-                "\n[detached · the shell keeps running · re-attach with:]\n{}",
-                terminal::reattach_command(&handle, endpoint_for_reattach.as_deref())
-            );
-            if _local.is_some() {
-                eprintln!(
-                    "[note: this process hosted the local runtime; the shell ends when it exits]"
-                );
+    let mut shell = client.shell(&arn).terminal_size(100, 30).connect().await?;
+    shell.write_all(b"cd /mnt/workspace; TOPIC=kept\n").await?;
+    shell
+        .write_all(b"echo cols=$(tput cols)-$((6*7))\n")
+        .await?;
+    println!("{}", read_until(&mut shell, "cols=100-42").await?);
+
+    // Detach: the shell keeps running in the session, with its working directory and variables.
+    let ids = shell.detach().await;
+    println!(
+        "detached from shell {} of session {}",
+        ids.shell_id, ids.session_id
+    );
+
+    let mut shell = client
+        .shell(&ids.runtime_arn)
+        .session_id(ids.session_id.as_str())
+        .shell_id(ids.shell_id.as_str())
+        .connect()
+        .await?;
+    shell.resize(120, 40);
+    shell
+        .write_all(b"echo \"$PWD $TOPIC $(tput cols)\"-$((2+3))\n")
+        .await?;
+    println!(
+        "{}",
+        read_until(&mut shell, "/mnt/workspace kept 120-5").await?
+    );
+
+    shell.write_all(b"exit 7\n").await?;
+    let exit = shell.wait().await;
+    println!("shell exited: {:?}", exit.and_then(|e| e.code));
+    Ok(())
+}
+
+/// Reads the shell until `marker` appears (the terminal echoes what was typed, so the marker
+/// is a computed value), or fails after 30 s; returns the line that holds it, without control sequences.
+async fn read_until(shell: &mut Shell, marker: &str) -> Result<String, BoxError> {
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !seen.contains(marker) {
+            let n = shell.read(&mut buf).await?;
+            if n == 0 {
+                return Err::<(), BoxError>("the shell ended".into());
             }
-            Ok(0)
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|_| format!("no {marker:?} within 30 s: {seen:?}"))??;
+    let line = seen.lines().find(|l| l.contains(marker)).unwrap_or(marker);
+    Ok(without_escapes(line).trim().to_owned())
+}
+
+/// `line` without terminal control sequences (`ESC [ ... final-byte`), for printing.
+fn without_escapes(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.next() == Some('[') {
+                chars.find(|c| ('@'..='~').contains(c));
+            }
+        } else {
+            out.push(c);
         }
     }
+    out
 }

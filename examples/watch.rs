@@ -15,9 +15,9 @@
 
 use std::process::ExitCode;
 
+use agentcore_sdk::shell::terminal::{self, Attached};
 use agentcore_sdk::workflow::watch::{DEFAULT_LOG, DEFAULT_NOTE, Watch};
 use clap::Parser;
-use examples::terminal::{self, Attach};
 use examples::{coding, experiments};
 use futures::StreamExt;
 
@@ -131,10 +131,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         let shell = watch.shell().terminal_size(cols, rows).connect().await?;
         let how = terminal::attach(shell).await?;
         match how {
-            Attach::Detached(_) => {
+            Attached::Detached(_) => {
                 println!("\r\n[detached · the shell keeps running · the agent was not disturbed]")
             }
-            Attach::Exited(code) => println!("\r\n[shell exited with {code} · the agent goes on]"),
+            Attached::Exited(code) => {
+                println!("\r\n[shell exited with {code} · the agent goes on]")
+            }
+            _ => {}
         }
         let tail = watch.tail(3).await?;
         println!("last lines of the agent's log:");

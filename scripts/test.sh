@@ -49,6 +49,7 @@ if $lint; then
   # The SDK's feature subsets build warning-free (the library; its tests need the defaults).
   cargo clippy -p agentcore-sdk --no-default-features -- -D warnings
   cargo clippy -p agentcore-sdk --no-default-features --features shell -- -D warnings
+  cargo clippy -p agentcore-sdk --no-default-features --features terminal -- -D warnings
   # agentcore-local alone (as a user builds it), not with features the workspace unifies in,
   # and without its Linux sandbox, as it builds on macOS.
   cargo clippy -p agentcore-local -- -D warnings
@@ -101,7 +102,7 @@ done
 
 # Without a sandbox (what macOS gets): every test that is not about the sandbox passes.
 unsandboxed=(local_commands local_shell local_model local_websocket hardening faults workflow
-  experiments coding_loop_example example_shell_tmux test_attribute sandbox_escape unprivileged
+  experiments coding_loop_example library_examples test_attribute sandbox_escape unprivileged
   session_table processes files session_endpoints preview fleet_faults)
 for t in "${unsandboxed[@]}"; do
   echo "test.sh: $t without a sandbox"

@@ -4,7 +4,6 @@
 pub mod coding;
 pub mod experiments;
 pub mod preview;
-pub mod terminal;
 
 use std::time::Duration;
 

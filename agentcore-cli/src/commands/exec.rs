@@ -11,7 +11,7 @@ use super::{key_value, shell_word};
 use crate::cli::{ExecArgs, OutputFormat};
 use crate::context::Context;
 use crate::error::{CliError, EXIT_TIMEOUT, Result};
-use crate::terminal::{self, Attach};
+use agentcore_sdk::shell::terminal::{self, Attached as Attach};
 
 /// The exit code for a remote exit code: itself when it fits, 124 for a timeout, 255 else.
 pub fn remote_code(code: i32, status: &CommandStatus) -> u8 {
@@ -192,6 +192,7 @@ async fn shell(ctx: &Context, args: ExecArgs) -> Result<u8> {
             eprint!("\r\n[detached · the shell keeps running · re-attach with:]\r\n{cmd}\r\n");
             Ok(0)
         }
+        _ => Ok(255),
     }
 }
 

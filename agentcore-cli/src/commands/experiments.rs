@@ -18,7 +18,7 @@ use crate::context::{Context, resolve_arn};
 use crate::error::{CliError, Context as _, EXIT_INTERRUPTED, Result};
 use crate::output::{print_stdout, progress_allowed};
 use crate::spec::{Spec, merge, to_json};
-use crate::terminal::{self, Attach};
+use agentcore_sdk::shell::terminal::{self, Attached as Attach};
 
 type SetupHook = Arc<
     dyn Fn(Session) -> futures::future::BoxFuture<'static, agentcore_sdk::Result<()>> + Send + Sync,
@@ -494,6 +494,7 @@ pub async fn watch(ctx: &Context, args: WatchArgs) -> Result<u8> {
                         match terminal::attach(shell).await? {
                             Attach::Detached(_) => print_stdout("\r\n[detached · the shell keeps running · the agent was not disturbed]\r\n")?,
                             Attach::Exited(code) => print_stdout(&format!("\r\n[shell exited with {code} · the agent goes on]\r\n"))?,
+                            _ => {}
                         }
                     }
                 }

@@ -73,6 +73,8 @@ mod outgoing;
 pub mod protocol;
 mod pump;
 mod task;
+#[cfg(feature = "terminal")]
+pub mod terminal;
 
 use std::fmt;
 use std::io;
