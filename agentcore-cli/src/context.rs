@@ -4,13 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agentcore_sdk::control::{AllowedPort, PortRange};
 use agentcore_sdk::{Client, Config, RuntimeArn};
 use futures::TryStreamExt;
 
 use crate::cli::{Global, OutputFormat};
 use crate::error::{CliError, Context as _, Result};
 
-/// The runtime used on a local endpoint when none is named.
+/// The runtime used on a local endpoint when none is named (session storage at
+/// `/mnt/workspace`, every port `preview` may use).
 pub const DEFAULT_RUNTIME: &str = "default";
 
 /// The region of a local endpoint when none is configured (agentcore-local's).
@@ -333,6 +335,9 @@ pub async fn ensure_default_runtime(client: &Client) -> Result<RuntimeArn> {
                 .container_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/default:latest")
                 .role_arn("arn:aws:iam::123456789012:role/local")
                 .session_storage("/mnt/workspace")
+                // Every port the service allows (8000–12000 but 8443), for `preview`.
+                .allowed_port(AllowedPort::PortRange(PortRange::new(8000, 8442)))
+                .allowed_port(AllowedPort::PortRange(PortRange::new(8444, 12000)))
                 .description("created by agentcore-rs for a local endpoint")
                 .send()
                 .await
