@@ -55,6 +55,12 @@ if $lint; then
   cargo clippy -p agentcore-local -- -D warnings
   cargo clippy -p agentcore-local -p examples --features agentcore-local/portable-check -- -D warnings
   scripts/public-api.sh
+  # What each published crate ships: a missing readme or licence fails here, with no build
+  # (a full `cargo publish --workspace --dry-run` is measured by hand, not in CI).
+  for crate in agentcore-sdk-macros agentcore-sdk agentcore-local agentcore-cli; do
+    files=$(cargo package --list -p "$crate")
+    grep -qx LICENSE <<< "$files" || { echo "test.sh: $crate ships no LICENSE" >&2; exit 1; }
+  done
   if command -v shellcheck >/dev/null; then
     shellcheck scripts/*.sh .ci/run
   else
