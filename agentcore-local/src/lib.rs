@@ -402,7 +402,7 @@ impl LocalRuntimeBuilder {
             shells: shell::Shells::default(),
             session_endpoints: session_endpoint::SessionEndpoints::new(self.tls.is_some()),
         });
-        let tcp = TcpListener::bind(listen).await?;
+        let tcp = bind_listener(listen)?;
         let addr = tcp.local_addr()?;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let only_uid = (!self.allow_other_users).then(|| nix::unistd::geteuid().as_raw());
@@ -486,6 +486,20 @@ impl LocalRuntimeBuilder {
 enum Listening {
     Plain(Guarded),
     Tls(tls::TlsListener),
+}
+
+/// A listener on `addr` whose accept queue holds a burst of new clients (a fleet opening a
+/// thousand sessions at once): a queue that overflows makes the kernel drop handshakes, and
+/// clients then see connections time out. The kernel caps it at `net.core.somaxconn`.
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// Accepts TCP connections, refusing loopback clients of other local users (with an

@@ -4,10 +4,70 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-/// The uid owning the client socket of a loopback TCP connection (`peer` → `local`), from
-/// `/proc/net/tcp{,6}` of this network namespace. `None` when it cannot be told (not Linux,
-/// the socket already gone).
+/// The uid owning the client socket of a loopback TCP connection (`peer` → `local`). `None`
+/// when it cannot be told (not Linux, the socket already gone).
+///
+/// Runs on the accept path for every connection, so it must not cost more as connections
+/// grow: one exact `sock_diag` netlink query (constant time), and only where netlink is
+/// unavailable a scan of `/proc/net/tcp{,6}` (linear in the sockets of the namespace).
 pub fn loopback_peer_uid(local: SocketAddr, peer: SocketAddr) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    if let Some(uid) = sock_diag_uid(local, peer) {
+        return Some(uid);
+    }
+    proc_net_uid(local, peer)
+}
+
+/// The owner of the TCP socket bound to `peer` and connected to `local`, asked of the kernel
+/// by its 4-tuple (`SOCK_DIAG_BY_FAMILY` without a dump; the kernel answers within `send`,
+/// so the non-blocking `recv` never waits).
+#[cfg(target_os = "linux")]
+fn sock_diag_uid(local: SocketAddr, peer: SocketAddr) -> Option<u32> {
+    use netlink_packet_core::{NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+    use netlink_packet_sock_diag::SockDiagMessage;
+    use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
+    use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+    use netlink_sys::{Socket, protocols::NETLINK_SOCK_DIAG};
+
+    if peer.is_ipv4() != local.is_ipv4() {
+        return None;
+    }
+    let socket = Socket::new(NETLINK_SOCK_DIAG).ok()?;
+    socket.set_non_blocking(true).ok()?;
+    socket.connect(&netlink_sys::SocketAddr::new(0, 0)).ok()?;
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST;
+    let request = InetRequest {
+        family: if peer.is_ipv4() { AF_INET } else { AF_INET6 },
+        protocol: IPPROTO_TCP,
+        extensions: ExtensionFlags::empty(),
+        states: StateFlags::all(),
+        socket_id: SocketId {
+            source_port: peer.port(),
+            destination_port: local.port(),
+            source_address: peer.ip(),
+            destination_address: local.ip(),
+            interface_id: 0,
+            // INET_DIAG_NOCOOKIE: match by the addresses alone.
+            cookie: [0xff; 8],
+        },
+    };
+    let mut packet = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
+    packet.finalize();
+    let mut out = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut out);
+    socket.send(&out, 0).ok()?;
+    let mut reply = vec![0u8; 8192];
+    let n = socket.recv(&mut &mut reply[..], 0).ok()?;
+    let message = NetlinkMessage::<SockDiagMessage>::deserialize(reply.get(..n)?).ok()?;
+    match message.payload {
+        NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => Some(r.header.uid),
+        _ => None,
+    }
+}
+
+/// [`loopback_peer_uid`] from `/proc/net/tcp{,6}` of this network namespace.
+fn proc_net_uid(local: SocketAddr, peer: SocketAddr) -> Option<u32> {
     let table = match peer.ip() {
         IpAddr::V4(_) => "/proc/net/tcp",
         IpAddr::V6(_) => "/proc/net/tcp6",
@@ -65,14 +125,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_owner_of_a_loopback_client_socket_is_found() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let local = listener.local_addr().unwrap();
-        let _client = tokio::net::TcpStream::connect(local).await.unwrap();
-        let (_, peer) = listener.accept().await.unwrap();
-        assert_eq!(
-            loopback_peer_uid(local, peer),
-            Some(nix::unistd::geteuid().as_raw())
-        );
+    async fn the_owner_of_a_loopback_client_socket_is_found_both_ways() {
+        let me = nix::unistd::geteuid().as_raw();
+        for addr in ["127.0.0.1:0", "[::1]:0"] {
+            let Ok(listener) = tokio::net::TcpListener::bind(addr).await else {
+                continue; // no IPv6 loopback here
+            };
+            let local = listener.local_addr().unwrap();
+            let client = tokio::net::TcpStream::connect(local).await.unwrap();
+            let (_, peer) = listener.accept().await.unwrap();
+            assert_eq!(loopback_peer_uid(local, peer), Some(me), "{addr}");
+            #[cfg(target_os = "linux")]
+            assert_eq!(sock_diag_uid(local, peer), Some(me), "netlink, {addr}");
+            assert_eq!(proc_net_uid(local, peer), Some(me), "/proc, {addr}");
+            // A 4-tuple nobody holds: no owner, from either source.
+            let other = SocketAddr::new(peer.ip(), peer.port().wrapping_add(1));
+            #[cfg(target_os = "linux")]
+            assert_eq!(sock_diag_uid(local, other), None);
+            assert_eq!(proc_net_uid(local, other), None);
+            drop(client);
+        }
     }
 }

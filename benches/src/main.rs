@@ -108,7 +108,12 @@ async fn start_server(bin: &str, extra: &[String]) -> (Server, String) {
         .args(["--ready-delay-ms", "0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // AGENTCORE_BENCH_SERVER_LOG=FILE keeps the server's log (to explain a failed row).
+        .stderr(
+            std::env::var_os("AGENTCORE_BENCH_SERVER_LOG")
+                .and_then(|p| std::fs::File::create(p).ok())
+                .map_or_else(Stdio::null, Stdio::from),
+        )
         .spawn()
         .expect("agentcore-local starts");
     let mut line = String::new();
@@ -502,7 +507,15 @@ async fn session_rows(
                 o.exit_code,
                 o.stderr.chars().take(120).collect::<String>()
             ),
-            Err(e) => e.to_string().chars().take(160).collect(),
+            Err(e) => {
+                let mut what = e.to_string();
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    what.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                what.chars().take(300).collect()
+            }
         };
         *failures.entry(what).or_default() += 1;
     }
