@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const AFTER_HELP: &str = "\
 Exit codes: the remote command's code passes through (exec); 124 a timeout; 125 an error of
 agentcore-rs or of the service (one line on stderr, with the service's request id); 130
-interrupted. Configuration: ~/.config/agentcore-rs/config.toml (region, endpoint, output,
-runtime, profile). See docs/CLI.md.";
+interrupted; 141 stdout closed by its reader. Configuration:
+~/.config/agentcore-rs/config.toml (region, endpoint, output, runtime, profile). See
+docs/CLI.md.";
 
 /// A command-line tool for Amazon Bedrock AgentCore Runtime: run commands and shells in
 /// sessions, invoke agents, manage runtimes, move files, follow processes, preview web apps,
@@ -105,8 +106,13 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff); with --dir, write the pages of every command there
+    /// (agentcore-rs.1, agentcore-rs-exec.1, ...).
+    Man {
+        /// Write every page into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// Which runtime and session.
@@ -152,7 +158,7 @@ pub struct ExecArgs {
         hide_env_values = true,
         requires = "it"
     )]
-    pub bearer_token: Option<String>,
+    pub bearer_token: Option<Secret>,
     /// Start the command as a detached process of the session and print its id (see ps,
     /// logs, kill).
     #[arg(long, short = 'd')]
@@ -191,7 +197,7 @@ pub struct InvokeArgs {
         env = "AGENTCORE_BEARER_TOKEN",
         hide_env_values = true
     )]
-    pub bearer_token: Option<String>,
+    pub bearer_token: Option<Secret>,
     /// Content-Type of the payload [default: application/json].
     #[arg(long, value_name = "TYPE")]
     pub content_type: Option<String>,
@@ -504,11 +510,63 @@ pub struct LocalArgs {
     pub no_default_runtime: bool,
 }
 
+/// A secret from the command line (`--bearer-token`): `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, to send.
+    pub fn expose(&self) -> String {
+        self.0.clone()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bearer_token_never_shows_in_debug() {
+        use clap::Parser;
+        for args in [
+            [
+                "agentcore-rs",
+                "exec",
+                "--it",
+                "--bearer-token",
+                "sk-SECRET-1",
+            ]
+            .as_slice(),
+            [
+                "agentcore-rs",
+                "invoke",
+                "--bearer-token",
+                "sk-SECRET-1",
+                "{}",
+            ]
+            .as_slice(),
+        ] {
+            let cli = super::Cli::try_parse_from(args).unwrap();
+            let shown = format!("{cli:?}");
+            assert!(!shown.contains("sk-SECRET-1"), "{shown}");
+            assert!(shown.contains("redacted"), "{shown}");
+        }
     }
 }

@@ -11,6 +11,14 @@ use futures::TryStreamExt;
 use crate::cli::{Global, OutputFormat};
 use crate::error::{CliError, Context as _, Result};
 
+/// The config file's path as the user knows it, for messages.
+fn config_file_name() -> String {
+    ConfigFile::path().map_or_else(
+        || "~/.config/agentcore-rs/config.toml".to_owned(),
+        |p| p.display().to_string(),
+    )
+}
+
 /// The runtime used on a local endpoint when none is named (session storage at
 /// `/mnt/workspace`, every port `preview` may use).
 pub const DEFAULT_RUNTIME: &str = "default";
@@ -205,9 +213,10 @@ impl Context {
                 {
                     Some(r) => b = b.region(r),
                     None => {
-                        return Err(CliError::new(
-                            "no region: pass --region, set AWS_REGION, or set `region` in the profile or in ~/.config/agentcore-rs/config.toml",
-                        ));
+                        return Err(CliError::new(format!(
+                            "no region: pass --region, set AWS_REGION, or set `region` in the profile or in {}",
+                            config_file_name()
+                        )));
                     }
                 }
             }
@@ -220,7 +229,7 @@ impl Context {
             builder = builder.data_endpoint_url(d);
         }
         builder = builder.user_agent_suffix(format!("cli/{}", env!("CARGO_PKG_VERSION")));
-        let config = builder.build().context("configuration")?;
+        let config = builder.build()?;
         Ok(Client::from_conf(config))
     }
 
@@ -236,10 +245,16 @@ impl Context {
     /// The client and the ARN of the runtime `arg` names (see [`runtime_source`](Self::runtime_source)).
     pub async fn runtime(&self, arg: Option<&str>) -> Result<(&Client, RuntimeArn)> {
         let source = self.runtime_source(arg);
-        if source.is_none() && !self.is_local() {
+        if source.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(CliError::new(
-                "no runtime: pass --runtime NAME|ARN, set AGENTCORE_RUNTIME, or set `runtime` in ~/.config/agentcore-rs/config.toml",
+                "the runtime is empty: give a name, id or ARN (--runtime, AGENTCORE_RUNTIME)",
             ));
+        }
+        if source.is_none() && !self.is_local() {
+            return Err(CliError::new(format!(
+                "no runtime: pass --runtime NAME|ARN, set AGENTCORE_RUNTIME, or set `runtime` in {}",
+                config_file_name()
+            )));
         }
         let hint = source
             .as_deref()
@@ -312,7 +327,7 @@ async fn find_by_name(
     name: &str,
 ) -> Result<Option<agentcore_sdk::control::AgentRuntimeSummary>> {
     let mut all = client.list_agent_runtimes().into_stream();
-    while let Some(rt) = all.try_next().await.context("ListAgentRuntimes")? {
+    while let Some(rt) = all.try_next().await? {
         if rt.agent_runtime_name.as_str() == name {
             return Ok(Some(rt));
         }

@@ -23,11 +23,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            // Help and version are not errors; usage errors are the CLI's (125, as docker).
+            // Asked-for help and version are not errors; usage errors, and help shown because
+            // a command is missing, are the CLI's (125, as docker).
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::SUCCESS
                 }
                 _ => ExitCode::from(EXIT_ERROR),
@@ -42,7 +41,18 @@ fn main() -> ExitCode {
             clap_complete::generate(*shell, &mut Cli::command(), "agentcore-rs", &mut script);
             return finish(output::print_stdout(&String::from_utf8_lossy(&script)));
         }
-        Command::Man => {
+        Command::Man { dir: Some(dir) } => {
+            let written = std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), dir));
+            return match written {
+                Ok(()) => finish(output::print_stdout(&format!(
+                    "man pages written to {}\n",
+                    dir.display()
+                ))),
+                Err(e) => fail(&CliError::from(e).context(dir.display())),
+            };
+        }
+        Command::Man { dir: None } => {
             let mut page = Vec::new();
             if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
                 return fail(&CliError::from(e));

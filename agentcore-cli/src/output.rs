@@ -102,6 +102,21 @@ pub fn print_stdout(text: &str) -> Result<()> {
     }
 }
 
+/// The exit code when stdout was closed by its reader (`| head`): what a shell reports for a
+/// program killed by SIGPIPE (128 + 13), without a message.
+pub const EXIT_STDOUT_CLOSED: u8 = 141;
+
+/// Writes streamed output and flushes it. `Ok(false)`: the reader closed the pipe (stop, as
+/// a program killed by SIGPIPE would); any other failure (a full disk) is an error, so no
+/// output is lost without a word.
+pub fn stream(out: &mut impl Write, bytes: &[u8]) -> Result<bool> {
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(crate::error::CliError::from(e).context("writing the output")),
+    }
+}
+
 /// A time as RFC 3339, seconds precision, UTC.
 pub fn time(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
@@ -115,6 +130,12 @@ pub fn color_on_stdout() -> bool {
 /// Whether progress bars and live boards may be drawn (on stderr): a terminal, `NO_COLOR`
 /// unset, `TERM` not `dumb`.
 pub fn progress_allowed() -> bool {
+    std::io::stderr().is_terminal() && decorations_allowed()
+}
+
+/// Whether colour may be used on stderr (logs): a terminal, `NO_COLOR` unset, `TERM` not
+/// `dumb`.
+pub fn decorations_allowed_on_stderr() -> bool {
     std::io::stderr().is_terminal() && decorations_allowed()
 }
 

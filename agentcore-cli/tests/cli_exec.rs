@@ -113,7 +113,10 @@ async fn runtimes_by_name_id_arn_and_sessions_by_id() {
         ])
         .output()
         .unwrap();
-    assert_eq!(text(&out.stdout).trim(), "3", "{}", text(&out.stderr));
+    // ... and its output format: exec prints one JSON object, as with --json.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} {}", text(&out.stdout), text(&out.stderr)));
+    assert_eq!(v["stdout"], "3\n");
     // A name that does not exist.
     let out = local
         .cli()

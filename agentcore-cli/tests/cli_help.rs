@@ -107,7 +107,7 @@ fn bad_input_is_one_line_and_exit_125() {
             "AGENTCORE_ENDPOINT_URL",
             "https://agentcore.example.invalid",
         ),
-        "--runtime NAME|ARN, set AGENTCORE_RUNTIME, or set `runtime` in ~/.config/agentcore-rs/config.toml",
+        "--runtime NAME|ARN, set AGENTCORE_RUNTIME, or set `runtime` in",
     );
     // Plain http is only for loopback.
     fails_with(

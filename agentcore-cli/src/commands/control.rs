@@ -26,8 +26,7 @@ pub async fn runtimes(ctx: &Context, command: RuntimesCommand) -> Result<u8> {
                 .list_agent_runtimes()
                 .into_stream()
                 .try_collect()
-                .await
-                .context("ListAgentRuntimes")?;
+                .await?;
             summaries(&all, format, true)?;
         }
         RuntimesCommand::Get { runtime, version } => {

@@ -1,7 +1,7 @@
 //! `exec`: a command's output streamed to the right descriptors, its exit code passed
 //! through; `--it`: an interactive shell; `--detach`: a process of the session.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use agentcore_sdk::{CommandEvent, CommandStatus, Session};
@@ -29,6 +29,9 @@ struct ExecJson<'a> {
     status: &'a str,
     stdout: &'a str,
     stderr: &'a str,
+    /// Present (true) only when the collected output was cut to the library's limit.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
 }
 
 pub async fn run(ctx: &Context, args: ExecArgs) -> Result<u8> {
@@ -64,31 +67,41 @@ pub async fn run(ctx: &Context, args: ExecArgs) -> Result<u8> {
     let request = session
         .command(command)
         .timeout(Duration::from_secs(args.timeout));
-    if args.json || ctx.global.output == Some(OutputFormat::Json) {
+    if args.json || ctx.output() == OutputFormat::Json {
         let out = request.output().await?;
         crate::output::print_json(&ExecJson {
             exit_code: out.exit_code,
             status: out.status.as_str(),
             stdout: &out.stdout,
             stderr: &out.stderr,
+            truncated: out.truncated,
         })?;
+        if out.truncated {
+            eprintln!(
+                "agentcore-rs: the output was longer than --json collects; its middle is cut \
+                 (`\"truncated\": true`). Stream it instead (exec without --json)."
+            );
+        }
         return Ok(remote_code(out.exit_code, &out.status));
     }
     let mut stream = request.send().await?;
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
+    let mut stderr_open = true;
     while let Some(event) = stream.next().await {
         match event? {
             CommandEvent::Delta {
                 stdout: o,
                 stderr: e,
             } => {
-                // A closed pipe (`| head`) does not stop the command's stream.
-                if !o.is_empty() {
-                    let _ = stdout.write_all(o.as_bytes()).and_then(|()| stdout.flush());
+                // stdout closed by its reader (`| head`): stop reading at once. The remote
+                // command runs on until it ends or times out (a one-shot command cannot be
+                // killed alone; `sessions stop` ends the session).
+                if !o.is_empty() && !crate::output::stream(&mut stdout, o.as_bytes())? {
+                    return Ok(crate::output::EXIT_STDOUT_CLOSED);
                 }
-                if !e.is_empty() {
-                    let _ = stderr.write_all(e.as_bytes());
+                if !e.is_empty() && stderr_open {
+                    stderr_open = crate::output::stream(&mut stderr, e.as_bytes())?;
                 }
             }
             CommandEvent::Stop { exit_code, status } => {
@@ -163,7 +176,7 @@ async fn shell(ctx: &Context, args: ExecArgs) -> Result<u8> {
         builder = builder.qualifier(q.clone());
     }
     if let Some(t) = &args.bearer_token {
-        builder = builder.auth(agentcore_sdk::WebSocketAuth::Bearer(t.clone()));
+        builder = builder.auth(agentcore_sdk::WebSocketAuth::Bearer(t.expose()));
     }
     let shell = builder.connect().await?;
     match terminal::attach(shell).await? {

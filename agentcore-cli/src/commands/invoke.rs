@@ -1,6 +1,6 @@
 //! `invoke`: a payload to the agent, its reply streamed as it comes (HTTP, or `--ws`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use agentcore_sdk::data::AgentMessage;
@@ -47,13 +47,13 @@ pub async fn run(ctx: &Context, args: InvokeArgs) -> Result<u8> {
         request = request.accept(a.clone());
     }
     if let Some(t) = &args.bearer_token {
-        request = request.bearer_token(t.clone());
+        request = request.bearer_token(t.expose());
     }
     let response = request.send().await?;
     if args.session_id.is_none() && std::io::stderr().is_terminal() {
         eprintln!("[session {}]", session.id());
     }
-    let json = ctx.global.output == Some(OutputFormat::Json);
+    let json = ctx.output() == OutputFormat::Json;
     let mut out = std::io::stdout();
     if response.is_event_stream() && !args.raw {
         // Server-sent events: each event's data on a line of its own, as it comes.
@@ -66,7 +66,9 @@ pub async fn run(ctx: &Context, args: InvokeArgs) -> Result<u8> {
             } else {
                 event.data
             };
-            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+            if !crate::output::stream(&mut out, format!("{line}\n").as_bytes())? {
+                return Ok(crate::output::EXIT_STDOUT_CLOSED);
+            }
         }
         return Ok(0);
     }
@@ -77,11 +79,13 @@ pub async fn run(ctx: &Context, args: InvokeArgs) -> Result<u8> {
         if let Some(b) = chunk.last() {
             last = *b;
         }
-        let _ = out.write_all(&chunk).and_then(|()| out.flush());
+        if !crate::output::stream(&mut out, &chunk)? {
+            return Ok(crate::output::EXIT_STDOUT_CLOSED);
+        }
     }
     // A reply without a final newline does not run into the prompt on a terminal.
     if last != b'\n' && std::io::stdout().is_terminal() {
-        let _ = writeln!(out);
+        crate::output::stream(&mut out, b"\n")?;
     }
     Ok(0)
 }
@@ -107,7 +111,7 @@ async fn websocket(ctx: &Context, args: InvokeArgs) -> Result<u8> {
         builder = builder.qualifier(q.clone());
     }
     if let Some(t) = &args.bearer_token {
-        builder = builder.auth(agentcore_sdk::WebSocketAuth::Bearer(t.clone()));
+        builder = builder.auth(agentcore_sdk::WebSocketAuth::Bearer(t.expose()));
     }
     let socket = builder.connect().await?;
     if args.session_id.is_none() && std::io::stderr().is_terminal() {
@@ -148,7 +152,11 @@ async fn websocket(ctx: &Context, args: InvokeArgs) -> Result<u8> {
             },
             reply = next_reply => match reply {
                 Err(_) | Ok(None) => break,
-                Ok(Some(r)) => print_message(&mut out, r?),
+                Ok(Some(r)) => {
+                    if !print_message(&mut out, r?)? {
+                        return Ok(crate::output::EXIT_STDOUT_CLOSED);
+                    }
+                }
             },
         }
     }
@@ -156,10 +164,10 @@ async fn websocket(ctx: &Context, args: InvokeArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn print_message(out: &mut std::io::Stdout, message: AgentMessage) {
-    let _ = match message {
-        AgentMessage::Text(t) => writeln!(out, "{t}"),
-        AgentMessage::Binary(b) => out.write_all(&b),
+/// Prints a reply; `Ok(false)` when stdout was closed by its reader.
+fn print_message(out: &mut std::io::Stdout, message: AgentMessage) -> Result<bool> {
+    match message {
+        AgentMessage::Text(t) => crate::output::stream(out, format!("{t}\n").as_bytes()),
+        AgentMessage::Binary(b) => crate::output::stream(out, &b),
     }
-    .and_then(|()| out.flush());
 }

@@ -12,6 +12,8 @@ pub async fn run(args: LocalArgs) -> Result<u8> {
                 .unwrap_or_else(|_| "agentcore_local=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, never with NO_COLOR (a log file gets plain text).
+        .with_ansi(crate::output::decorations_allowed_on_stderr())
         .try_init();
     if let Some(command) = args.command {
         let cli = agentcore_local::cli::Cli {
@@ -22,7 +24,7 @@ pub async fn run(args: LocalArgs) -> Result<u8> {
         return Ok(if code == std::process::ExitCode::SUCCESS {
             0
         } else {
-            1
+            crate::error::EXIT_ERROR
         });
     }
     let builder = agentcore_local::cli::builder(&args.serve).map_err(CliError::new)?;

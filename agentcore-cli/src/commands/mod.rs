@@ -34,7 +34,7 @@ pub async fn run(ctx: &Context, command: Command) -> Result<u8> {
         #[cfg(feature = "local")]
         Command::Local(a) => local::run(a).await,
         // Handled before a runtime exists.
-        Command::Completions { .. } | Command::Man => Ok(0),
+        Command::Completions { .. } | Command::Man { .. } => Ok(0),
     }
 }
 
@@ -71,8 +71,11 @@ pub fn read_settings(path: &Path) -> Result<serde_json::Value> {
 pub fn key_value<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k, v)),
+        // The value is never echoed: it may be a secret (`-H 'Authorization: Bearer ...'`).
         _ => Err(CliError::new(format!(
-            "{flag} expects NAME=VALUE, got {s:?}"
+            "{flag} expects NAME=VALUE (a value of {} characters without `=` was given; \
+             it is not shown, as it may be a secret)",
+            s.chars().count()
         ))),
     }
 }

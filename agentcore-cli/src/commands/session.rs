@@ -1,7 +1,6 @@
 //! What acts on one session: stop, files (`cp`), processes (`ps`, `logs`, `kill`) and
 //! `preview`; and `sessions stop-all` on a ledger.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +41,13 @@ pub async fn sessions(ctx: &Context, command: SessionsCommand) -> Result<u8> {
             Ok(0)
         }
         SessionsCommand::StopAll { ledger } => {
+            // A mistyped path must not read as "nothing left to stop".
+            if !ledger.is_file() {
+                return Err(CliError::new(format!(
+                    "{}: no such ledger file",
+                    ledger.display()
+                )));
+            }
             let state = agentcore_sdk::workflow::Ledger::read(&ledger)?;
             // The region of the ledger's sessions, when none is configured.
             let hint = state
@@ -190,7 +196,7 @@ pub async fn cp(ctx: &Context, args: CpArgs) -> Result<u8> {
         _ => return Err(CliError::new("cp: nothing to copy")),
     };
     bar.finish_and_clear();
-    if ctx.global.output == Some(OutputFormat::Json) {
+    if ctx.output() == OutputFormat::Json {
         print_json(&serde_json::json!({
             "bytes": report.bytes,
             "sha256": report.sha256,
@@ -292,7 +298,10 @@ pub async fn logs(ctx: &Context, args: LogsArgs) -> Result<u8> {
     let until = if args.follow {
         None
     } else {
-        let info = process.info().await?;
+        let info = process
+            .info()
+            .await
+            .context(format!("process {}", args.process))?;
         if info.stdout_bytes == 0 && info.stderr_bytes == 0 {
             return Ok(0);
         }
@@ -302,14 +311,19 @@ pub async fn logs(ctx: &Context, args: LogsArgs) -> Result<u8> {
     let (mut seen_out, mut seen_err) = (0u64, 0u64);
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
+    let mut stderr_open = true;
     while let Some(event) = output.next().await {
-        match event? {
+        match event.context(format!("process {}", args.process))? {
             ProcessEvent::Stdout { offset, data } => {
-                let _ = stdout.write_all(&data).and_then(|()| stdout.flush());
+                if !crate::output::stream(&mut stdout, &data)? {
+                    return Ok(crate::output::EXIT_STDOUT_CLOSED);
+                }
                 seen_out = offset.saturating_add(data.len() as u64);
             }
             ProcessEvent::Stderr { offset, data } => {
-                let _ = stderr.write_all(&data);
+                if stderr_open {
+                    stderr_open = crate::output::stream(&mut stderr, &data)?;
+                }
                 seen_err = offset.saturating_add(data.len() as u64);
             }
             ProcessEvent::Exited(_) => break,
@@ -348,7 +362,10 @@ pub async fn kill(ctx: &Context, args: KillArgs) -> Result<u8> {
     let sig = signal(&args.signal)?;
     let session = session_of(ctx, &args.session.target, &args.session.session_id).await?;
     let process = session.process(process_id(&args.process)?);
-    process.kill(sig).await?;
+    process
+        .kill(sig)
+        .await
+        .context(format!("process {}", args.process))?;
     Ok(0)
 }
 
@@ -379,8 +396,8 @@ pub async fn preview(ctx: &Context, args: PreviewArgs) -> Result<u8> {
         .require_token(args.token)
         .start()
         .await?;
-    match ctx.global.output {
-        Some(OutputFormat::Json) => print_json(&serde_json::json!({"url": preview.url()}))?,
+    match ctx.output() {
+        OutputFormat::Json => print_json(&serde_json::json!({"url": preview.url()}))?,
         _ => print_stdout(&format!("{}\n", preview.url()))?,
     }
     eprintln!(

@@ -120,6 +120,11 @@ pub async fn attach(shell: Shell) -> std::io::Result<Attached> {
     let mut inbuf = [0u8; 4096];
     let mut outbuf = vec![0u8; 32 * 1024];
     let mut stdin_open = true;
+    // End of input is passed on (as Ctrl-D) only once the shell has written something: one
+    // sent before its line editor has set up the terminal is swallowed, and the shell would
+    // wait for input forever (`exec --it < /dev/null`).
+    let mut eof_pending = false;
+    let mut seen_output = false;
     let mut exit: Option<ShellExit> = None;
     loop {
         tokio::select! {
@@ -128,6 +133,10 @@ pub async fn attach(shell: Shell) -> std::io::Result<Attached> {
                 Ok(n) => {
                     stdout.write_all(outbuf.get(..n).unwrap_or_default()).await?;
                     stdout.flush().await?;
+                    seen_output = true;
+                    if std::mem::take(&mut eof_pending) {
+                        let _ = writer.shutdown().await;
+                    }
                 }
                 Err(e) => {
                     notice(&format!("connection ended: {e}"));
@@ -137,7 +146,11 @@ pub async fn attach(shell: Shell) -> std::io::Result<Attached> {
             n = stdin.read(&mut inbuf), if stdin_open => match n {
                 Ok(0) | Err(_) => {
                     stdin_open = false;
-                    let _ = writer.shutdown().await;
+                    if seen_output {
+                        let _ = writer.shutdown().await;
+                    } else {
+                        eof_pending = true;
+                    }
                 }
                 Ok(n) => {
                     let data = inbuf.get(..n).unwrap_or_default();
