@@ -163,23 +163,7 @@ pub async fn race(ctx: &Context, args: ExperimentArgs) -> Result<u8> {
         }
         race = race.contender_with(contender);
     }
-    let cancel = race.cancel_handle();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let on_ctrl_c = {
-        let interrupted = interrupted.clone();
-        tokio::spawn(async move {
-            super::interrupted().await;
-            interrupted.store(true, Ordering::SeqCst);
-            eprintln!("\nagentcore-rs: interrupted: stopping every session…");
-            let failed = cancel.cancel().await;
-            if !failed.is_empty() {
-                eprintln!(
-                    "agentcore-rs: {} sessions could not be stopped: they are in the ledger",
-                    failed.len()
-                );
-            }
-        })
-    };
+    let (on_ctrl_c, interrupted) = stop_every_session_on_ctrl_c(race.cancel_handle());
     let report = race.run().await;
     on_ctrl_c.abort();
     for bar in &bars {
@@ -343,23 +327,7 @@ pub async fn bench(ctx: &Context, args: ExperimentArgs) -> Result<u8> {
             bs.repeats.unwrap_or(1),
         ))?;
     }
-    let cancel = bench.cancel_handle();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let on_ctrl_c = {
-        let interrupted = interrupted.clone();
-        tokio::spawn(async move {
-            super::interrupted().await;
-            interrupted.store(true, Ordering::SeqCst);
-            eprintln!("\nagentcore-rs: interrupted: stopping every session…");
-            let failed = cancel.cancel().await;
-            if !failed.is_empty() {
-                eprintln!(
-                    "agentcore-rs: {} sessions could not be stopped: they are in the ledger",
-                    failed.len()
-                );
-            }
-        })
-    };
+    let (on_ctrl_c, interrupted) = stop_every_session_on_ctrl_c(bench.cancel_handle());
     let report = bench.run().await;
     on_ctrl_c.abort();
     bar.finish_and_clear();
@@ -519,4 +487,26 @@ pub async fn watch(ctx: &Context, args: WatchArgs) -> Result<u8> {
     }
     print_stdout("agent finished\n")?;
     Ok(0)
+}
+
+/// On Ctrl-C: marks the run interrupted and stops every session it started (those that
+/// cannot be stopped stay in the ledger, and are named). Abort the task once the run ends.
+fn stop_every_session_on_ctrl_c(
+    cancel: agentcore_sdk::workflow::CancelHandle,
+) -> (tokio::task::JoinHandle<()>, Arc<AtomicBool>) {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let task = tokio::spawn(async move {
+        super::interrupted().await;
+        flag.store(true, Ordering::SeqCst);
+        eprintln!("\nagentcore-rs: interrupted: stopping every session…");
+        let failed = cancel.cancel().await;
+        if !failed.is_empty() {
+            eprintln!(
+                "agentcore-rs: {} sessions could not be stopped: they are in the ledger",
+                failed.len()
+            );
+        }
+    });
+    (task, interrupted)
 }
