@@ -95,6 +95,20 @@ as_users=(local_commands local_shell sandbox_escape unprivileged session_table c
   processes files session_endpoints)
 for t in "${as_users[@]}"; do cp "$(binary "$t")" "$stage/debug/deps/$t"; done
 cp target/debug/agentcore-local "$stage/debug/"
+# The command-line tool's end-to-end tests, with the binary and snapshots they use.
+cli_bins=$(cargo test -p agentcore-cli --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and "test" in m["target"]["kind"]:
+        print(m["target"]["name"], m["executable"])
+')
+cli_as_users=(cli_exec cli_data cli_streams cli_exec_it_tmux cli_local)
+for t in "${cli_as_users[@]}"; do
+  cp "$(awk -v n="$t" '$1 == n { print $2 }' <<< "$cli_bins")" "$stage/debug/deps/$t"
+done
+cp target/debug/agentcore-rs "$stage/debug/"
+cp -r agentcore-cli/tests/snapshots "$stage/snapshots"
 cp target/debug/examples/coding_loop "$stage/debug/examples/"
 chmod -R a+rX "$stage"
 for user in agentcore-ci-sub agentcore-ci-nosub; do
@@ -102,6 +116,13 @@ for user in agentcore-ci-sub agentcore-ci-nosub; do
     echo "test.sh: $t as $user"
     (cd /tmp && runuser -u "$user" -- env -i HOME="/home/$user" TMPDIR=/tmp PATH=/usr/local/bin:/usr/bin:/bin \
       LANG=C.UTF-8 AGENTCORE_TEST_SKIP_LOG="$AGENTCORE_TEST_SKIP_LOG" \
+      "$stage/debug/deps/$t" --test-threads=2 -q)
+  done
+  for t in "${cli_as_users[@]}"; do
+    echo "test.sh: $t as $user"
+    (cd /tmp && runuser -u "$user" -- env -i HOME="/home/$user" TMPDIR=/tmp PATH=/usr/local/bin:/usr/bin:/bin \
+      LANG=C.UTF-8 AGENTCORE_TEST_SKIP_LOG="$AGENTCORE_TEST_SKIP_LOG" \
+      AGENTCORE_RS_BIN="$stage/debug/agentcore-rs" AGENTCORE_RS_SNAPSHOTS="$stage/snapshots" \
       "$stage/debug/deps/$t" --test-threads=2 -q)
   done
 done
@@ -113,4 +134,8 @@ unsandboxed=(local_commands local_shell local_model local_websocket hardening fa
 for t in "${unsandboxed[@]}"; do
   echo "test.sh: $t without a sandbox"
   AGENTCORE_LOCAL_ISOLATION=none "$(binary "$t")" --test-threads=2 -q
+done
+for t in "${cli_as_users[@]}"; do
+  echo "test.sh: $t without a sandbox"
+  AGENTCORE_LOCAL_ISOLATION=none "$stage/debug/deps/$t" --test-threads=2 -q
 done

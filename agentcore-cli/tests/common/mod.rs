@@ -139,12 +139,17 @@ pub fn redact(s: &str, extra: &[(&str, &str)]) -> String {
     s
 }
 
-/// Compares `actual` with `tests/snapshots/NAME`; `UPDATE_SNAPSHOTS=1` writes it instead.
+/// Compares `actual` with `tests/snapshots/NAME` (or `$AGENTCORE_RS_SNAPSHOTS/NAME`, a staged
+/// copy, for other users); `UPDATE_SNAPSHOTS=1` writes it instead.
 pub fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("snapshots")
-        .join(name);
+    let dir = std::env::var_os("AGENTCORE_RS_SNAPSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join("snapshots")
+        });
+    let path = dir.join(name);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::create_dir_all(path.parent().expect("dir")).expect("snapshots dir");
         std::fs::write(&path, actual).expect("write snapshot");
