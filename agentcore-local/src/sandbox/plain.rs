@@ -252,8 +252,14 @@ impl Sandbox {
                         std::process::Stdio::null()
                     })
                     .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .process_group(0);
+                    .stderr(std::process::Stdio::piped());
+                // A session of its own (and so a process group of its own): no controlling
+                // terminal, so nothing a command does reaches the terminal the server runs
+                // in (`/dev/tty`, TIOCSTI).
+                // SAFETY: between fork and exec only setsid(2), which is async-signal-safe.
+                unsafe {
+                    cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+                }
                 let mut child = cmd.spawn()?;
                 let map = self.map.clone();
                 let wrap = move |r: super::Reader| -> super::Reader {
