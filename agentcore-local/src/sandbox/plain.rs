@@ -258,7 +258,11 @@ impl Sandbox {
                 // in (`/dev/tty`, TIOCSTI).
                 // SAFETY: between fork and exec only setsid(2), which is async-signal-safe.
                 unsafe {
-                    cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+                    cmd.pre_exec(|| {
+                        nix::unistd::setsid()
+                            .map(drop)
+                            .map_err(std::io::Error::from)
+                    });
                 }
                 let mut child = cmd.spawn()?;
                 let map = self.map.clone();
