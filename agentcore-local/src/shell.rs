@@ -233,11 +233,27 @@ async fn spawn_shell(
     tokio::spawn(async move {
         let mut child = child;
         let mut buf = vec![0u8; 32 * 1024];
+        // Once the shell has ended, what it wrote last is still read, but not for as long as
+        // something else holds its terminal (a job left running, or one forked while it was
+        // being hung up): the shell's end is reported, not that of its last descendant.
+        let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
+            let read = async {
+                match drain_until {
+                    None => Some(reader.read(&mut buf).await),
+                    Some(at) => tokio::time::timeout_at(at, reader.read(&mut buf)).await.ok(),
+                }
+            };
             // EIO once every holder of the terminal is gone: the shell ended.
-            let n = match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
+            let n = tokio::select! {
+                r = read => match r {
+                    Some(Ok(n)) if n > 0 => n,
+                    _ => break,
+                },
+                _ = child.wait(), if drain_until.is_none() => {
+                    drain_until = Some(tokio::time::Instant::now() + SHELL_EXIT_DRAIN);
+                    continue;
+                }
             };
             let Some(proc) = weak.upgrade() else { break };
             let bytes = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
@@ -532,6 +548,10 @@ async fn serve(
         }
     }
 }
+
+/// After the shell has exited, how long its terminal's last output is still read while
+/// other processes hold the terminal open.
+const SHELL_EXIT_DRAIN: Duration = Duration::from_millis(300);
 
 /// Frames of input queued for the PTY per connection.
 const INPUT_QUEUE: usize = 8;

@@ -373,7 +373,14 @@ async fn a_hang_up_comes_after_the_input_written_before_it() {
     let session = f.session();
     for i in 0..10 {
         let mut shell = session.shell().connect().await.unwrap();
-        shell.write_all(b"echo ready-$((1+1))\n").await.unwrap();
+        // A foreground program that does not read: the terminal is in cooked mode, so the
+        // kernel echoes what reaches the PTY at once. (At a readline prompt the shell itself
+        // echoes, and only once it has read the input — which a hang-up may come before, as
+        // on any terminal.)
+        shell
+            .write_all(b"echo ready-$((1+1)); sleep 30\n")
+            .await
+            .unwrap();
         read_until(&mut shell, "ready-2").await;
         let (mut reader, mut writer) = shell.split();
         writer
@@ -438,4 +445,23 @@ async fn close_hangs_up_a_shell_that_ignores_end_of_input() {
         .expect("close returns")
         .expect("an exit status");
     assert_eq!((exit.code, exit.signal), (Some(129), Some(1)), "{exit:?}");
+}
+
+/// A shell that exits is reported at once even while a job it left holds its terminal (on a
+/// real terminal too, the shell's end does not wait for its jobs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_exits_while_a_job_still_holds_its_terminal() {
+    let f = Fixture::new().await;
+    let session = f.session();
+    let mut shell = session.shell().connect().await.unwrap();
+    shell
+        .write_all(b"sleep 60 & echo started-$((1+1))\n")
+        .await
+        .unwrap();
+    read_until(&mut shell, "started-2").await;
+    shell.write_all(b"exit 3\n").await.unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(20), shell.wait())
+        .await
+        .expect("the exit is reported while `sleep 60` still runs");
+    assert_eq!(exit.and_then(|e| e.code), Some(3));
 }
