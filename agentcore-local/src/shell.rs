@@ -241,7 +241,9 @@ async fn spawn_shell(
             let read = async {
                 match drain_until {
                     None => Some(reader.read(&mut buf).await),
-                    Some(at) => tokio::time::timeout_at(at, reader.read(&mut buf)).await.ok(),
+                    Some(at) => tokio::time::timeout_at(at, reader.read(&mut buf))
+                        .await
+                        .ok(),
                 }
             };
             // EIO once every holder of the terminal is gone: the shell ended.
@@ -251,7 +253,8 @@ async fn spawn_shell(
                     _ => break,
                 },
                 _ = child.wait(), if drain_until.is_none() => {
-                    drain_until = Some(tokio::time::Instant::now() + SHELL_EXIT_DRAIN);
+                    let now = tokio::time::Instant::now();
+                    drain_until = Some(now.checked_add(SHELL_EXIT_DRAIN).unwrap_or(now));
                     continue;
                 }
             };
