@@ -3,17 +3,7 @@
 
 mod common;
 
-use common::{Local, redact, snapshot, text};
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use common::{Local, ok, redact, snapshot, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtimes_lifecycle_from_files_and_flags() {

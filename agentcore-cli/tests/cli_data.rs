@@ -7,17 +7,7 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Local, redact, session_id, snapshot, text};
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use common::{Local, ok, redact, session_id, snapshot, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_streams_replies_over_http_and_websocket() {

@@ -105,6 +105,17 @@ fn uuid_like() -> String {
     format!("{n:032x}")
 }
 
+/// The stdout of a run that must have succeeded (else a failure with its stderr).
+pub fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 /// Output as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
