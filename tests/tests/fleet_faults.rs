@@ -108,8 +108,10 @@ fn contender(f: &Fixture, name: &str, quality: &str, delay_ms: u64) -> Contender
 async fn a_race_under_faults_still_picks_the_true_first_winner() {
     let f = fixture(LocalRuntime::builder().faults(FaultPlan::uniform(0.10, 5))).await;
     let report = Race::builder(&f.client)
-        .contender_with(contender(&f, "slow-right", "right", 9000))
-        .contender_with(contender(&f, "fast-right", "right", 2500))
+        // fast-right's lead leaves room for the other two to end first even when their
+        // sessions start slowly (2 s each under the plan) and their calls are retried.
+        .contender_with(contender(&f, "slow-right", "right", 15000))
+        .contender_with(contender(&f, "fast-right", "right", 6000))
         .contender_with(contender(&f, "faster-wrong", "wrong", 300))
         .contender_with(contender(&f, "garbage", "garbage", 200))
         .setup(experiments::seed)
