@@ -552,18 +552,52 @@ fn python_venv(test: &str, name: &str, packages: &[&str]) -> Option<std::path::P
 }
 
 fn python_venv_made(name: &str, packages: &[&str]) -> std::path::PathBuf {
-    use std::process::Command;
+    let marker = packages.join(",").replace(['/', ' '], "_");
+    venv_made_once(name, &marker, |python| pip_install(python, packages))
+}
+
+/// `pip install`s `args` with the venv's `python`; panics when pip fails.
+pub fn pip_install(python: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(args)
+        .status()
+        .expect("pip runs");
+    assert!(status.success(), "pip install {args:?} failed");
+}
+
+/// The python of a venv under `target/tmp/<name>`, made and filled by `install` once per
+/// target directory and `marker`. Safe when several tests (threads of one binary, or several
+/// binaries) ask at once: the making is serialised by a lock file next to the venv, and a
+/// venv left half made by an interrupted run is made again.
+pub fn venv_made_once(
+    name: &str,
+    marker: &str,
+    install: impl FnOnce(&std::path::Path),
+) -> std::path::PathBuf {
     // target/<profile>/deps/<test> → target/tmp (what CARGO_TARGET_TMPDIR names for tests).
     let exe = std::env::current_exe().expect("test binary path");
-    let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
-    let venv = target.join("tmp").join(name);
+    let tmp = exe.ancestors().nth(3).expect("target dir").join("tmp");
+    let venv = tmp.join(name);
     let python = venv.join("bin/python");
-    let ready = venv.join(format!(
-        ".installed-{}",
-        packages.join(",").replace(['/', ' '], "_")
-    ));
+    let ready = venv.join(format!(".installed-{marker}"));
+    if ready.exists() {
+        return python;
+    }
+    std::fs::create_dir_all(&tmp).expect("target/tmp");
+    let lock = std::fs::File::create(tmp.join(format!("{name}.lock"))).expect("venv lock file");
+    lock.lock().expect("venv lock");
     if !ready.exists() {
-        let status = Command::new("python3")
+        if venv.exists() {
+            std::fs::remove_dir_all(&venv).expect("removing a half-made venv");
+        }
+        let status = std::process::Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
             .status()
@@ -572,18 +606,7 @@ fn python_venv_made(name: &str, packages: &[&str]) -> std::path::PathBuf {
             status.success(),
             "python3 -m venv failed (run scripts/setup.sh)"
         );
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(packages)
-            .status()
-            .expect("pip runs");
-        assert!(status.success(), "pip install {packages:?} failed");
+        install(&python);
         std::fs::write(&ready, b"").expect("marker");
     }
     python
@@ -836,5 +859,43 @@ mod tests {
         let m = super::missing_tool_message("tmux", "tmux");
         assert!(m.starts_with("tmux is not installed"), "{m}");
         assert!(m.contains("sudo apt-get install tmux"), "{m}");
+    }
+
+    /// Tests of one binary run in parallel threads and several binaries share a target
+    /// directory: asking for the same venv at once must make it once (CI once failed with
+    /// `python3 -m venv`'s "File exists" from two tests racing).
+    #[test]
+    fn a_venv_asked_for_by_many_at_once_is_made_once() {
+        let works = std::process::Command::new("python3")
+            .args(["-c", "import venv, ensurepip"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !works {
+            super::skip(
+                "a_venv_asked_for_by_many_at_once_is_made_once",
+                "python3 with venv is not installed",
+            );
+            return;
+        }
+        let name = format!("race-venv-{}", std::process::id());
+        let installs = std::sync::atomic::AtomicUsize::new(0);
+        let pythons: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        super::venv_made_once(&name, "none", |python| {
+                            assert!(python.exists());
+                            installs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(installs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(pythons.iter().all(|p| p == &pythons[0] && p.exists()));
+        let venv = pythons[0].parent().unwrap().parent().unwrap();
+        let _ = std::fs::remove_dir_all(venv);
+        let _ = std::fs::remove_file(venv.with_extension("lock"));
     }
 }

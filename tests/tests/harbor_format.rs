@@ -29,52 +29,21 @@ async fn fixture() -> Fixture {
 /// `typing_extensions` standing in for two `typing` names (the validator does that), so
 /// Harbor is installed without its dependencies, and the few its models import are added.
 fn python_with_harbor() -> std::path::PathBuf {
-    use std::process::Command;
-    let exe = std::env::current_exe().unwrap();
-    let venv = exe
-        .ancestors()
-        .nth(3)
-        .unwrap()
-        .join("tmp")
-        .join("harbor-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed-harbor-0.26.0");
-    if !ready.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "python3 -m venv failed (run scripts/setup.sh)");
-        let pip = |args: &[&str]| {
-            let ok = Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(args)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "pip install {args:?} failed");
-        };
-        pip(&["--no-deps", "--ignore-requires-python", HARBOR]);
-        pip(&[
-            "pydantic>=2.14",
-            "shortuuid",
-            "toml",
-            "pyyaml",
-            "pathspec",
-            "packaging",
-            "typing_extensions",
-        ]);
-        std::fs::write(&ready, b"").unwrap();
-    }
-    python
+    tests::venv_made_once("harbor-venv", "harbor-0.26.0", |python| {
+        tests::pip_install(python, &["--no-deps", "--ignore-requires-python", HARBOR]);
+        tests::pip_install(
+            python,
+            &[
+                "pydantic>=2.14",
+                "shortuuid",
+                "toml",
+                "pyyaml",
+                "pathspec",
+                "packaging",
+                "typing_extensions",
+            ],
+        );
+    })
 }
 
 const VALIDATE: &str = r#"
