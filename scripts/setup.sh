@@ -12,7 +12,8 @@
 #
 # Tools: uidmap (newuidmap/newgidmap) and slirp4netns for rootless session sandboxes, tmux for
 # terminal tests, git, python3 with venv (boto3 interop), iproute2 and gcc (some sandbox
-# tests), chromium (the preview's browser test).
+# tests), chromium (the preview's browser test), Node.js and npm (the JavaScript SDK interop;
+# it needs Node.js 20 or newer and says so when the distribution's is older).
 set -euo pipefail
 
 ci_users=false
@@ -34,6 +35,8 @@ declare -A packages=(
   [gcc]=gcc
   [chromium]=chromium
   [shellcheck]=shellcheck
+  [node]=nodejs
+  [npm]=npm
 )
 need=()
 for tool in "${!packages[@]}"; do

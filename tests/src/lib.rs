@@ -573,43 +573,55 @@ pub fn pip_install(python: &std::path::Path, args: &[&str]) {
 }
 
 /// The python of a venv under `target/tmp/<name>`, made and filled by `install` once per
-/// target directory and `marker`. Safe when several tests (threads of one binary, or several
-/// binaries) ask at once: the making is serialised by a lock file next to the venv, and a
-/// venv left half made by an interrupted run is made again.
+/// target directory and `marker` (see [`made_once`]).
 pub fn venv_made_once(
     name: &str,
     marker: &str,
     install: impl FnOnce(&std::path::Path),
 ) -> std::path::PathBuf {
-    // target/<profile>/deps/<test> → target/tmp (what CARGO_TARGET_TMPDIR names for tests).
-    let exe = std::env::current_exe().expect("test binary path");
-    let tmp = exe.ancestors().nth(3).expect("target dir").join("tmp");
-    let venv = tmp.join(name);
-    let python = venv.join("bin/python");
-    let ready = venv.join(format!(".installed-{marker}"));
-    if ready.exists() {
-        return python;
-    }
-    std::fs::create_dir_all(&tmp).expect("target/tmp");
-    let lock = std::fs::File::create(tmp.join(format!("{name}.lock"))).expect("venv lock file");
-    lock.lock().expect("venv lock");
-    if !ready.exists() {
-        if venv.exists() {
-            std::fs::remove_dir_all(&venv).expect("removing a half-made venv");
-        }
+    let venv = made_once(name, marker, |venv| {
         let status = std::process::Command::new("python3")
             .args(["-m", "venv"])
-            .arg(&venv)
+            .arg(venv)
             .status()
             .expect("python3 runs");
         assert!(
             status.success(),
             "python3 -m venv failed (run scripts/setup.sh)"
         );
-        install(&python);
+        install(&venv.join("bin/python"));
+    });
+    venv.join("bin/python")
+}
+
+/// A directory `target/tmp/<name>` that `make` fills once per target directory and `marker`
+/// (a file `.installed-<marker>` in it says it is done). Safe when several tests (threads of
+/// one binary, or several binaries) ask at once: the making is serialised by a lock file next
+/// to the directory, and a directory left half made by an interrupted run is made again.
+pub fn made_once(
+    name: &str,
+    marker: &str,
+    make: impl FnOnce(&std::path::Path),
+) -> std::path::PathBuf {
+    // target/<profile>/deps/<test> → target/tmp (what CARGO_TARGET_TMPDIR names for tests).
+    let exe = std::env::current_exe().expect("test binary path");
+    let tmp = exe.ancestors().nth(3).expect("target dir").join("tmp");
+    let dir = tmp.join(name);
+    let ready = dir.join(format!(".installed-{marker}"));
+    if ready.exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(&tmp).expect("target/tmp");
+    let lock = std::fs::File::create(tmp.join(format!("{name}.lock"))).expect("lock file");
+    lock.lock().expect("lock");
+    if !ready.exists() {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).expect("removing a half-made directory");
+        }
+        make(&dir);
         std::fs::write(&ready, b"").expect("marker");
     }
-    python
+    dir
 }
 
 /// A venv with boto3 and the pinned botocore (`None`, recorded as not run, without python3).
