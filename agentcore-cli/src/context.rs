@@ -179,6 +179,20 @@ impl Context {
 
     async fn make_client(&self, region_hint: Option<&str>) -> Result<Client> {
         let (control, data) = self.endpoints();
+        if control.is_some() || data.is_some() {
+            // A bad endpoint is the error to report, before a missing region or credentials:
+            // the same checks the real build makes, on a throwaway configuration.
+            let mut probe = Config::builder()
+                .region(LOCAL_REGION)
+                .static_credentials("probe", "probe");
+            if let Some(c) = &control {
+                probe = probe.control_endpoint_url(c.clone());
+            }
+            if let Some(d) = &data {
+                probe = probe.data_endpoint_url(d.clone());
+            }
+            probe.build()?;
+        }
         let profile = self.profile();
         let flag_region = self.global.region.clone();
         let mut builder = if self.is_local() && profile.is_none() {

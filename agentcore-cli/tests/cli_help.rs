@@ -119,6 +119,19 @@ fn bad_input_is_one_line_and_exit_125() {
             .env("AWS_SECRET_ACCESS_KEY", "secret-never-printed"),
         "configuration",
     );
+    // A bad endpoint is what is reported, not the region or credentials missing with it.
+    fails_with(
+        clean_cli(dir)
+            .args(["runtimes", "list"])
+            .args(["--endpoint-url", "not-a-url"]),
+        "invalid endpoint URL \"not-a-url\"",
+    );
+    fails_with(
+        clean_cli(dir)
+            .args(["runtimes", "list"])
+            .env("AGENTCORE_ENDPOINT_URL", "http://10.1.2.3:8080"),
+        "only allowed for loopback",
+    );
     // A config file that is not TOML, or has unknown keys.
     let config = dir.join("config.toml");
     std::fs::write(&config, "region = \n").unwrap();
