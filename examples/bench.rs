@@ -139,23 +139,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error + Send + Sync
         .output(&csv)
         .ledger(Ledger::open(&ledger_path)?)
         .budget(budget)
-        .on_run(|r| {
-            println!(
-                "  {:<30} #{}  {:<11} {:>6.0} ms  {}/{} tests  cost {:.5}{}",
-                r.variant,
-                r.repeat,
-                r.outcome.to_string(),
-                r.wall_ms,
-                r.tests_passed,
-                r.tests_total,
-                r.cost,
-                if r.error.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({}: {})", r.cause, r.error)
-                }
-            )
-        });
+        .on_run(|r| println!("  {r}"));
     // Ctrl-C: stop every session, wait for the stops, then report what finished.
     let cancel = bench.cancel_handle();
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -295,21 +295,7 @@ pub async fn bench(ctx: &Context, args: ExperimentArgs) -> Result<u8> {
     {
         let bar = bar.clone();
         bench = bench.on_run(move |r| {
-            let line = format!(
-                "  {:<30} #{}  {:<11} {:>7.0} ms  {}/{} tests  cost {:.5}{}",
-                r.variant,
-                r.repeat,
-                r.outcome.to_string(),
-                r.wall_ms,
-                r.tests_passed,
-                r.tests_total,
-                r.cost,
-                if r.error.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({}: {})", r.cause, r.error)
-                }
-            );
+            let line = format!("  {r}");
             bar.inc(1);
             if log_runs {
                 if bar.is_hidden() {

@@ -326,6 +326,32 @@ pub struct BenchRun {
     pub error: String,
 }
 
+/// One line for a progress log: variant, repeat, outcome, wall time, tests, cost and, for an
+/// error, its cause and message.
+///
+/// ```text
+/// harness=claude model=opus      #0  passed         1532 ms  3/3 tests  cost 0.01250
+/// ```
+impl fmt::Display for BenchRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<30} #{}  {:<11} {:>7.0} ms  {}/{} tests  cost {:.5}",
+            self.variant,
+            self.repeat,
+            self.outcome.to_string(),
+            self.wall_ms,
+            self.tests_passed,
+            self.tests_total,
+            self.cost,
+        )?;
+        if !self.error.is_empty() {
+            write!(f, "  ({}: {})", self.cause, self.error)?;
+        }
+        Ok(())
+    }
+}
+
 /// One variant's figures over its runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -1310,6 +1336,44 @@ fn append_row(path: &Path, row: &BenchRun) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_is_one_progress_line() {
+        let mut run = BenchRun {
+            variant: "harness=claude model=opus".into(),
+            repeat: 2,
+            session_id: "s".into(),
+            outcome: Outcome::Passed,
+            cause: Cause::None,
+            wall_ms: 1532.4,
+            invoke_ms: 0.0,
+            check_ms: 0.0,
+            tests_passed: 3,
+            tests_total: 3,
+            test_score: 1.0,
+            input_tokens: 0,
+            output_tokens: 0,
+            reply_bytes: 0,
+            cost: 0.0125,
+            tries: 1,
+            started_at: String::new(),
+            finished_at: String::new(),
+            error: String::new(),
+        };
+        assert_eq!(
+            run.to_string(),
+            "harness=claude model=opus      #2  passed         1532 ms  3/3 tests  cost 0.01250"
+        );
+        run.outcome = Outcome::InfraError;
+        run.cause = Cause::Throttled;
+        run.error = "throttled twice".into();
+        assert!(
+            run.to_string().ends_with(
+                "infra_error    1532 ms  3/3 tests  cost 0.01250  (throttled: throttled twice)"
+            ),
+            "{run}"
+        );
+    }
 
     #[test]
     fn seeds_are_per_trial_and_json_safe() {
