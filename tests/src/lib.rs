@@ -529,6 +529,69 @@ impl Drop for Tmux {
     }
 }
 
+/// The key pair the interop clients sign with (`AKIDLOCAL` / `local-secret`).
+pub const INTEROP_KEY: (&str, &str) = ("AKIDLOCAL", "local-secret");
+
+/// A local runtime that verifies SigV4 signatures made with [`INTEROP_KEY`].
+pub async fn interop_runtime() -> agentcore_local::LocalRuntime {
+    agentcore_local::LocalRuntime::builder()
+        .verify_sigv4([(INTEROP_KEY.0.to_owned(), INTEROP_KEY.1.to_owned())], [])
+        .start()
+        .await
+        .expect("local runtime starts")
+}
+
+/// Runs an interop client (`program` then `args`) with no AWS configuration of the
+/// machine's (no profile, config or credentials file); panics, with its output, when it
+/// fails. Its standard output.
+pub async fn run_interop_client(
+    what: &str,
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&std::ffi::OsStr],
+) -> String {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("the interop client runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The steps of the whole runtime flow an interop client prints `ok` for: control plane,
+/// then data plane, then clean-up.
+pub const RUNTIME_FLOW_STEPS: [&str; 10] = [
+    "create_agent_runtime",
+    "get_agent_runtime",
+    "list_agent_runtimes",
+    "update_agent_runtime",
+    "endpoints",
+    "tags_and_policies",
+    "invoke_agent_runtime",
+    "invoke_agent_runtime_command",
+    "stop_runtime_session",
+    "delete",
+];
+
+/// Asserts that an interop client printed `ok <step>` for each of `steps`.
+pub fn assert_steps(what: &str, stdout: &str, steps: &[&str]) {
+    for step in steps {
+        assert!(
+            stdout.lines().any(|l| l == format!("ok {step}")),
+            "no `ok {step}` from {what}:\n{stdout}"
+        );
+    }
+}
+
 /// The botocore version the model conformance suite and the boto3 interop test pin
 /// (`tests/model/botocore-version`; `scripts/bump-model.sh` moves it to the newest release).
 pub const BOTOCORE_VERSION: &str = include_str!("../model/botocore-version");

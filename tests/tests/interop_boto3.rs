@@ -1,7 +1,5 @@
 //! Interop: boto3 (AWS's Python SDK) drives agentcore-local. The test builds its own venv.
 
-use agentcore_local::LocalRuntime;
-
 /// Regions of every partition: ARNs follow the region the client signed for.
 const REGIONS: [(&str, &str); 4] = [
     ("us-east-1", "aws"),
@@ -26,28 +24,12 @@ async fn boto3_creates_runs_stops_and_finds_the_file() {
 
 async fn boto3_flow(python: &std::path::Path, region: &str, partition: &str) {
     // Signatures are verified: botocore's own SigV4 must pass agentcore-local's verifier.
-    let local = LocalRuntime::builder()
-        .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
-        .start()
-        .await
-        .unwrap();
+    let local = tests::interop_runtime().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/boto3_interop.py");
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(local.endpoint())
-        .arg(region)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "boto3 script failed in {region}:\n{stderr}"
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let endpoint = local.endpoint();
+    let args = [script.as_ref(), endpoint.as_ref(), region.as_ref()];
+    let stdout = tests::run_interop_client(&format!("boto3 in {region}"), python, &args).await;
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(r["validationCode"], "ValidationException");
     assert_eq!(r["validationStatus"], 400);
     assert_eq!(r["createStatus"], "CREATING");
@@ -95,30 +77,15 @@ async fn boto3_gets_the_session_endpoint_url_and_reaches_the_session_through_it(
     else {
         return;
     };
-    let local = LocalRuntime::builder()
-        .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
-        .start()
-        .await
-        .unwrap();
+    let local = tests::interop_runtime().await;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/interop/boto3_session_endpoint.py"
     );
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(local.endpoint())
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "boto3 script failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let endpoint = local.endpoint();
+    let args = [script.as_ref(), endpoint.as_ref()];
+    let stdout = tests::run_interop_client("boto3", python, &args).await;
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         r["allowedPorts"],
         serde_json::json!([{"port": 8000}, {"portRange": {"from": 9000, "to": 9010}}])

@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use agentcore_local::LocalRuntime;
-
 const TEST: &str = "js_sdk_v3_drives_the_whole_runtime_flow";
 const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/js-sdk-v3");
 
@@ -67,45 +65,13 @@ async fn js_sdk_v3_drives_the_whole_runtime_flow() {
         return;
     };
     for region in ["us-west-2", "eu-north-1", "us-gov-east-1", "cn-north-1"] {
-        let local = LocalRuntime::builder()
-            .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
-            .start()
-            .await
-            .unwrap();
-        let out = tokio::process::Command::new("node")
-            .arg(&script)
-            .arg(local.endpoint())
-            .arg(region)
-            .env_remove("AWS_PROFILE")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "the JavaScript SDK failed in {region}:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for step in [
-            "validation_exception",
-            "create_agent_runtime",
-            "get_agent_runtime",
-            "list_agent_runtimes",
-            "update_agent_runtime",
-            "endpoints",
-            "tags_and_policies",
-            "invoke_agent_runtime",
-            "invoke_agent_runtime_command",
-            "stop_runtime_session",
-            "delete",
-        ] {
-            assert!(
-                stdout.contains(&format!("ok {step}\n")),
-                "{step} in {region}:\n{stdout}"
-            );
-        }
+        let local = tests::interop_runtime().await;
+        let what = format!("the JavaScript SDK in {region}");
+        let endpoint = local.endpoint();
+        let args = [script.as_os_str(), endpoint.as_ref(), region.as_ref()];
+        let stdout = tests::run_interop_client(&what, "node", &args).await;
+        tests::assert_steps(&what, &stdout, &["validation_exception"]);
+        tests::assert_steps(&what, &stdout, &tests::RUNTIME_FLOW_STEPS);
     }
     let _ = std::fs::remove_file(script);
 }

@@ -7,8 +7,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use agentcore_local::LocalRuntime;
-
 fn official_interop_binary() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -35,42 +33,11 @@ async fn official_rust_crates_drive_the_whole_runtime_flow() {
         "us-gov-west-1",
         "cn-northwest-1",
     ] {
-        let local = LocalRuntime::builder()
-            .verify_sigv4([("AKIDLOCAL".to_owned(), "local-secret".to_owned())], [])
-            .start()
-            .await
-            .unwrap();
-        let out = tokio::process::Command::new(&bin)
-            .arg(local.endpoint())
-            .arg(region)
-            .env_remove("AWS_PROFILE")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "official crates failed in {region}:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for step in [
-            "create_agent_runtime",
-            "get_agent_runtime",
-            "list_agent_runtimes",
-            "update_agent_runtime",
-            "endpoints",
-            "tags_and_policies",
-            "invoke_agent_runtime",
-            "invoke_agent_runtime_command",
-            "stop_runtime_session",
-            "delete",
-        ] {
-            assert!(
-                stdout.contains(&format!("ok {step}\n")),
-                "{step} in {region}:\n{stdout}"
-            );
-        }
+        let local = tests::interop_runtime().await;
+        let what = format!("the official crates in {region}");
+        let endpoint = local.endpoint();
+        let args = [endpoint.as_ref(), region.as_ref()];
+        let stdout = tests::run_interop_client(&what, &bin, &args).await;
+        tests::assert_steps(&what, &stdout, &tests::RUNTIME_FLOW_STEPS);
     }
 }
