@@ -412,6 +412,7 @@ impl LocalRuntimeBuilder {
                 tcp,
                 local: addr,
                 only_uid,
+                refusing: Arc::new(tokio::sync::Semaphore::new(REFUSALS_AT_ONCE)),
             }),
         };
         let shutdown = CancellationToken::new();
@@ -509,7 +510,12 @@ struct Guarded {
     local: SocketAddr,
     /// The one user (besides root) served on loopback; `None`: everyone.
     only_uid: Option<u32>,
+    /// Refusals still draining their connection (see [`peer::refuse`]).
+    refusing: Arc<tokio::sync::Semaphore>,
 }
+
+/// Refused connections drained at once, at most.
+const REFUSALS_AT_ONCE: usize = 64;
 
 /// Whether a connection from `peer` to `local` may be served when only `only_uid` (and root)
 /// may use the API.
@@ -538,12 +544,14 @@ impl axum::serve::Listener for Guarded {
             let local = stream.local_addr().unwrap_or(self.local);
             if !allowed_peer(self.only_uid, local, peer) {
                 tracing::warn!(%peer, "refused a connection from another local user");
-                tokio::spawn(async move {
-                    use tokio::io::AsyncWriteExt;
-                    let mut s = stream;
-                    let _ = s.write_all(peer::REFUSAL).await;
-                    let _ = s.shutdown().await;
-                });
+                // At most REFUSALS_AT_ONCE refusals linger; past that, a connection is
+                // closed at once.
+                if let Ok(permit) = self.refusing.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        peer::refuse(stream).await;
+                        drop(permit);
+                    });
+                }
                 continue;
             }
             // Small frames (a contentStart, an echoed keystroke) must not wait for Nagle.

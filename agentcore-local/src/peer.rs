@@ -109,9 +109,66 @@ connection: close\r\n\
 content-length: 166\r\n\r\n\
 {\"__type\":\"AccessDeniedException\",\"message\":\"this agentcore-local serves only the user that started it (start it with --allow-other-users to serve every local user)\"}";
 
+/// How long a refused client may keep sending before its connection is closed.
+const REFUSAL_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How much of a refused client's request is read (and thrown away) at most.
+const REFUSAL_DRAIN_BYTES: usize = 1 << 20;
+
+/// Answers a refused client with [`REFUSAL`] and closes the connection gracefully: what the
+/// client sends (its request, a body it is still writing) is read and thrown away — up to
+/// [`REFUSAL_DRAIN_BYTES`], for up to [`REFUSAL_LINGER`] — before the close. Closing with
+/// unread input makes the kernel reset the connection, and a reset can discard the 403
+/// before the client reads it (the client then sees a broken pipe or a reset, not the answer).
+pub(crate) async fn refuse<S>(mut stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+        if stream.write_all(REFUSAL).await.is_err() || stream.shutdown().await.is_err() {
+            return;
+        }
+        let mut buf = [0u8; 8192];
+        let mut read = 0usize;
+        while read < REFUSAL_DRAIN_BYTES {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read = read.saturating_add(n),
+            }
+        }
+    })
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client still writing its request when it is refused reads the whole 403 (CI once
+    /// saw python's urllib fail with a broken pipe instead: the refusal closed the connection
+    /// with the request unread, and the reset that followed lost the answer).
+    #[tokio::test]
+    async fn a_refused_client_writing_slowly_reads_the_whole_refusal() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            refuse(s).await;
+        });
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"POST /runtimes/ HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n")
+            .await
+            .unwrap();
+        // The refusal is answered and the server's side shut while the body is on its way.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        c.write_all(b"{}").await.unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, REFUSAL);
+        drop(c);
+        server.await.unwrap();
+    }
 
     #[test]
     fn addresses_are_written_as_the_kernel_writes_them() {

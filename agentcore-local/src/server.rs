@@ -677,17 +677,25 @@ async fn stop_session(
     Path(arn): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult {
     let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
     let sid = session_id(&headers, &q, true)?;
+    let body: Value = parse_json(&body)?;
+    let token = body.get("clientToken").and_then(Value::as_str);
     // Answered once every process of the session is gone: a stop that was acknowledged
-    // leaves nothing running.
-    s.sessions
-        .stop_and_wait(&SessionKey {
-            runtime_id: rt.id.clone(),
-            session_id: sid.clone(),
-        })
-        .await;
+    // leaves nothing running. As the service: a session that is not running (never
+    // started, or stopped already) is not found, unless this is a retry of the stop that
+    // stopped it (same clientToken).
+    let key = SessionKey {
+        runtime_id: rt.id.clone(),
+        session_id: sid.clone(),
+    };
+    if !s.sessions.stop_requested(&key, token).await {
+        return Err(ApiError::not_found(format!(
+            "Session {sid} not found or already terminated"
+        )));
+    }
     let resp = (StatusCode::OK, Json(json!({}))).into_response();
     Ok(with_session_header(resp, &sid))
 }

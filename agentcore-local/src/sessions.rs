@@ -205,7 +205,13 @@ pub struct Sessions {
     live: Mutex<HashMap<SessionKey, Arc<Slot>>>,
     /// Sessions whose previous sandbox is still going away: `true` once it is gone.
     teardown: Mutex<HashMap<SessionKey, watch::Receiver<bool>>>,
+    /// The client tokens of the last stops that stopped a session (at most
+    /// [`STOP_TOKENS_KEPT`]): a retried stop gets the answer the first one got.
+    stop_tokens: Mutex<std::collections::VecDeque<(String, SessionKey)>>,
 }
+
+/// How many stop client tokens are remembered for idempotent retries.
+const STOP_TOKENS_KEPT: usize = 4096;
 
 impl Sessions {
     /// An empty registry on `host`.
@@ -216,6 +222,7 @@ impl Sessions {
             starting: tokio::sync::Semaphore::new(STARTS_AT_ONCE),
             live: Mutex::new(HashMap::new()),
             teardown: Mutex::new(HashMap::new()),
+            stop_tokens: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -389,6 +396,29 @@ impl Sessions {
             }
         }
         true
+    }
+
+    /// StopRuntimeSession: stops the session and waits until it is gone. `true` when it was
+    /// running, or when `client_token` is that of an earlier stop of this session that was
+    /// (a retry gets the first answer); `false` — the service's ResourceNotFoundException —
+    /// for a session that is not running: never started, or stopped already.
+    pub async fn stop_requested(&self, key: &SessionKey, client_token: Option<&str>) -> bool {
+        let was = self.stop_and_wait(key).await;
+        let Some(token) = client_token else {
+            return was;
+        };
+        let Ok(mut tokens) = self.stop_tokens.lock() else {
+            return was;
+        };
+        if was {
+            if tokens.len() >= STOP_TOKENS_KEPT {
+                tokens.pop_front();
+            }
+            tokens.push_back((token.to_owned(), key.clone()));
+            true
+        } else {
+            tokens.iter().any(|(t, k)| t == token && k == key)
+        }
     }
 
     /// Stops a session and waits (up to 10 s) until every process of it is gone.

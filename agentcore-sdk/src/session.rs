@@ -199,8 +199,13 @@ impl Session {
 
     /// Stops the session's microVM now; its session storage is kept.
     ///
+    /// A session that is not running — never started, or stopped already (by a stop, or by
+    /// its idle timeout) — is a [`ResourceNotFound`](crate::ServiceErrorKind::ResourceNotFound)
+    /// service error, as the service answers. Retries of this one call (after a throttle or a
+    /// cut connection) carry its client token, so a stop that went through answers `Ok`.
+    ///
     /// Dropping the future before it completes abandons the call here; the session may be
-    /// stopped anyway (calling again is safe).
+    /// stopped anyway, and calling again then answers `ResourceNotFound`.
     pub async fn stop(&self) -> Result<StopSessionOutput, Error> {
         StopSessionRequest::new(self.client.transport().clone(), self.common())
             .send()

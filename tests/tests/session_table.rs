@@ -177,3 +177,55 @@ async fn a_killed_sandbox_helper_is_replaced() {
         "c\n"
     );
 }
+
+/// As the service: stopping a session that is not running — never started, or stopped
+/// already — is ResourceNotFound; a retry of the stop that stopped it (same client token)
+/// gets that stop's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_session_that_is_not_running_is_not_found_unless_retried() {
+    let f = Fixture::new().await;
+    let not_found =
+        |r: Result<agentcore_sdk::data::StopSessionOutput, agentcore_sdk::Error>| match r {
+            Err(agentcore_sdk::Error::Service(e)) => {
+                assert_eq!(
+                    *e.kind(),
+                    agentcore_sdk::ServiceErrorKind::ResourceNotFound,
+                    "{e}"
+                );
+                assert!(
+                    e.message().contains("not found or already terminated"),
+                    "{e}"
+                );
+            }
+            other => panic!("expected ResourceNotFound: {other:?}"),
+        };
+    let never = f.session();
+    not_found(never.stop().await);
+
+    let s = f.session();
+    s.command("true").output().await.unwrap();
+    let token = "stop-token-0123456789abcdef0123456789";
+    let stop = || {
+        f.client
+            .stop_session(&f.arn, s.id().as_str())
+            .client_token(token)
+    };
+    stop().send().await.unwrap();
+    assert_eq!(f.local.running_sessions(), 0);
+    // The same stop again (a retry after a lost answer): the same answer.
+    stop().send().await.unwrap();
+    // A new stop of the stopped session.
+    not_found(s.stop().await);
+    // The token answers for its own session only.
+    let other = f.session();
+    not_found(
+        f.client
+            .stop_session(&f.arn, other.id().as_str())
+            .client_token(token)
+            .send()
+            .await,
+    );
+    // The session starts again on the next call, and stops again.
+    s.command("true").output().await.unwrap();
+    s.stop().await.unwrap();
+}

@@ -689,8 +689,13 @@ impl StopSessionRequest {
 
     /// Sends the request.
     ///
+    /// A session that is not running (never started, or stopped already) is a
+    /// `ResourceNotFound` service error; a stop sent again with the same
+    /// [`client_token`](Self::client_token) as one that stopped the session gets that
+    /// answer, `Ok`.
+    ///
     /// Dropping the future before it completes abandons the call here; the session may be
-    /// stopped anyway (sending again is safe: the client token makes it idempotent).
+    /// stopped anyway (send again with the same client token to learn whether it was).
     pub async fn send(self) -> Result<StopSessionOutput, Error> {
         let session = self.common.session_id(true)?;
         let token = match self.client_token {
