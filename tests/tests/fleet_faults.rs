@@ -109,8 +109,12 @@ async fn a_race_under_faults_still_picks_the_true_first_winner() {
     let f = fixture(LocalRuntime::builder().faults(FaultPlan::uniform(0.10, 5))).await;
     let report = Race::builder(&f.client)
         // fast-right's lead leaves room for the other two to end first even when their
-        // sessions start slowly (2 s each under the plan) and their calls are retried.
-        .contender_with(contender(&f, "slow-right", "right", 15000))
+        // sessions start slowly (2 s each under the plan) and their calls are retried; and
+        // slow-right trails far enough for fast-right to be tried again in fresh sessions
+        // (a cut stream or a 5xx on its 6 s invocation; CI once saw it win at 17 s when
+        // slow-right's delay was 15 s). slow-right is cancelled at the win: the test takes
+        // fast-right's time either way.
+        .contender_with(contender(&f, "slow-right", "right", 45000))
         .contender_with(contender(&f, "fast-right", "right", 6000))
         .contender_with(contender(&f, "faster-wrong", "wrong", 300))
         .contender_with(contender(&f, "garbage", "garbage", 200))
