@@ -183,6 +183,7 @@ async fn a_killed_sandbox_helper_is_replaced() {
 /// gets that stop's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_a_session_that_is_not_running_is_not_found_unless_retried() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let f = Fixture::new().await;
     let not_found =
         |r: Result<agentcore_sdk::data::StopSessionOutput, agentcore_sdk::Error>| match r {
