@@ -175,6 +175,18 @@ async fn sessions_stop_and_stop_all_from_a_ledger() {
         .output()
         .unwrap());
     assert_eq!(out, format!("{session}\n"));
+    // Stopping it again: the service's answer for a session that is not running.
+    let again = local
+        .cli()
+        .args(["sessions", "stop", "-r", "coder", &session])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("not found or already terminated"),
+        "{stderr}"
+    );
     // The session's processes went with it.
     let out = ok(local
         .cli()
