@@ -399,26 +399,27 @@ impl Sessions {
     }
 
     /// StopRuntimeSession: stops the session and waits until it is gone. `true` when it was
-    /// running, or when `client_token` is that of an earlier stop of this session that was
-    /// (a retry gets the first answer); `false` — the service's ResourceNotFoundException —
-    /// for a session that is not running: never started, or stopped already.
+    /// running, or when `client_token` is that of an earlier stop of this session that
+    /// stopped it — a retry gets the first answer and stops nothing (not even a session
+    /// started again since); `false` — the service's ResourceNotFoundException — for a
+    /// session that is not running: never started, or stopped already.
     pub async fn stop_requested(&self, key: &SessionKey, client_token: Option<&str>) -> bool {
+        let seen = |token: &str| {
+            self.stop_tokens
+                .lock()
+                .is_ok_and(|t| t.iter().any(|(t, k)| t == token && k == key))
+        };
+        if client_token.is_some_and(seen) {
+            return true;
+        }
         let was = self.stop_and_wait(key).await;
-        let Some(token) = client_token else {
-            return was;
-        };
-        let Ok(mut tokens) = self.stop_tokens.lock() else {
-            return was;
-        };
-        if was {
+        if let (true, Some(token), Ok(mut tokens)) = (was, client_token, self.stop_tokens.lock()) {
             if tokens.len() >= STOP_TOKENS_KEPT {
                 tokens.pop_front();
             }
             tokens.push_back((token.to_owned(), key.clone()));
-            true
-        } else {
-            tokens.iter().any(|(t, k)| t == token && k == key)
         }
+        was
     }
 
     /// Stops a session and waits (up to 10 s) until every process of it is gone.

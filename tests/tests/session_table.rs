@@ -226,7 +226,11 @@ async fn stopping_a_session_that_is_not_running_is_not_found_unless_retried() {
             .send()
             .await,
     );
-    // The session starts again on the next call, and stops again.
+    // The session starts again on the next call. A retry of the old stop stops nothing
+    // (it was answered already); a new stop does.
     s.command("true").output().await.unwrap();
+    stop().send().await.unwrap();
+    assert_eq!(f.local.running_sessions(), 1);
     s.stop().await.unwrap();
+    assert_eq!(f.local.running_sessions(), 0);
 }
