@@ -544,13 +544,18 @@ impl axum::serve::Listener for Guarded {
             let local = stream.local_addr().unwrap_or(self.local);
             if !allowed_peer(self.only_uid, local, peer) {
                 tracing::warn!(%peer, "refused a connection from another local user");
-                // At most REFUSALS_AT_ONCE refusals linger; past that, a connection is
-                // closed at once.
-                if let Ok(permit) = self.refusing.clone().try_acquire_owned() {
-                    tokio::spawn(async move {
-                        peer::refuse(stream).await;
-                        drop(permit);
-                    });
+                // At most REFUSALS_AT_ONCE refusals linger; past that, the answer is written
+                // if the socket takes it at once, and the connection closed.
+                match self.refusing.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tokio::spawn(async move {
+                            peer::refuse(stream).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        let _ = stream.try_write(peer::REFUSAL);
+                    }
                 }
                 continue;
             }

@@ -682,7 +682,19 @@ async fn stop_session(
     let rt = resolve_runtime(&s, &arn, q.get("qualifier"))?;
     let sid = session_id(&headers, &q, true)?;
     let body: Value = parse_json(&body)?;
-    let token = body.get("clientToken").and_then(Value::as_str);
+    // The model's rule (33 to 256 of `[a-zA-Z0-9-]`, starting and ending alphanumeric): a
+    // token is remembered, so nothing else is.
+    let token = match body.get("clientToken") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(t.parse::<agentcore_sdk::types::ClientToken>()?),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "clientToken",
+                "1 validation error detected: Value at 'clientToken' failed to satisfy constraint: Member must be a string",
+            ));
+        }
+    };
+    let token = token.as_ref().map(|t| t.as_str());
     // Answered once every process of the session is gone: a stop that was acknowledged
     // leaves nothing running. As the service: a session that is not running (never
     // started, or stopped already) is not found, unless this is a retry of the stop that

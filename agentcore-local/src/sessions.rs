@@ -400,8 +400,9 @@ impl Sessions {
 
     /// StopRuntimeSession: stops the session and waits until it is gone. `true` when it was
     /// running, or when `client_token` is that of an earlier stop of this session that
-    /// stopped it — a retry gets the first answer and stops nothing (not even a session
-    /// started again since); `false` — the service's ResourceNotFoundException — for a
+    /// stopped it — a retry (also one that arrives while the first is still waiting, or after
+    /// the first's caller went away) gets the first answer and stops nothing, not even a
+    /// session started again since; `false` — the service's ResourceNotFoundException — for a
     /// session that is not running: never started, or stopped already.
     pub async fn stop_requested(&self, key: &SessionKey, client_token: Option<&str>) -> bool {
         let seen = |token: &str| {
@@ -409,27 +410,39 @@ impl Sessions {
                 .lock()
                 .is_ok_and(|t| t.iter().any(|(t, k)| t == token && k == key))
         };
-        if client_token.is_some_and(seen) {
-            return true;
-        }
-        let was = self.stop_and_wait(key).await;
-        if let (true, Some(token), Ok(mut tokens)) = (was, client_token, self.stop_tokens.lock()) {
-            if tokens.len() >= STOP_TOKENS_KEPT {
-                tokens.pop_front();
+        let was = if client_token.is_some_and(seen) {
+            true
+        } else {
+            // Remembered as soon as the session is stopped, before the wait below: a retry
+            // during the wait, or after this request was dropped in it, is answered too.
+            let was = self.stop(key);
+            if let (true, Some(token), Ok(mut tokens)) =
+                (was, client_token, self.stop_tokens.lock())
+            {
+                if tokens.len() >= STOP_TOKENS_KEPT {
+                    tokens.pop_front();
+                }
+                tokens.push_back((token.to_owned(), key.clone()));
             }
-            tokens.push_back((token.to_owned(), key.clone()));
-        }
+            was
+        };
+        self.wait_gone(key).await;
         was
     }
 
     /// Stops a session and waits (up to 10 s) until every process of it is gone.
     pub async fn stop_and_wait(&self, key: &SessionKey) -> bool {
         let was = self.stop(key);
+        self.wait_gone(key).await;
+        was
+    }
+
+    /// Waits (up to 10 s) until the last stopped sandbox of `key`, if any, is gone.
+    async fn wait_gone(&self, key: &SessionKey) {
         let gone = self.teardown.lock().ok().and_then(|t| t.get(key).cloned());
         if let Some(mut g) = gone {
             let _ = tokio::time::timeout(Duration::from_secs(10), g.wait_for(|d| *d)).await;
         }
-        was
     }
 
     fn stop_state(&self, s: &Arc<SessionState>) {

@@ -202,7 +202,7 @@ impl Session {
     /// A session that is not running — never started, or stopped already (by a stop, or by
     /// its idle timeout) — is a [`ResourceNotFound`](crate::ServiceErrorKind::ResourceNotFound)
     /// service error, as the service answers. Retries of this one call (after a throttle or a
-    /// cut connection) carry its client token, so a stop that went through answers `Ok`.
+    /// 5xx) carry its client token.
     ///
     /// Dropping the future before it completes abandons the call here; the session may be
     /// stopped anyway, and calling again then answers `ResourceNotFound`.

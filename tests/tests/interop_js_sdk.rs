@@ -35,6 +35,11 @@ fn installed() -> Option<PathBuf> {
             return None;
         }
     }
+    let npm = std::process::Command::new("npm").arg("--version").output();
+    if !npm.is_ok_and(|o| o.status.success()) {
+        tests::skip(TEST, &tests::missing_tool_message("npm", "npm"));
+        return None;
+    }
     let source = Path::new(SOURCE);
     let lock = std::fs::read(source.join("package-lock.json")).expect("package-lock.json");
     // FNV-1a of the lock file: a new pin installs afresh.

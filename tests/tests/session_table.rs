@@ -202,6 +202,36 @@ async fn stopping_a_session_that_is_not_running_is_not_found_unless_retried() {
         };
     let never = f.session();
     not_found(never.stop().await);
+    // Tokens are remembered, so they are held to the model's rule (33 to 256 of
+    // `[a-zA-Z0-9-]`): a long or odd one is refused before anything is stopped.
+    let http = reqwest::Client::new();
+    let arn = urlencode(f.arn.as_str());
+    for body in [
+        serde_json::json!({"clientToken": "short"}),
+        serde_json::json!({"clientToken": "x".repeat(300)}),
+        serde_json::json!({"clientToken": "a/b".repeat(20)}),
+        serde_json::json!({"clientToken": 12}),
+    ] {
+        let resp = http
+            .post(format!(
+                "{}/runtimes/{arn}/stopruntimesession",
+                f.local.endpoint()
+            ))
+            .header(
+                "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+                never.id().as_str(),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{body}");
+        let kind = resp.headers()["x-amzn-errortype"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(kind.starts_with("ValidationException"), "{kind}: {body}");
+    }
 
     let s = f.session();
     s.command("true").output().await.unwrap();
@@ -233,4 +263,16 @@ async fn stopping_a_session_that_is_not_running_is_not_found_unless_retried() {
     assert_eq!(f.local.running_sessions(), 1);
     s.stop().await.unwrap();
     assert_eq!(f.local.running_sessions(), 0);
+}
+
+/// `s` percent-encoded for a path segment.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

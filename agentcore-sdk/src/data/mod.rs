@@ -681,7 +681,10 @@ impl StopSessionRequest {
 
     common_setters!();
 
-    /// Idempotency token; one is generated when absent.
+    /// Idempotency token; one is generated when absent. A stop sent with the token of one
+    /// that stopped the session is answered as that one was and stops nothing — not even
+    /// the session started again since — so a token is for retries of one stop, never to be
+    /// reused for another.
     pub fn client_token(mut self, t: impl Into<String>) -> Self {
         self.client_token = Some(t.into());
         self
