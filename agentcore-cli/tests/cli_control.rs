@@ -79,35 +79,19 @@ LOG_LEVEL = "debug"
             .unwrap()
             .contains("runtime/helper-")
     );
-    ok(local
-        .cli()
-        .args(["runtimes", "wait", "helper"])
-        .output()
-        .unwrap());
+    local.run(["runtimes", "wait", "helper"]);
 
     // List, in every format.
-    let table = ok(local.cli().args(["runtimes", "list"]).output().unwrap());
+    let table = local.run(["runtimes", "list"]);
     snapshot("runtimes-list-table.txt", &redact(&table, &[]));
-    let tsv = ok(local
-        .cli()
-        .args(["-o", "text", "runtimes", "list"])
-        .output()
-        .unwrap());
+    let tsv = local.run(["-o", "text", "runtimes", "list"]);
     snapshot("runtimes-list-text.txt", &redact(&tsv, &[]));
-    let json = ok(local
-        .cli()
-        .args(["-o", "json", "runtimes", "list"])
-        .output()
-        .unwrap());
+    let json = local.run(["-o", "json", "runtimes", "list"]);
     let list: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
 
     // Get: every member, the unknown one too, in JSON.
-    let json = ok(local
-        .cli()
-        .args(["-o", "json", "runtimes", "get", "coder"])
-        .output()
-        .unwrap());
+    let json = local.run(["-o", "json", "runtimes", "get", "coder"]);
     let rt: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(
         rt["futureMember"],
@@ -115,11 +99,7 @@ LOG_LEVEL = "debug"
         "{rt}"
     );
     assert_eq!(rt["lifecycleConfiguration"]["maxLifetime"], 3600);
-    let table = ok(local
-        .cli()
-        .args(["runtimes", "get", "coder"])
-        .output()
-        .unwrap());
+    let table = local.run(["runtimes", "get", "coder"]);
     snapshot("runtimes-get-table.txt", &redact(&table, &[]));
 
     // Update from a file: only what it names changes; the rest (and the unknown member) stays.
@@ -138,11 +118,7 @@ LOG_LEVEL = "debug"
         .output()
         .unwrap());
     assert!(out.contains("version      2"), "{out}");
-    let json = ok(local
-        .cli()
-        .args(["-o", "json", "runtimes", "get", "coder"])
-        .output()
-        .unwrap());
+    let json = local.run(["-o", "json", "runtimes", "get", "coder"]);
     let rt: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(rt["description"], "updated from a file");
     assert_eq!(rt["futureMember"], serde_json::json!({"kept": true}));
@@ -156,18 +132,10 @@ LOG_LEVEL = "debug"
         "{rt}"
     );
     // An old version is still there.
-    let json = ok(local
-        .cli()
-        .args(["-o", "json", "runtimes", "get", "coder", "--version", "1"])
-        .output()
-        .unwrap());
+    let json = local.run(["-o", "json", "runtimes", "get", "coder", "--version", "1"]);
     let v1: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v1["description"], "from a TOML file");
-    let versions = ok(local
-        .cli()
-        .args(["runtimes", "versions", "coder"])
-        .output()
-        .unwrap());
+    let versions = local.run(["runtimes", "versions", "coder"]);
     snapshot("runtimes-versions.txt", &redact(&versions, &[]));
 
     // Endpoints.
@@ -183,76 +151,44 @@ LOG_LEVEL = "debug"
         .arg(&ep_file)
         .output()
         .unwrap());
-    ok(local
-        .cli()
-        .args([
-            "endpoints",
-            "create",
-            "coder",
-            "canary",
-            "--target-version",
-            "2",
-        ])
-        .output()
-        .unwrap());
-    ok(local
-        .cli()
-        .args([
-            "endpoints",
-            "update",
-            "coder",
-            "prod",
-            "--target-version",
-            "2",
-            "--description",
-            "moved",
-        ])
-        .output()
-        .unwrap());
-    let json = ok(local
-        .cli()
-        .args(["-o", "json", "endpoints", "get", "coder", "prod"])
-        .output()
-        .unwrap());
+    local.run([
+        "endpoints",
+        "create",
+        "coder",
+        "canary",
+        "--target-version",
+        "2",
+    ]);
+    local.run([
+        "endpoints",
+        "update",
+        "coder",
+        "prod",
+        "--target-version",
+        "2",
+        "--description",
+        "moved",
+    ]);
+    let json = local.run(["-o", "json", "endpoints", "get", "coder", "prod"]);
     let ep: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(ep["description"], "moved", "{ep}");
-    let list = ok(local
-        .cli()
-        .args(["endpoints", "list", "coder"])
-        .output()
-        .unwrap());
+    let list = local.run(["endpoints", "list", "coder"]);
     assert!(list.starts_with("NAME "), "{list}");
     for name in ["DEFAULT", "prod", "canary"] {
         assert!(list.contains(name), "{list}");
     }
-    ok(local
-        .cli()
-        .args(["endpoints", "delete", "coder", "canary"])
-        .output()
-        .unwrap());
+    local.run(["endpoints", "delete", "coder", "canary"]);
 
     // Status: runtime, versions and endpoints at a glance.
-    let status = ok(local
-        .cli()
-        .args(["status", "--runtime", "coder"])
-        .output()
-        .unwrap());
+    let status = local.run(["status", "--runtime", "coder"]);
     snapshot("status.txt", &redact(&status, &[]));
-    let json = ok(local
-        .cli()
-        .args(["-o", "json", "status", "--runtime", "coder"])
-        .output()
-        .unwrap());
+    let json = local.run(["-o", "json", "status", "--runtime", "coder"]);
     let st: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(st["runtime"]["agentRuntimeName"], "coder");
     assert_eq!(st["versions"].as_array().unwrap().len(), 2);
 
     // Delete.
-    let out = ok(local
-        .cli()
-        .args(["runtimes", "delete", "helper"])
-        .output()
-        .unwrap());
+    let out = local.run(["runtimes", "delete", "helper"]);
     assert!(out.contains("DELETING") || out.contains("DELETED"), "{out}");
     // Errors of the service come back as one line with the request id.
     let out = local

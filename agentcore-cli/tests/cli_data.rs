@@ -14,42 +14,30 @@ async fn invoke_streams_replies_over_http_and_websocket() {
     let local = Local::start().await;
     let session = session_id();
     // The built-in echo agent answers with the payload and the session id.
-    let out = ok(local
-        .cli()
-        .args(["invoke", "--session-id", &session, r#"{"prompt": "hi"}"#])
-        .output()
-        .unwrap());
+    let out = local.run(["invoke", "--session-id", &session, r#"{"prompt": "hi"}"#]);
     snapshot("invoke-json.txt", &redact(&out, &[(&session, "[SESSION]")]));
     // Server-sent events: each event's data on its own line; --raw keeps the framing.
-    let out = ok(local
-        .cli()
-        .args([
-            "invoke",
-            "-s",
-            &session,
-            "--accept",
-            "text/event-stream",
-            r#"{"n": 1}"#,
-        ])
-        .output()
-        .unwrap());
+    let out = local.run([
+        "invoke",
+        "-s",
+        &session,
+        "--accept",
+        "text/event-stream",
+        r#"{"n": 1}"#,
+    ]);
     assert_eq!(
         out,
         format!("{{\"echo\":{{\"n\":1}},\"sessionId\":\"{session}\"}}\n")
     );
-    let out = ok(local
-        .cli()
-        .args([
-            "invoke",
-            "-s",
-            &session,
-            "--raw",
-            "--accept",
-            "text/event-stream",
-            "{}",
-        ])
-        .output()
-        .unwrap());
+    let out = local.run([
+        "invoke",
+        "-s",
+        &session,
+        "--raw",
+        "--accept",
+        "text/event-stream",
+        "{}",
+    ]);
     assert!(out.starts_with("data: {"), "{out}");
     // The payload from stdin.
     let out = ok(local
@@ -67,19 +55,15 @@ async fn invoke_streams_replies_over_http_and_websocket() {
         .unwrap());
     assert!(out.contains(r#""echo":"from stdin""#), "{out}");
     // The agent's WebSocket: the payload is one message, each line of stdin another.
-    let out = ok(local
-        .cli()
-        .args([
-            "invoke",
-            "--ws",
-            "--idle-timeout",
-            "1",
-            "-s",
-            &session,
-            "hello",
-        ])
-        .output()
-        .unwrap());
+    let out = local.run([
+        "invoke",
+        "--ws",
+        "--idle-timeout",
+        "1",
+        "-s",
+        &session,
+        "hello",
+    ]);
     assert_eq!(out, "hello\n");
     let out = ok(local
         .cli()
@@ -98,18 +82,14 @@ async fn bearer_tokens_are_checked_and_never_printed() {
     ))
     .await;
     let session = session_id();
-    let out = ok(local
-        .cli()
-        .args([
-            "invoke",
-            "-s",
-            &session,
-            "--bearer-token",
-            "token-for-tests-123",
-            "{}",
-        ])
-        .output()
-        .unwrap());
+    let out = local.run([
+        "invoke",
+        "-s",
+        &session,
+        "--bearer-token",
+        "token-for-tests-123",
+        "{}",
+    ]);
     assert!(out.contains("\"echo\""), "{out}");
     // From the environment, over the WebSocket too.
     let out = ok(local
@@ -145,7 +125,7 @@ async fn bearer_tokens_are_checked_and_never_printed() {
     assert!(err.contains("AccessDenied"), "{err}");
     assert!(!err.contains("wrong-token-456"), "{err}");
     // SigV4 with the local credentials still works for everything else.
-    ok(local.cli().args(["runtimes", "list"]).output().unwrap());
+    local.run(["runtimes", "list"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,27 +133,19 @@ async fn sessions_stop_and_stop_all_from_a_ledger() {
     let local = Local::start().await;
     let arn = local.runtime("coder").await;
     let session = session_id();
-    ok(local
-        .cli()
-        .args([
-            "exec",
-            "-r",
-            "coder",
-            "-s",
-            &session,
-            "-d",
-            "--process-id",
-            "long",
-            "--",
-            "sleep 600",
-        ])
-        .output()
-        .unwrap());
-    let out = ok(local
-        .cli()
-        .args(["sessions", "stop", "-r", "coder", &session])
-        .output()
-        .unwrap());
+    local.run([
+        "exec",
+        "-r",
+        "coder",
+        "-s",
+        &session,
+        "-d",
+        "--process-id",
+        "long",
+        "--",
+        "sleep 600",
+    ]);
+    let out = local.run(["sessions", "stop", "-r", "coder", &session]);
     assert_eq!(out, format!("{session}\n"));
     // Stopping it again: the service's answer for a session that is not running.
     let again = local
@@ -188,11 +160,7 @@ async fn sessions_stop_and_stop_all_from_a_ledger() {
         "{stderr}"
     );
     // The session's processes went with it.
-    let out = ok(local
-        .cli()
-        .args(["--output", "json", "ps", "-r", "coder", "-s", &session])
-        .output()
-        .unwrap());
+    let out = local.run(["--output", "json", "ps", "-r", "coder", "-s", &session]);
     assert_eq!(out.trim(), "[]");
 
     // A ledger with two sessions left running.
@@ -251,17 +219,13 @@ async fn cp_files_and_directories_both_ways() {
         "{}",
         text(&out.stderr)
     );
-    let out = ok(local
-        .cli()
-        .args([
-            "exec",
-            "-s",
-            &session,
-            "--",
-            "stat -c '%s %a' /mnt/workspace/blob.bin",
-        ])
-        .output()
-        .unwrap());
+    let out = local.run([
+        "exec",
+        "-s",
+        &session,
+        "--",
+        "stat -c '%s %a' /mnt/workspace/blob.bin",
+    ]);
     assert_eq!(out, "3145728 750\n");
     // Back, into a local directory (under the source's name).
     let back = dir.join("back");
@@ -290,17 +254,13 @@ async fn cp_files_and_directories_both_ways() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["upload"], true);
-    let out = ok(local
-        .cli()
-        .args([
-            "exec",
-            "-s",
-            &session,
-            "--",
-            "cd /mnt/workspace/tree && find . | sort && cat sub/b.txt && readlink link",
-        ])
-        .output()
-        .unwrap());
+    let out = local.run([
+        "exec",
+        "-s",
+        &session,
+        "--",
+        "cd /mnt/workspace/tree && find . | sort && cat sub/b.txt && readlink link",
+    ]);
     assert_eq!(out, ".\n./a.txt\n./link\n./sub\n./sub/b.txt\nbeta\na.txt\n");
     let copy = dir.join("tree-copy");
     ok(local
@@ -369,35 +329,27 @@ async fn preview_serves_a_port_of_the_session() {
         .output()
         .unwrap());
     let session = session_id();
-    ok(local
-        .cli()
-        .args([
-            "exec",
-            "-r",
-            "web",
-            "-s",
-            &session,
-            "--",
-            "mkdir -p /tmp/site && echo 'hello from the session' > /tmp/site/index.html",
-        ])
-        .output()
-        .unwrap());
-    ok(local
-        .cli()
-        .args([
-            "exec",
-            "-r",
-            "web",
-            "-s",
-            &session,
-            "-d",
-            "--process-id",
-            "site",
-            "--",
-            "exec python3 -m http.server 8000 --bind 0.0.0.0 --directory /tmp/site",
-        ])
-        .output()
-        .unwrap());
+    local.run([
+        "exec",
+        "-r",
+        "web",
+        "-s",
+        &session,
+        "--",
+        "mkdir -p /tmp/site && echo 'hello from the session' > /tmp/site/index.html",
+    ]);
+    local.run([
+        "exec",
+        "-r",
+        "web",
+        "-s",
+        &session,
+        "-d",
+        "--process-id",
+        "site",
+        "--",
+        "exec python3 -m http.server 8000 --bind 0.0.0.0 --directory /tmp/site",
+    ]);
     let mut child = std::process::Command::new(common::bin())
         .env_clear()
         .env("HOME", local.home.path())

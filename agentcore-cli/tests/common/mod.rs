@@ -49,6 +49,17 @@ impl Local {
         cmd
     }
 
+    /// Runs `agentcore-rs ARGS` against this runtime ([`cli`](Self::cli)); its stdout, after
+    /// asserting it succeeded (else a failure with its stderr).
+    #[allow(dead_code)] // not every test binary runs the CLI this way
+    pub fn run<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        ok(self.cli().args(args).output().expect("agentcore-rs runs"))
+    }
+
     /// The endpoint.
     pub fn endpoint(&self) -> String {
         self.local.endpoint()
