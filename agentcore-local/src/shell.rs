@@ -576,7 +576,8 @@ async fn write_input(proc: Arc<ShellProc>, mut rx: mpsc::Receiver<Input>) {
         let mut w = proc.writer.lock().await;
         match input {
             Input::Data(data) => {
-                if w.write_all(&data).await.is_err() {
+                // Flushed: with paths rewritten, a write may leave bytes held for later.
+                if w.write_all(&data).await.is_err() || w.flush().await.is_err() {
                     return;
                 }
             }
@@ -584,6 +585,8 @@ async fn write_input(proc: Arc<ShellProc>, mut rx: mpsc::Receiver<Input>) {
                 let _ = w.resize(height, width);
             }
             Input::HangUp => {
+                // The input written before the CLOSE is the terminal's before the hang-up.
+                w.settle_input();
                 drop(w);
                 hang_up(proc, nix::sys::signal::Signal::SIGHUP).await;
                 return;

@@ -114,6 +114,41 @@ impl Pty {
         }
     }
 
+    /// Lets the terminal take in what was written to it so far — its line discipline reads
+    /// it (and echoes it) — before the caller goes on. The kernel does that later, from a
+    /// work queue: a hang-up right after a write (a CLOSE after typed input) would otherwise
+    /// race it, and the input be thrown away unechoed with the terminal. On Linux this polls
+    /// the terminal's other end (opened through the master, `TIOCGPTPEER`), which runs that
+    /// work at once; unless earlier input is still unread there. Best effort: errors are
+    /// ignored, and elsewhere it does nothing.
+    pub fn settle_input(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::{AsRawFd, FromRawFd};
+            const TIOCGPTPEER: libc::c_ulong = 0x5441;
+            // SAFETY: integer arguments on a live descriptor.
+            let raw = unsafe {
+                libc::ioctl(
+                    self.fd.get_ref().as_raw_fd(),
+                    TIOCGPTPEER,
+                    libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+                )
+            };
+            if raw < 0 {
+                return;
+            }
+            // SAFETY: a descriptor just opened for us, owned by nothing else.
+            let peer = unsafe { OwnedFd::from_raw_fd(raw) };
+            let mut pfd = libc::pollfd {
+                fd: peer.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one live pollfd; a zero timeout never blocks on input.
+            unsafe { libc::poll(&mut pfd, 1, 0) };
+        }
+    }
+
     /// Sets the terminal's size (the shell gets SIGWINCH).
     pub fn resize(&self, rows: u16, cols: u16) -> io::Result<()> {
         rustix::termios::tcsetwinsize(
